@@ -1,0 +1,283 @@
+"""The `policy-qa` command line: ingest, corpus, search, ask, chat, serve, eval.
+
+Errors become one readable line on stderr and a non-zero exit code (a traceback only with POLICY_QA_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import ConfigError, InputError, PolicyQAError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def _batch(question: str) -> Iterator[dict[str, Any]]:
+    """Yield request objects: one question, or one per stdin line when QUESTION is '-'."""
+    if question != "-":
+        yield {"question": question}
+        return
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"标准输入中的 JSON 行无法解析：{exc.msg}") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
+                raise InputError('标准输入中的 JSON 行需要 "question" 字段')
+            yield obj
+        else:
+            yield {"question": line}
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """Build or update the index from the seeds or the given paths."""
+    from rag.ingest import ingest
+
+    paths = [Path(p) for p in args.paths] or None
+    report = ingest(settings, paths, rebuild=args.rebuild, progress=_stderr_progress)
+    for err in report.errors:
+        print(f"跳过 {err}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def _stderr_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_corpus(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the essays -> sections -> paragraph counts outline."""
+    from rag.corpus import load_corpus
+
+    errors: list[str] = []
+    essays = load_corpus([settings.corpus], on_error=lambda e: errors.append(str(e)))
+    for err in errors:
+        print(f"跳过 {err}", file=sys.stderr)
+    if args.json:
+        _print_json([e.to_dict() for e in essays])
+        return 0
+    for essay in essays:
+        print(f"《{essay.title}》 {essay.author}")
+        if essay.affiliation:
+            print(f"  {essay.affiliation}")
+        for section in essay.sections:
+            print(f"  - {section.title}（{len(section.paragraphs)} 段）")
+    return 0
+
+
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    """Print ranked passages for each question."""
+    from rag.retrieve import open_retriever
+
+    retriever = open_retriever(settings, progress=_stderr_progress)
+    for req in _batch(args.question):
+        question = req["question"]
+        hits = retriever.search(question, k=args.k, author=req.get("author") or args.author,
+                                essay=req.get("essay") or args.essay, mode=args.mode)
+        if args.json:
+            _print_json({
+                "question": question,
+                "hits": [
+                    {"chunk_id": h.chunk.id, "author": h.chunk.author, "title": h.chunk.title,
+                     "section": h.chunk.section, "text": h.chunk.text, "score": round(h.score, 4)}
+                    for h in hits
+                ],
+            })
+            continue
+        print(f"问题：{question}")
+        for i, h in enumerate(hits, 1):
+            print(f"{i}. [{h.score:.3f}] {h.chunk.author}《{h.chunk.title}》·{h.chunk.section}")
+            print(f"   {h.chunk.text}")
+        print()
+    return 0
+
+
+def _history(req: dict[str, Any]) -> list[Any]:
+    from rag.types import Turn
+
+    turns = []
+    for t in req.get("history") or []:
+        if isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str):
+            turns.append(Turn(role=t["role"], content=t["content"]))
+    return turns
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    """Answer each question with citations."""
+    from rag.answer import Assistant
+    from rag.types import Answer, Delta
+
+    assistant = Assistant.from_settings(settings, backend=args.backend, progress=_stderr_progress)
+    status = 0
+    for req in _batch(args.question):
+        try:
+            if args.json:
+                result = assistant.ask(req["question"], history=_history(req),
+                                       author=req.get("author") or args.author, essay=req.get("essay") or args.essay)
+                _print_json(result.to_dict())
+                continue
+            final: Answer | None = None
+            for event in assistant.stream(req["question"], history=_history(req),
+                                          author=req.get("author") or args.author,
+                                          essay=req.get("essay") or args.essay):
+                if isinstance(event, Delta):
+                    print(event.text, end="", flush=True)
+                else:
+                    final = event
+            print()
+            if final is not None:
+                print(assistant.render_references(final))
+        except InputError as exc:
+            if args.question != "-":
+                raise
+            status = EXIT_ERROR
+            if args.json:
+                _print_json({"question": req.get("question"), "error": str(exc)})
+            else:
+                print(str(exc), file=sys.stderr)
+    return status
+
+
+def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    """A multi-turn conversation in the terminal."""
+    from rag.answer import Assistant
+    from rag.types import Answer, Delta, Turn
+
+    assistant = Assistant.from_settings(settings, backend=args.backend, progress=_stderr_progress)
+    history: list[Turn] = []
+    print("政策文章问答（输入问题，空行或 Ctrl-D 退出）")
+    while True:
+        try:
+            question = input("\n问：").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        final: Answer | None = None
+        print("答：", end="", flush=True)
+        try:
+            for event in assistant.stream(question, history=history, author=args.author, essay=args.essay):
+                if isinstance(event, Delta):
+                    print(event.text, end="", flush=True)
+                else:
+                    final = event
+        except InputError as exc:
+            print(str(exc))
+            continue
+        print()
+        if final is not None:
+            print(assistant.render_references(final))
+            history += [Turn("user", question), Turn("assistant", final.answer)]
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Start the browser UI."""
+    from ui.app import serve
+
+    serve(settings, host=args.host, port=args.port, allow_remote_without_auth=args.insecure_no_auth)
+    return 0
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the offline evaluation suite."""
+    from evals.runner import run
+
+    return run(settings, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    p = argparse.ArgumentParser(prog="policy-qa", description="政策文章问答：有据可查的中文回答，引用作者与章节。")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="index seeds/ (default) or the given files and folders")
+    s.add_argument("paths", nargs="*", help="files or folders (.txt .md .pdf .docx)")
+    s.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch (atomic)")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("corpus", help="the outline: essays, sections, paragraph counts")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_corpus)
+
+    def filters(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--author", help="only this author's essay, e.g. 王静")
+        sp.add_argument("--essay", help="only this essay (id or part of its title)")
+
+    s = sub.add_parser("search", help="ranked passages for a question ('-' reads questions from stdin)")
+    s.add_argument("question")
+    s.add_argument("-k", type=int, default=None, help="number of hits (default POLICY_QA_TOP_K)")
+    s.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    s.add_argument("--json", action="store_true")
+    filters(s)
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("ask", help="a cited answer ('-' reads questions from stdin)")
+    s.add_argument("question")
+    s.add_argument("--backend", choices=("extractive", "openai", "local"), default=None)
+    s.add_argument("--json", action="store_true")
+    filters(s)
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", help="multi-turn conversation in the terminal")
+    s.add_argument("--backend", choices=("extractive", "openai", "local"), default=None)
+    filters(s)
+    s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("serve", help="the browser UI")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--insecure-no-auth", action="store_true",
+                   help="allow a non-loopback host without POLICY_QA_AUTH (not recommended)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("eval", help="the offline evaluation suite")
+    from evals.runner import add_arguments
+
+    add_arguments(s)
+    s.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"配置错误：{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(settings, args))
+    except PolicyQAError as exc:
+        if settings.debug:
+            raise
+        print(f"错误：{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # last resort: one line, never a traceback
+        if settings.debug:
+            raise
+        print(f"内部错误：{type(exc).__name__}: {exc}（设置 POLICY_QA_DEBUG=1 查看详情）", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
