@@ -1,0 +1,88 @@
+"""Essays to chunks: token-sized, sentence-aligned, never crossing a section, with stable content-hash ids."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from functools import lru_cache
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from rag.tokens import DEFAULT_ENCODING, get_encoding
+from rag.types import Chunk, Essay
+
+# Paragraph first, then sentence ends; commas and raw characters only for a sentence longer than a chunk.
+SEPARATORS = ["\n", "。", "！", "？", "；", "，", "、", ""]
+
+
+@lru_cache(maxsize=16)
+def make_splitter(chunk_size: int, chunk_overlap: int, encoding: str = DEFAULT_ENCODING) -> RecursiveCharacterTextSplitter:
+    """A langchain splitter measuring length in tiktoken tokens and cutting after Chinese sentence punctuation."""
+    get_encoding(encoding)  # installs the offline BPE files before langchain asks tiktoken for them
+    return RecursiveCharacterTextSplitter.from_tiktoken_encoder(
+        encoding_name=encoding,
+        chunk_size=chunk_size,
+        chunk_overlap=min(chunk_overlap, max(chunk_size - 1, 0)),
+        separators=SEPARATORS,
+        keep_separator="end",
+        strip_whitespace=True,
+        disallowed_special=(),
+    )
+
+
+def chunk_id(essay_id: str, section_index: int, char_start: int, text: str) -> str:
+    """Deterministic id: the same text at the same place in the same essay always gets the same id."""
+    return hashlib.sha256(f"{essay_id}\0{section_index}\0{char_start}\0{text}".encode()).hexdigest()[:24]
+
+
+def chunk_essay(essay: Essay, chunk_size: int, chunk_overlap: int = 0, encoding: str = DEFAULT_ENCODING) -> list[Chunk]:
+    """Split one essay section by section; offsets point into `essay.text`, paragraph indices are 0-based, inclusive."""
+    splitter = make_splitter(chunk_size, chunk_overlap, encoding)
+    chunks: list[Chunk] = []
+    para_base = 0  # index of the section's first paragraph within the essay
+    char_base = 0  # offset of the section's first paragraph within essay.text
+    for s_index, section in enumerate(essay.sections):
+        paragraphs = [p for p in section.paragraphs]
+        text = "\n".join(paragraphs)
+        starts = []  # paragraph start offsets within the section text
+        pos = 0
+        for p in paragraphs:
+            starts.append(pos)
+            pos += len(p) + 1
+        cursor = 0
+        for piece in splitter.split_text(text):
+            at = text.find(piece, cursor)
+            if at < 0:  # the splitter only strips whitespace, so this is a bug, not bad input
+                raise AssertionError(f"chunk text not found in section {section.title!r}")
+            end = at + len(piece)
+            p_start = max(i for i, s in enumerate(starts) if s <= at)
+            p_end = max(i for i, s in enumerate(starts) if s < end)
+            c_start = char_base + at
+            chunks.append(
+                Chunk(
+                    id=chunk_id(essay.id, s_index, c_start, piece),
+                    text=piece,
+                    essay_id=essay.id,
+                    title=essay.title,
+                    author=essay.author,
+                    affiliation=essay.affiliation,
+                    section=section.title,
+                    section_index=s_index,
+                    paragraph_start=para_base + p_start,
+                    paragraph_end=para_base + p_end,
+                    char_start=c_start,
+                    char_end=char_base + end,
+                    source=essay.source,
+                )
+            )
+            cursor = at + 1
+        para_base += len(paragraphs)
+        char_base += len(text) + (1 if paragraphs else 0)
+    return chunks
+
+
+def chunk_corpus(
+    essays: Iterable[Essay], chunk_size: int, chunk_overlap: int = 0, encoding: str = DEFAULT_ENCODING
+) -> list[Chunk]:
+    """Chunks of every essay, in corpus order."""
+    return [c for e in essays for c in chunk_essay(e, chunk_size, chunk_overlap, encoding)]

@@ -1,0 +1,100 @@
+"""Keyword side of hybrid search: BM25 (bm25s) over Chinese character bigrams or jieba words.
+
+Measured on evals/retrieval_set.jsonl (see evals/bench_retrieval.py): character bigrams beat jieba
+words here, because paraphrased questions share two-character fragments with the text more often than
+whole dictionary words (jieba splits 准入标准 and 中小金融机构 differently in question and text).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+import bm25s
+import numpy as np
+
+ANALYZERS = ("bigram", "jieba")
+DEFAULT_ANALYZER = "bigram"
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[A-Za-z]+|\d+(?:\.\d+)?")
+# Question scaffolding carries no topic: removing it keeps 什么/怎么 bigrams from matching every passage.
+_QUESTION_WORDS = re.compile(
+    r"为什么|什么样|什么|怎么样|怎么|怎样|如何|哪些|哪个|哪里|哪儿|是否|应该|应当|要不要|有没有|还有|"
+    r"文章|作者|认为|提到|指出|谈到|一下|请问|吗|呢|吧"
+)
+_STOP_WORDS = frozenset("的 了 是 和 与 及 在 对 把 被 就 也 都 而 并 又 或 等 其 之 这 那 有 为 以 从 向 中 上 下".split())
+
+
+def bigrams(text: str) -> list[str]:
+    """Character bigrams of each CJK run (a lone character stands for itself), plus Latin words and numbers."""
+    out: list[str] = []
+    for run in _CJK.findall(text):
+        if not ("\u3400" <= run[0] <= "\ufaff"):
+            out.append(run.lower())
+        elif len(run) == 1:
+            out.append(run)
+        else:
+            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> object:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def words(text: str) -> list[str]:
+    """jieba search-mode words without punctuation and function words."""
+    jieba = _jieba()
+    return [
+        w.lower() for w in jieba.lcut_for_search(text)  # type: ignore[attr-defined]
+        if w.strip() and _CJK.fullmatch(w) and w not in _STOP_WORDS
+    ]
+
+
+def analyze(text: str, analyzer: str = DEFAULT_ANALYZER, query: bool = False) -> list[str]:
+    """Tokens for indexing or (with query=True, question words removed) for searching."""
+    if query:
+        text = _QUESTION_WORDS.sub(" ", text)
+    return bigrams(text) if analyzer == "bigram" else words(text)
+
+
+class LexicalIndex:
+    """BM25 over a fixed list of passages; scores align with the passage order."""
+
+    def __init__(self, texts: Sequence[str], analyzer: str = DEFAULT_ANALYZER) -> None:
+        if analyzer not in ANALYZERS:
+            raise ValueError(f"unknown analyzer {analyzer!r}")
+        self.analyzer = analyzer
+        self.size = len(texts)
+        self._bm25 = bm25s.BM25()
+        if texts:
+            tokens = [analyze(t, analyzer) or [""] for t in texts]
+            self._bm25.index(tokens, show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every passage for the query (zeros when nothing matches)."""
+        tokens = analyze(query, self.analyzer, query=True)
+        vocab = self._bm25.vocab_dict if self.size else {}
+        known = [t for t in tokens if t in vocab]
+        if not known:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+    def top(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k best (passage index, score) pairs with a positive score, optionally only where mask is True."""
+        s = self.scores(query)
+        if mask is not None:
+            s = np.where(mask, s, 0.0)
+        k = min(k, int(np.count_nonzero(s > 0)))
+        if k <= 0:
+            return []
+        idx = np.argpartition(-s, k - 1)[:k]
+        idx = idx[np.argsort(-s[idx], kind="stable")]
+        return [(int(i), float(s[i])) for i in idx]

@@ -1,0 +1,205 @@
+"""The Chroma store: the one function that builds the client, the write lock, and atomic index switches.
+
+Layout inside Chroma: one collection of chunks per index generation (`policy_qa_<fingerprint>_<n>`), and a
+small `policy_qa_meta` collection holding the pointer to the generation in use plus the parsed essays of
+each generation. A rebuild fills a new generation and then moves the pointer in one write, so a crash
+mid-ingest leaves the previous index serving. Writers hold a file lock under the index folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
+from filelock import FileLock, Timeout
+
+from rag.config import Settings
+from rag.embeddings import PolicyQAEmbeddingFunction
+from rag.errors import ConfigError, StoreBusyError, StoreError
+from rag.types import Chunk, Essay, Section
+
+META = "policy_qa_meta"
+PREFIX = "policy_qa_"
+POINTER = "current"
+_ADD_BATCH = 2000
+_GET_BATCH = 5000
+
+
+def make_chroma_client(settings: Settings) -> ClientAPI:
+    """The Chroma client: HttpClient when POLICY_QA_CHROMA_URL is set, else a PersistentClient under the data folder."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(f"POLICY_QA_CHROMA_URL must look like http://host:port, got {settings.chroma_url!r}")
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings
+            )
+        except Exception as exc:  # chromadb raises plain ValueError/ConnectError when the server is down
+            raise StoreError(f"Cannot reach the Chroma server at POLICY_QA_CHROMA_URL={settings.chroma_url}: {exc}") from None
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """The generation in use: its collection, fingerprint and the embedding model that filled it."""
+
+    collection: str
+    fingerprint: str
+    provider: str
+    model: str
+    dim: int
+    count: int
+
+    @property
+    def embedding_config(self) -> dict[str, Any]:
+        """The embedding-function config recorded with the collection."""
+        return {"provider": self.provider, "model": self.model, "dim": self.dim}
+
+
+def essay_from_dict(d: dict[str, Any]) -> Essay:
+    """Inverse of Essay.to_dict()."""
+    return Essay(
+        id=d["id"], title=d["title"], author=d["author"], affiliation=d["affiliation"], source=d["source"],
+        sections=tuple(Section(s["title"], tuple(s["paragraphs"])) for s in d["sections"]),
+    )
+
+
+class Store:
+    """Reads and atomically replaces the chunk index held in Chroma."""
+
+    def __init__(self, settings: Settings, client: ClientAPI | None = None) -> None:
+        self.settings = settings
+        self.client = client or make_chroma_client(settings)
+        self._meta: Collection | None = None
+
+    # -- reading -------------------------------------------------------------------------------
+    def _meta_collection(self) -> Collection:
+        if self._meta is None:
+            ef = PolicyQAEmbeddingFunction("none", "none", 1)
+            self._meta = self.client.get_or_create_collection(META, embedding_function=ef)  # type: ignore[arg-type]
+        return self._meta
+
+    def current(self) -> IndexInfo | None:
+        """The generation the pointer names, or None when nothing was indexed yet."""
+        got = self._meta_collection().get(ids=[POINTER], include=["metadatas"])
+        if not got["ids"] or not got["metadatas"]:
+            return None
+        m = got["metadatas"][0]
+        return IndexInfo(str(m["collection"]), str(m["fingerprint"]), str(m["provider"]), str(m["model"]),
+                         int(m["dim"]), int(m["count"]))  # type: ignore[arg-type]
+
+    def open_collection(self, info: IndexInfo, ef: PolicyQAEmbeddingFunction | None = None) -> Collection:
+        """The chunk collection of a generation, with our embedding function passed explicitly."""
+        ef = ef or PolicyQAEmbeddingFunction.build_from_config(info.embedding_config)
+        try:
+            return self.client.get_collection(info.collection, embedding_function=ef)  # type: ignore[arg-type]
+        except Exception as exc:
+            raise StoreError(f"The search index is damaged (collection {info.collection}: {exc}); run `policy-qa ingest --rebuild`.") from None
+
+    def load_essays(self, info: IndexInfo) -> list[Essay]:
+        """The parsed essays saved with a generation."""
+        got = self._meta_collection().get(ids=[f"essays:{info.collection}"], include=["documents"])
+        if not got["ids"] or not got["documents"]:
+            raise StoreError("The search index has no saved essays; run `policy-qa ingest --rebuild`.")
+        return [essay_from_dict(d) for d in json.loads(got["documents"][0])]
+
+    @staticmethod
+    def load_chunks(collection: Collection, with_embeddings: bool = False) -> tuple[list[Chunk], np.ndarray | None]:
+        """Every chunk of a collection (paged), optionally with its vectors."""
+        chunks: list[Chunk] = []
+        vecs: list[np.ndarray] = []
+        include: list[Any] = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        offset = 0
+        while True:
+            got = collection.get(include=include, limit=_GET_BATCH, offset=offset)
+            ids = got["ids"]
+            if not ids:
+                break
+            docs, metas = got["documents"] or [], got["metadatas"] or []
+            for cid, doc, meta in zip(ids, docs, metas, strict=True):
+                chunks.append(Chunk(id=cid, text=doc, **dict(meta)))  # type: ignore[arg-type]
+            if with_embeddings and got["embeddings"] is not None:
+                vecs.append(np.asarray(got["embeddings"], dtype=np.float32))
+            offset += len(ids)
+        return chunks, (np.concatenate(vecs) if vecs else None)
+
+    # -- writing -------------------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive writer lock; a second writer fails at once instead of waiting or corrupting the store."""
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.settings.index_dir / "write.lock"), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise StoreBusyError(
+                "另一个进程正在写入索引，请稍后再试（Another process is writing the index; try again when it finishes）。"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def publish(
+        self,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        essays: Sequence[Essay],
+        ef: PolicyQAEmbeddingFunction,
+        fingerprint: str,
+        progress: Callable[[str], None] = lambda _m: None,
+    ) -> IndexInfo:
+        """Fill a new generation, then switch the pointer to it; call with write_lock() held."""
+        cfg = ef.get_config()
+        previous = self.current()
+        name = f"{PREFIX}{fingerprint[:16]}_{uuid.uuid4().hex[:8]}"
+        col = self.client.create_collection(
+            name,
+            embedding_function=ef,  # type: ignore[arg-type]
+            metadata={"embedding_provider": cfg["provider"], "embedding_model": cfg["model"],
+                      "embedding_dim": int(cfg["dim"]), "fingerprint": fingerprint, "created": time.time()},
+        )
+        for i in range(0, len(chunks), _ADD_BATCH):
+            part = chunks[i : i + _ADD_BATCH]
+            col.add(
+                ids=[c.id for c in part],
+                documents=[c.text for c in part],
+                metadatas=[c.metadata() for c in part],
+                embeddings=vectors[i : i + len(part)],
+            )
+            if len(chunks) > _ADD_BATCH:
+                progress(f"写入向量库 {min(i + _ADD_BATCH, len(chunks))}/{len(chunks)}")
+        meta = self._meta_collection()
+        one = np.ones((1, 1), dtype=np.float32)
+        meta.upsert(ids=[f"essays:{name}"], documents=[json.dumps([e.to_dict() for e in essays], ensure_ascii=False)],
+                    metadatas=[{"kind": "essays", "collection": name}], embeddings=one)
+        info = IndexInfo(name, fingerprint, str(cfg["provider"]), str(cfg["model"]), int(cfg["dim"]), len(chunks))
+        pointer: dict[str, str | int] = {"kind": "pointer", "collection": name, "fingerprint": fingerprint, "provider": info.provider,
+                   "model": info.model, "dim": info.dim, "count": info.count}
+        meta.upsert(ids=[POINTER], documents=[name], metadatas=[pointer], embeddings=one)  # the switch
+        self._prune(keep={name} | ({previous.collection} if previous else set()))
+        return info
+
+    def _prune(self, keep: set[str]) -> None:
+        """Drop every generation but the new one and the one it replaced (a reader may still use it)."""
+        for col in self.client.list_collections():
+            name = col.name
+            if not name.startswith(PREFIX) or name == META or name in keep:
+                continue
+            self.client.delete_collection(name)
+            self._meta_collection().delete(ids=[f"essays:{name}"])
