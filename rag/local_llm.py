@@ -131,7 +131,7 @@ def _existing_file_ok(target: Path, spec: ModelSpec, progress: Progress) -> bool
         return True
     if target.stat().st_size != spec.size:
         return False
-    progress(f"正在校验本地模型文件 {target.name}（约 {spec.size / 2**30:.1f} GB）…")
+    progress(f"正在校验本地模型文件 {target.name}（约 {spec.size / 1e9:.1f} GB）…")
     if _file_sha256(target) != spec.sha256:
         return False
     _write_marker(target, spec)
@@ -156,9 +156,9 @@ def _assemble(paths: Sequence[Path], target: Path, spec: ModelSpec, progress: Pr
     free = shutil.disk_usage(target.parent).free
     if free < spec.size:
         raise LLMConfigError(
-            f"磁盘空间不足：组装本地模型需要约 {spec.size / 2**30:.1f} GB，{target.parent} 只剩 {free / 2**30:.1f} GB"
+            f"磁盘空间不足：组装本地模型需要约 {spec.size / 1e9:.1f} GB，{target.parent} 只剩 {free / 1e9:.1f} GB"
         )
-    progress(f"首次使用本地模型：正在由 {len(paths)} 个分卷组装 {target.name}（约 {spec.size / 2**30:.1f} GB）…")
+    progress(f"首次使用本地模型：正在由 {len(paths)} 个分卷组装 {target.name}（约 {spec.size / 1e9:.1f} GB）…")
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
     tmp = Path(tmp_name)
@@ -177,6 +177,7 @@ def _assemble(paths: Sequence[Path], target: Path, spec: ModelSpec, progress: Pr
             raise LLMConfigError(
                 f"本地模型文件校验失败（sha256 与官方文件不符），拒绝加载：请重新运行 {INSTALL_HINT}"
             )
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the model file is not secret
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
