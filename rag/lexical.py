@@ -24,7 +24,7 @@ _QUESTION_WORDS = re.compile(
     r"为什么|什么样|什么|怎么样|怎么|怎样|如何|哪些|哪个|哪里|哪儿|是否|应该|应当|要不要|有没有|还有|"
     r"文章|作者|认为|提到|指出|谈到|一下|请问|吗|呢|吧"
 )
-_STOP_WORDS = frozenset("的 了 是 和 与 及 在 对 把 被 就 也 都 而 并 又 或 等 其 之 这 那 有 为 以 从 向 中 上 下".split())
+_STOP_WORDS = frozenset("的了是和与及在对把被就也都而并又或等其之这那有为以从向中上下")
 
 
 def bigrams(text: str) -> list[str]:
