@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from rag.errors import InputError, LLMRateLimitError, LLMStreamError
-from rag.types import Answer, Chunk, Citation, Delta, Essay, Hit, Section, Turn
+# Read when huggingface_hub is imported (through gradio_client), so it must be set before gradio loads.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from rag.config import Settings  # noqa: E402
+from rag.errors import InputError, LLMRateLimitError, LLMStreamError  # noqa: E402
+from rag.types import Answer, Chunk, Citation, Delta, Essay, Hit, Section, Turn  # noqa: E402
+from ui.app import Gate, build_app, launch, launch_options  # noqa: E402
 
 RESILIENCE = ("产业韧性是指产业面对冲击时能够保持稳定运行或者能够快速恢复到正常状态的能力。"
               "全球价值链分工按照效率优先的原则，追求价值链各环节所需要素投入与全球各地区的要素供给实现最优匹配。")
@@ -111,3 +126,35 @@ class FakeAssistant:
                      citations=citations, retrieved=hits, backend="extractive", model="",
                      timings_ms={"retrieve": 12.3, "generate": 4.5, "total": 17.0},
                      notice="离线摘录模式：以下内容直接摘自文章原文，未经语言模型改写。")
+
+
+def seed_settings(home: Path) -> Settings:
+    """Offline settings over the seed essays, with their own data folder."""
+    return Settings.from_env({"POLICY_QA_HOME": str(home)})
+
+
+_REAL: dict[str, Any] = {}
+
+
+def seed_assistant() -> Any:
+    """The real Assistant on the seed essays, built once per test process (the index build takes ~10 s)."""
+    if "assistant" not in _REAL:
+        from rag.answer import Assistant
+
+        home = Path(tempfile.mkdtemp(prefix="policy-qa-ui-tests-"))
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        settings = seed_settings(home)
+        _REAL["settings"] = settings
+        _REAL["assistant"] = Assistant.from_settings(settings)
+    return _REAL["assistant"]
+
+
+@contextmanager
+def running_app(assistant: Any, settings: Settings, gate: Gate | None = None) -> Iterator[tuple[gr.Blocks, str]]:
+    """Serve `build_app(assistant)` on 127.0.0.1 with the production launch options; yields (demo, url)."""
+    demo = build_app(assistant, settings, gate)
+    url = launch(demo, launch_options(settings, "127.0.0.1", None), block=False)
+    try:
+        yield demo, url.rstrip("/")
+    finally:
+        demo.close()

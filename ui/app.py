@@ -154,12 +154,12 @@ class ChatPage:
         question = (question or "").strip()
         chat = list(chat or [])
         if not question:
-            yield gr.skip(), chat, gr.skip(), gr.skip(), session, gr.skip()
+            yield gr.skip(), list(chat), gr.skip(), gr.skip(), session, gr.skip()
             return
         key = f"a{len(session.exchanges) + 1}-{hashlib.sha1(question.encode()).hexdigest()[:6]}"
         chat.append(_message("user", render.escape_text(question)))
         chat.append(_message("assistant", '<span class="pq-thinking">正在检索原文…</span>'))
-        yield "", chat, gr.skip(), gr.skip(), session, gr.skip()
+        yield "", list(chat), gr.skip(), gr.skip(), session, gr.skip()
 
         text = ""
         final: Answer | None = None
@@ -167,7 +167,7 @@ class ChatPage:
             if not admitted:
                 chat[-1] = _message("assistant", render.error_html(BUSY_MESSAGE))
                 session.exchanges.append(Exchange(question, error=BUSY_MESSAGE))
-                yield gr.skip(), chat, gr.skip(), gr.skip(), session, self._export(session)
+                yield gr.skip(), list(chat), gr.skip(), gr.skip(), session, self._export(session)
                 return
             last = 0.0
             try:
@@ -179,7 +179,7 @@ class ChatPage:
                         if now - last >= STREAM_EVERY_S:
                             last = now
                             chat[-1] = _message("assistant", render.streaming_html(text))
-                            yield gr.skip(), chat, gr.skip(), gr.skip(), session, gr.skip()
+                            yield gr.skip(), list(chat), gr.skip(), gr.skip(), session, gr.skip()
                     else:
                         final = event
             except Exception as exc:  # every failure becomes a chat message; the page keeps working
@@ -189,14 +189,14 @@ class ChatPage:
                 partial = exc.partial if isinstance(exc, LLMError) and exc.partial else text
                 chat[-1] = _message("assistant", render.error_html(message, partial))
                 session.exchanges.append(Exchange(question, error=message, partial=partial))
-                yield gr.skip(), chat, gr.skip(), gr.skip(), session, self._export(session)
+                yield gr.skip(), list(chat), gr.skip(), gr.skip(), session, self._export(session)
                 return
         if final is None:
             final = Answer(question=question, standalone_question=question, answer=text, refused=False,
                            citations=[], retrieved=[], backend="", model="", error=INTERNAL_ERROR)
         chat[-1] = _message("assistant", render.answer_html(final, key))
         session.exchanges.append(Exchange(question, answer=final))
-        yield (gr.skip(), chat, render.sources_panel_html(final, key), render.status_html(final), session,
+        yield (gr.skip(), list(chat), render.sources_panel_html(final, key), render.status_html(final), session,
                self._export(session))
 
     def _export(self, session: Session) -> Any:
@@ -290,11 +290,12 @@ def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: 
             status = gr.HTML(render.status_html(None, _ready_status(settings)), elem_id="pq-status")
         with gr.Row(elem_id="pq-main"):
             with gr.Column(scale=7, elem_id="pq-left"):
-                with gr.Row(elem_id="pq-filters"):
-                    essay_filter = gr.Dropdown(_essay_choices(essays), value="", label="限定文章",
-                                               elem_id="pq-essay-filter", scale=3)
-                    author_filter = gr.Dropdown(_author_choices(essays), value="", label="限定作者",
-                                                elem_id="pq-author-filter", scale=2)
+                with gr.Row(elem_id="pq-filters", equal_height=True):
+                    gr.HTML('<span class="pq-filter-label">检索范围</span>', elem_classes=["pq-filter-cell"])
+                    essay_filter = gr.Dropdown(_essay_choices(essays), value="", show_label=False,
+                                               container=False, elem_id="pq-essay-filter", scale=3)
+                    author_filter = gr.Dropdown(_author_choices(essays), value="", show_label=False,
+                                                container=False, elem_id="pq-author-filter", scale=2)
                 chatbot = gr.Chatbot(
                     elem_id="pq-chat", show_label=False, height=560, buttons=["copy"], feedback_options=None,
                     placeholder=('<div class="pq-placeholder"><b>向这几篇文章提问</b><br>'
@@ -330,18 +331,19 @@ def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: 
 
         outputs = [question, chatbot, sources, status, session, export]
         chat_inputs = [question, chatbot, session, essay_filter, author_filter]
-        common: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden",
-                                  "api_visibility": "undocumented"}
-        question.submit(page.respond, chat_inputs, outputs, api_name="respond", **common)
-        send.click(page.respond, chat_inputs, outputs, api_name=False, **common)
+        common: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden"}
+        # Answers are admitted by the Gate (shared with /chat), so Gradio's per-event limit is lifted for them.
+        question.submit(page.respond, chat_inputs, outputs, api_name="respond", api_visibility="undocumented",
+                        **common)
+        send.click(page.respond, chat_inputs, outputs, api_visibility="private", **common)
         for button, text in example_buttons:
             button.click(lambda t=text: t, None, question, queue=False, api_visibility="private").then(
-                page.respond, chat_inputs, outputs, api_name=False, **common)
+                page.respond, chat_inputs, outputs, api_visibility="private", **common)
         for button, essay in summary_buttons:
             summary_q = gr.State(f"概括《{essay.title}》的主要内容。")
             essay_id = gr.State(essay.id)
             button.click(page.respond, [summary_q, chatbot, session, essay_id, gr.State("")], outputs,
-                         api_name=False, **common)
+                         api_visibility="private", **common)
         clear.click(page.clear, [session], [chatbot, session, sources, status, export, question],
                     queue=False, api_visibility="private")
         gr.api(page.api_chat, api_name="chat", concurrency_limit=None)
@@ -450,6 +452,10 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
 
     _progress("正在加载文章与检索索引…")
     assistant = Assistant.from_settings(settings, progress=_progress)
+    if settings.resolved_backend == "extractive":
+        # The first search loads tokenizer dictionaries and warms the embedding model (about 2 s on 2 cores);
+        # pay that now rather than on the first visitor's question. Offline only: it costs no model call.
+        assistant.ask("产业韧性是什么？")
     demo = build_app(assistant, settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     _progress(f"政策文章问答已启动：http://{shown}:{port}/  （Ctrl+C 退出）")

@@ -208,8 +208,7 @@ def sources_panel_html(answer: Answer | None, key: str = "") -> str:
 def _hit_card(hit: Hit) -> str:
     return (
         f'<details class="pq-source pq-source-other"><summary><span class="pq-n pq-n-other">·</span>'
-        f'<span class="pq-label">{html.escape(source_label(hit.chunk))}</span>'
-        f'<span class="pq-score">相关度 {hit.score:.2f}</span></summary>'
+        f'<span class="pq-label">{html.escape(source_label(hit.chunk))}</span></summary>'
         f'<div class="pq-passage">{passage_html(hit.chunk)}</div></details>'
     )
 
