@@ -451,13 +451,14 @@ def load_file(path: Path) -> list[Essay]:
 
 
 def iter_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand folders into their supported files (sorted, hidden files skipped)."""
+    """Expand folders into their supported files (sorted; hidden files and a folder's README skipped)."""
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
             files += sorted(
                 f for f in p.rglob("*")
                 if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES
+                and f.stem.lower() != "readme"
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
         else:

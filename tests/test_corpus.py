@@ -199,6 +199,7 @@ def test_bad_files_are_reported_and_the_rest_still_load(tmp_path: Path) -> None:
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
     (folder / "broken.docx").write_bytes(b"PK not a zip")
     (folder / ".hidden.txt").write_text("隐藏文件不应被读取。", encoding="utf-8")
+    (folder / "README.md").write_text("# 说明\n\n这个文件夹的说明，不是文章。\n", encoding="utf-8")
     errors: list[CorpusError] = []
     essays = load_corpus([folder], on_error=errors.append)
     assert len(essays) == 4
