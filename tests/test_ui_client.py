@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from ui_fakes import FakeAssistant, running_app, seed_assistant, seed_settings
 
-from rag.corpus import load_corpus
 from rag.config import DEFAULT_CORPUS
+from rag.corpus import load_corpus
 
 pytestmark = pytest.mark.slow
 

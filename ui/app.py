@@ -291,13 +291,12 @@ def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: 
         with gr.Row(elem_id="pq-main"):
             with gr.Column(scale=7, elem_id="pq-left"):
                 with gr.Row(elem_id="pq-filters", equal_height=True):
-                    gr.HTML('<span class="pq-filter-label">检索范围</span>', elem_classes=["pq-filter-cell"])
                     essay_filter = gr.Dropdown(_essay_choices(essays), value="", show_label=False,
                                                container=False, elem_id="pq-essay-filter", scale=3)
                     author_filter = gr.Dropdown(_author_choices(essays), value="", show_label=False,
                                                 container=False, elem_id="pq-author-filter", scale=2)
                 chatbot = gr.Chatbot(
-                    elem_id="pq-chat", show_label=False, height=560, buttons=["copy"], feedback_options=None,
+                    elem_id="pq-chat", show_label=False, height=500, buttons=["copy"], feedback_options=None,
                     placeholder=('<div class="pq-placeholder"><b>向这几篇文章提问</b><br>'
                                  "回答只依据原文；点击回答中的 [1] 查看被引用的原文段落。</div>"),
                     sanitize_html=True, group_consecutive_messages=False,

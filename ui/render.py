@@ -117,14 +117,35 @@ def source_label(chunk: Chunk) -> str:
     return f"{chunk.author}《{chunk.title}》· {chunk.section}"
 
 
+def _paragraphs(chunk: Chunk) -> str:
+    a, b = chunk.paragraph_start + 1, chunk.paragraph_end + 1
+    return f"第 {a} 段" if b <= a else f"第 {a}–{b} 段"
+
+
+def _snippet(chunk: Chunk, sentences: Sequence[str] = (), size: int = 46) -> str:
+    spans = cited_spans(chunk.text, sentences)
+    start = spans[0][0] if spans else 0
+    text = " ".join(chunk.text[start:].split())
+    return html.escape(text if len(text) <= size else text[:size] + "…")
+
+
+def _summary(n: str, chunk: Chunk, sentences: Sequence[str], flag: str, number_class: str = "pq-n") -> str:
+    return (
+        f'<summary><span class="{number_class}">{n}</span><span class="pq-head">'
+        f'<span class="pq-label">{html.escape(source_label(chunk))}</span>'
+        f'<span class="pq-para">{_paragraphs(chunk)}</span>{flag}'
+        f'<span class="pq-snippet">{_snippet(chunk, sentences)}</span></span></summary>'
+    )
+
+
 def _citation_card(c: Citation, key: str, open_: bool = False) -> str:
     flag = "" if c.supported else '<span class="pq-badge pq-badge-warn">未核实</span>'
     state = " open" if open_ else ""
     extra = "" if c.supported else " pq-source-unsupported"
     # The Chatbot's sanitizer drops data-* attributes but keeps classes, so the citation link lives in a class.
     return (
-        f'<details class="pq-source pq-ref-{key}-{c.n}{extra}"{state}><summary><span class="pq-n">{c.n}</span>'
-        f'<span class="pq-label">{html.escape(source_label(c.chunk))}</span>{flag}</summary>'
+        f'<details class="pq-source pq-ref-{key}-{c.n}{extra}"{state}>'
+        f"{_summary(str(c.n), c.chunk, c.sentences, flag)}"
         f'<div class="pq-passage">{passage_html(c.chunk, c.sentences)}</div>'
         f'<div class="pq-meta">{html.escape(c.chunk.affiliation)}</div></details>'
     )
@@ -207,8 +228,7 @@ def sources_panel_html(answer: Answer | None, key: str = "") -> str:
 
 def _hit_card(hit: Hit) -> str:
     return (
-        f'<details class="pq-source pq-source-other"><summary><span class="pq-n pq-n-other">·</span>'
-        f'<span class="pq-label">{html.escape(source_label(hit.chunk))}</span></summary>'
+        f'<details class="pq-source pq-source-other">{_summary("·", hit.chunk, (), "", "pq-n pq-n-other")}'
         f'<div class="pq-passage">{passage_html(hit.chunk)}</div></details>'
     )
 

@@ -1,0 +1,158 @@
+"""The page in a real headless Chromium (Debian's chromium + chromedriver): ask, stream, click a citation, screenshot.
+
+The screenshot and the measured enter-to-first-characters time go to $POLICY_QA_ARTIFACTS (default: artifacts/,
+ignored by git).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_fakes import running_app, seed_assistant, seed_settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+QUESTION = "新型工业化的高质量发展有哪些特征？"
+
+# Time stamps taken inside the page: Enter on the question box, the question echoed with a "searching" line, the
+# first answer characters in the chat, the final cited answer.
+PROBE = """
+window.__pq = {};
+const box = document.querySelector('#pq-question textarea');
+box.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.shiftKey) window.__pq.enter = performance.now(); },
+                     true);
+new MutationObserver(() => {
+  const bots = document.querySelectorAll('#pq-chat [data-testid="bot"]');
+  const last = bots[bots.length - 1];
+  if (!last || window.__pq.enter === undefined) return;
+  if (last.querySelector('.pq-thinking') && window.__pq.echo === undefined) window.__pq.echo = performance.now();
+  const text = last.innerText.replace('正在检索原文…', '').trim();
+  if (text && window.__pq.first === undefined) window.__pq.first = performance.now();
+  if (last.querySelector('sup.pq-cite') && window.__pq.done === undefined) window.__pq.done = performance.now();
+}).observe(document.querySelector('#pq-chat'), {subtree: true, childList: true, characterData: true});
+"""
+
+
+def _artifacts() -> Path:
+    path = Path(os.environ.get("POLICY_QA_ARTIFACTS") or REPO / "artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def page_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The page over the real offline Assistant, warmed up the way `serve` warms it."""
+    assistant = seed_assistant()
+    assistant.ask("产业韧性是什么？")
+    with running_app(assistant, seed_settings(tmp_path_factory.mktemp("browser-home"))) as (_, url):
+        yield url
+
+
+@pytest.fixture()
+def driver() -> Iterator[Any]:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="policy-qa-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+                 f"--user-data-dir={profile}", "--window-size=1440,1000", "--lang=zh-CN"):
+        options.add_argument(flag)
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_ask_stream_click_citation_and_screenshot(page_url: str, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 60)
+    driver.get(page_url + "/")
+    box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#pq-question textarea"))
+    assert "政策文章问答" in driver.title
+    driver.execute_script(PROBE)
+    box.send_keys(QUESTION)
+    box.send_keys(Keys.ENTER)
+
+    cites = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#pq-chat sup.pq-cite"))
+    timing = driver.execute_script("return window.__pq")
+    answer = driver.find_elements(By.CSS_SELECTOR, '#pq-chat [data-testid="bot"]')[-1]
+    assert "新型工业化" in answer.text and "[1]" in answer.text
+    assert "离线摘录模式" in driver.find_element(By.CSS_SELECTOR, "#pq-status").text
+    assert "本次回答引用" in driver.find_element(By.CSS_SELECTOR, "#pq-sources").text
+
+    # Clicking a marker opens the cited passage, with the cited sentence highlighted.
+    ref = next(c for c in cites[0].get_attribute("class").split() if c.startswith("pq-ref-"))
+    inline = answer.find_element(By.CSS_SELECTOR, f"details.pq-source.{ref}")
+    assert inline.get_attribute("open") is None
+    cites[0].click()
+    wait.until(lambda d: inline.get_attribute("open") is not None)
+    passage = inline.find_element(By.CSS_SELECTOR, ".pq-passage")
+    wait.until(lambda d: passage.is_displayed())
+    label = inline.find_element(By.CSS_SELECTOR, ".pq-label").text
+    assert "李晓华" in label and "《" in label
+    highlighted = passage.find_elements(By.CSS_SELECTOR, "mark.pq-hl")
+    assert highlighted and highlighted[0].text in passage.text
+
+    # Nothing was fetched from anywhere but the app itself (fonts, scripts, images).
+    urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    outside = [u for u in urls if not u.startswith((page_url, "data:", "blob:"))]
+    assert outside == []
+
+    out = _artifacts()
+    driver.save_screenshot(str(out / "ui-answer.png"))
+    figures = {name: round(timing[name] - timing["enter"], 1) for name in ("echo", "first", "done") if name in timing}
+    (out / "ui-timing.json").write_text(json.dumps({"question": QUESTION, "ms_after_enter": figures},
+                                                   ensure_ascii=False, indent=1))
+    print(f"\nms after Enter: {figures}")
+
+    # Clear chat empties the conversation and the sources panel.
+    driver.find_element(By.CSS_SELECTOR, "#pq-clear").click()
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, '#pq-chat [data-testid="bot"]'))
+    assert "本次回答引用" not in driver.find_element(By.CSS_SELECTOR, "#pq-sources").text
+
+
+def test_summary_button_and_example_question(page_url: str, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 60)
+    driver.get(page_url + "/")
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#pq-question textarea"))
+    examples = driver.find_elements(By.CSS_SELECTOR, "#pq-examples button")
+    assert len(examples) == 4 and all(e.text for e in examples)
+    examples[0].click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#pq-chat sup.pq-cite"))
+
+    tab = next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']") if "文章一览" in b.text)
+    tab.click()
+    outline = wait.until(lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".pq-essay") if e.is_displayed()])
+    assert "傅晋华" in " ".join(e.text for e in outline)
+    buttons = [b for b in driver.find_elements(By.CSS_SELECTOR, ".pq-summary-btn") if b.is_displayed()]
+    fu = next(i for i, e in enumerate(outline) if "傅晋华" in e.text)
+    buttons[fu].click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '#pq-chat [data-testid="bot"] .pq-sources-inline')) == 2)
+    last = driver.find_elements(By.CSS_SELECTOR, '#pq-chat [data-testid="bot"]')[-1]
+    labels = [e.get_attribute("textContent") for e in last.find_elements(By.CSS_SELECTOR, ".pq-label")]
+    assert labels and all("傅晋华" in t for t in labels)
+    driver.save_screenshot(str(_artifacts() / "ui-summary.png"))
