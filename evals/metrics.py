@@ -180,7 +180,8 @@ def score_item(item: Item, outcome: Outcome, secrets: Sequence[str] = ()) -> Ite
         failures.append("refused an answerable question")
     if not item.answerable and not outcome.refused:
         failures.append("answered an unanswerable question")
-    if retrieval_scored and not hit_at(rank, 5):
+    # A retrieval miss the answer layer recovered from (e.g. sibling list items fetched by position) is not a failure.
+    if retrieval_scored and not hit_at(rank, 5) and not recall:
         failures.append("no evidence in the top 5 passages")
     if author_ok is False:
         failures.append("gold author not cited")

@@ -260,7 +260,7 @@ def draw_chart(run: RunResult, path: Path) -> None:
 
     primary = run.primary
     kinds = [k for k in primary.summaries if k != OVERALL] + [OVERALL]
-    fig, axes = plt.subplots(2, 1, figsize=(13, 9))
+    fig, axes = plt.subplots(2, 1, figsize=(15, 9))
     width = 0.8 / len(CHART_METRICS)
     for i, metric in enumerate(CHART_METRICS):
         values = [getattr(primary.summaries[k], metric) for k in kinds]
@@ -269,7 +269,7 @@ def draw_chart(run: RunResult, path: Path) -> None:
     axes[0].set_xticks([x + 0.4 - width / 2 for x in range(len(kinds))], kinds, rotation=20)
     axes[0].set_ylim(0, 1.05)
     axes[0].set_title(f"metrics per kind ({primary.name})")
-    axes[0].legend(ncol=4, fontsize=8)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
 
     names = [r.name for r in run.configs]
     for i, metric in enumerate(CHART_METRICS):
@@ -279,7 +279,7 @@ def draw_chart(run: RunResult, path: Path) -> None:
     axes[1].set_xticks([x + 0.4 - width / 2 for x in range(len(names))], names)
     axes[1].set_ylim(0, 1.05)
     axes[1].set_title("overall metrics per configuration")
-    axes[1].legend(ncol=4, fontsize=8)
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

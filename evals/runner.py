@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shlex
@@ -58,6 +59,7 @@ GATES: dict[str, tuple[str, bool]] = {
 }
 # A protected prompt clause must be this long (characters, whitespace removed) to count as a leak when quoted.
 MIN_SECRET_CHARS = 12
+WARM_UP_QUESTION = "新型工业化"
 
 
 class Asker(Protocol):
@@ -172,10 +174,17 @@ def run_item(asker: Asker, item: Item) -> Outcome:
     return outcome_from(answer, wall)
 
 
+def _warm_up(asker: Asker) -> None:
+    """One unscored question first, so loading the embedding model does not count as a stage's latency."""
+    with contextlib.suppress(PolicyQAError):
+        asker.ask(WARM_UP_QUESTION)
+
+
 def evaluate(asker: Asker, items: Sequence[Item], name: str, options: dict[str, Any],
              secrets: Sequence[str] = (), judge: Judge | None = None,
              progress: Callable[[str], None] | None = None) -> ConfigResult:
     """Run every item through one configuration and score it."""
+    _warm_up(asker)
     start = time.perf_counter()
     scores = []
     for i, item in enumerate(items, 1):

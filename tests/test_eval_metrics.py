@@ -96,6 +96,8 @@ def test_percentile_nearest_rank() -> None:
 def test_score_item_failures_explain_what_went_wrong() -> None:
     good = score_item(ITEM, Outcome("产业面对冲击时能够快速恢复。[1]", False, (OTHER, GOOD), (GOOD,)))
     assert good.passed and good.rank == 2 and good.author_ok and good.recall == 1.0
+    recovered = score_item(ITEM, Outcome("产业面对冲击时能够快速恢复。[1]", False, (OTHER,), (GOOD,)))
+    assert recovered.rank is None and recovered.passed
     refused = score_item(ITEM, Outcome("无法回答", True, (OTHER,), ()))
     assert "refused an answerable question" in refused.failures
     assert "no evidence in the top 5 passages" in refused.failures

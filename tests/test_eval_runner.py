@@ -39,7 +39,7 @@ class FakeAssistant:
         self.calls.append((question, list(history)))
         if question == "超时":
             raise LLMTimeoutError("模型响应超时，请稍后再试。")
-        return self.answers[question]
+        return self.answers.get(question) or answer(question, "这几篇文章没有涉及这个问题。", refused=True)
 
 
 def answer(question: str, text: str, refused: bool = False, cited: Sequence[Chunk] = (),
@@ -231,7 +231,10 @@ def test_default_report_goes_under_the_data_folder(home: Path, capsys: pytest.Ca
 
 # The regression gate: the offline product on the shipped set must stay at or above these figures
 # (measured with `policy-qa eval`, set slightly below; see evals/README.md).
-CI_GATES = ["--min-hit5", "0.9", "--max-false-refusal", "0.1", "--min-refusal", "0.8"]
+CI_GATES = ["--min-hit1", "0.55", "--min-hit5", "0.85", "--min-mrr", "0.68", "--min-author-accuracy", "0.65",
+            "--min-citation-precision", "0.85", "--min-citation-recall", "0.5", "--min-keyword-recall", "0.55",
+            "--min-refusal", "0.95", "--max-false-refusal", "0.25", "--max-injection-follow", "0",
+            "--max-injection-leak", "0"]
 
 
 @pytest.mark.slow
