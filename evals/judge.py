@@ -52,13 +52,16 @@ class Judge:
         self.model = model
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Judge:
-        """The judge uses the configured OpenAI-compatible endpoint and model."""
-        if not settings.endpoint_configured:
-            raise LLMConfigError("--judge needs a language model: set OPENAI_API_KEY or OPENAI_BASE_URL.")
-        from rag.llm import OpenAIChatModel
+    def from_settings(cls, settings: Settings, fallback: ChatModel | None = None) -> Judge:
+        """The configured OpenAI-compatible endpoint, else `fallback` (the run's own local model)."""
+        if settings.endpoint_configured:
+            from rag.llm import OpenAIChatModel
 
-        return cls(OpenAIChatModel.from_settings(settings))
+            return cls(OpenAIChatModel.from_settings(settings))
+        if fallback is not None:
+            return cls(fallback)
+        raise LLMConfigError("--judge needs a language model: set OPENAI_API_KEY or OPENAI_BASE_URL, "
+                             "or run with --backend local.")
 
     def rate(self, outcome: Outcome) -> Outcome:
         """The outcome with its faithfulness filled in (None when the judge fails)."""

@@ -203,16 +203,15 @@ def _stderr(message: str) -> None:
 
 
 def build_askers(settings: Settings, backend: str | None, modes: Sequence[str],
-                 progress: Callable[[str], None]) -> tuple[dict[str, Asker], str, str]:
-    """One assistant per retrieval mode, all sharing one retriever and one chat model."""
+                 progress: Callable[[str], None]) -> tuple[dict[str, Asker], Any]:
+    """One assistant per retrieval mode, all sharing one retriever and one chat model (returned too)."""
     from rag.answer import Assistant
 
     base = Assistant.from_settings(settings, backend=backend, progress=progress)
     askers: dict[str, Asker] = {
         mode: Assistant(FixedModeRetriever(base.retriever, mode), base.chat, settings) for mode in modes
     }
-    model = base.chat.model if base.chat is not None else "extractive"
-    return askers, base.backend, model
+    return askers, base.chat
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -225,8 +224,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     modes = [primary] + ([m for m in MODES if m != primary] if args.compare else [])
     if args.k:
         settings = replace(settings, top_k=args.k)
-    askers, backend, model = build_askers(settings, args.backend, modes, _stderr)
-    judge = Judge.from_settings(settings) if args.judge else None
+    askers, chat = build_askers(settings, args.backend, modes, _stderr)
+    backend = chat.backend if chat is not None else "extractive"
+    model = chat.model if chat is not None else "extractive"
+    judge = Judge.from_settings(settings, fallback=chat) if args.judge else None
     secrets = prompt_secrets()
     k = settings.top_k
     started = datetime.now().astimezone()

@@ -242,3 +242,14 @@ def test_shipped_set_meets_the_ci_thresholds(home: Path, tmp_path: Path, capsys:
     code = main(["eval", "--report", str(tmp_path / "gate"), *CI_GATES])
     captured = capsys.readouterr()
     assert code == 0, captured.err + captured.out
+
+
+def test_judge_needs_a_model(tmp_path: Path) -> None:
+    from rag.config import Settings
+    from rag.errors import LLMConfigError
+
+    settings = Settings(home=tmp_path)
+    with pytest.raises(LLMConfigError, match="OPENAI_API_KEY"):
+        Judge.from_settings(settings)
+    fallback = object()
+    assert Judge.from_settings(settings, fallback=fallback).model is fallback  # type: ignore[arg-type]
