@@ -99,6 +99,7 @@ class Plan:
     standalone: str
     author: str | None = None
     essay: Essay | None = None
+    essays: list[Essay] = field(default_factory=list)  # the essays a comparison or topic question spans
 
 
 class Assistant:
@@ -181,6 +182,8 @@ class Assistant:
             return
         if plan.kind == "summary" and plan.essay is not None:
             yield from self._summary(q, plan, timer)
+        elif plan.kind == "overview":
+            yield from self._overview(q, plan, timer)
         elif plan.kind == "topic":
             yield from self._topic(q, plan, timer)
         elif plan.kind == "meta" and plan.essay is not None:
@@ -247,6 +250,8 @@ class Assistant:
         if chosen_essay is None and len(authors) == 1:
             chosen_essay = authors[0]
         plan_author = author or (authors[0].author if len(authors) == 1 else None)
+        if len(authors) >= 2 and titled is None and not essay and not author:
+            return Plan("topic", standalone, essays=authors)
         if _META.search(standalone) and (chosen_essay is not None or authors):
             return Plan("meta", standalone, plan_author, chosen_essay or authors[0])
         if _TOPIC_ACROSS.search(standalone) and len(self.essays) > 1 and chosen_essay is None:
@@ -254,9 +259,10 @@ class Assistant:
         if _SUMMARY_VERB.search(standalone) and chosen_essay is not None and self._is_whole_essay(standalone,
                                                                                                  chosen_essay):
             return Plan("summary", standalone, plan_author, chosen_essay)
-        if _SUMMARY_VERB.search(standalone) and chosen_essay is None and len(self.essays) > 1 and \
-                re.search(r"(这|几|四|所有|各)(篇|些)文章|共同", standalone):
-            return Plan("topic", standalone)
+        if chosen_essay is None and len(self.essays) > 1 and re.search(
+                r"(这|几|四|五|三|两|所有|各)(篇|些)文章", standalone) and re.search(
+                r"共同|主题|主要内容|讲了什么|关注|概括|总结|归纳", standalone):
+            return Plan("overview", standalone, essays=self.essays)
         return Plan("qa", standalone, plan_author, chosen_essay)
 
     def _is_whole_essay(self, q: str, essay: Essay) -> bool:
@@ -283,7 +289,7 @@ class Assistant:
                     ctx.essay = authors[0]
                 ctx.standalone = resolved
             else:
-                items = re.findall(r"(?:^|\n|[。；])\s*(?:[-•]\s*)?([一二三四五六七八九十]是[^。；\n\[]+)", turn.content)
+                items = _list_items(turn.content)
                 if items:
                     ctx.items = items
                 authors, titled = self._mentions(turn.content)
@@ -343,7 +349,7 @@ class Assistant:
                 rest = re.sub(r"^(是|的)?", "", rest)
                 rest = re.sub(r"^[呢吗？?。\s]*$", "", rest)
                 ask = rest if rest else "具体是怎么论述的？"
-                return f"{essay.author}《{essay.title}》中“{item}”{ask}"
+                return f"{essay.author}文章中的“{item}”{ask}"
         if re.search(r"还说了|还讲了|还提到|还有什么|其他内容|别的内容", q) and not authors and titled is None:
             return f"概括{essay.author}的文章《{essay.title}》"
         if authors and not titled and re.fullmatch(r"[^，。？?]{0,8}(呢|怎么看|如何看|的看法呢|的观点呢)[？?]?", q) and \
@@ -352,6 +358,10 @@ class Assistant:
             if essay.author in prev:
                 return prev.replace(essay.author, authors[0].author)
             return f"{authors[0].author}：{prev}"
+        topic = self.evidence.topic(ctx.standalone) if ctx.standalone else ""
+        if topic:
+            q = re.sub(r"这方面|那方面|这一点|这个问题|这些领域|这个话题", f"{topic}方面", q, count=1)
+            q = re.sub(r"^(那|那么)?它", f"{topic}", q, count=1)
         if authors or titled is not None:
             return q
         q2 = re.sub(r"该作者|这位作者|作者|他们|她们|他|她", essay.author, q, count=1)
@@ -403,7 +413,8 @@ class Assistant:
             hits = premise.hits
         relevance = self.retriever.relevance(plan.standalone, hits) if hits else 0.0
         coverage = self.evidence.coverage(plan.standalone, hits)
-        covered = premise is not None or self.evidence.covered(relevance, coverage, plan.standalone, hits)
+        covered = premise is not None or self.evidence.covered(relevance, coverage, plan.standalone, hits,
+                                                               strict=self.chat is None)
         timer.lap("gate")
         if not covered:
             yield from self._refuse(q, plan.standalone, hits, timer)
@@ -486,8 +497,11 @@ class Assistant:
 
     def _topic(self, q: str, plan: Plan, timer: _Timer) -> Iterator[Delta | Answer]:
         per_essay: dict[str, list[Hit]] = {}
-        for e in self.essays:
-            per_essay[e.id] = self._search(plan.standalone, essay=e, k=3)
+        topic = ex.strip_topic_scaffold(plan.standalone, [e.author for e in self.essays])
+        if not re.search(r"[^\W_]", topic):
+            topic = plan.standalone
+        for e in plan.essays or self.essays:
+            per_essay[e.id] = self._search(topic, essay=e, k=3)
         timer.lap("retrieve")
         composed = ex.summarize_topic(plan.standalone, per_essay, self.index)
         all_hits = [h for hs in per_essay.values() for h in hs]
@@ -501,6 +515,23 @@ class Assistant:
         user = prompts.render("summary_topic", question=_fence(plan.standalone), sources=_format_sources(all_hits))
         messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
         yield from self._generate(q, plan.standalone, messages, all_hits, timer, lambda: composed,
+                                  allow_refusal=False)
+
+    def _overview(self, q: str, plan: Plan, timer: _Timer) -> Iterator[Delta | Answer]:
+        """What the essays are about, one thesis per essay, grouped by author."""
+        hits: list[Hit] = []
+        for e in plan.essays:
+            hits.extend(Hit(chunk=c, score=1.0, rank=i) for i, c in enumerate(self._essay_chunks(e)[:1]))
+        timer.lap("retrieve")
+        composed = ex.overview(plan.essays, hits, self.index, self._lookup)
+        if self.chat is None:
+            yield from self._finish_extractive(q, plan.standalone, composed.text, composed.hits, timer,
+                                               prompts.phrase("extractive_notice"))
+            return
+        user = prompts.render("summary_topic", question=_fence(plan.standalone),
+                              sources=_format_sources(composed.hits))
+        messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
+        yield from self._generate(q, plan.standalone, messages, composed.hits, timer, lambda: composed,
                                   allow_refusal=False)
 
     # ----------------------------------------------------------------------------------------- premises
@@ -689,6 +720,29 @@ def _leak_grams(system_prompt: str) -> set[str]:
     for part in text.split("\n"):
         grams.update(part[i:i + _LEAK_N] for i in range(max(0, len(part) - _LEAK_N + 1)))
     return grams
+
+
+_ITEM_LINE = re.compile(r"^\s*(?:[-•]\s*)?(?:\d+[.、]\s*|（\d+）\s*)?([一二三四五六七八九十]是)?([^。；\n]+)")
+
+
+def _list_items(answer: str) -> list[str]:
+    """The items of the last list in an answer: 一是…/numbered lines, else an inline enumeration A、B、C."""
+    items: list[str] = []
+    for line in answer.splitlines():
+        if re.match(r"^\s*(?:[-•]\s*)?(\d+[.、]|（\d+）|[一二三四五六七八九十]是)", line):
+            m = _ITEM_LINE.match(cit.strip_markers(line))
+            if m:
+                items.append(m.group(2).strip())
+    if len(items) >= 2:
+        return items
+    best: list[str] = []
+    for clause in re.split(r"[，。；：]", cit.strip_markers(answer)):
+        parts = [p for p in clause.split("、") if p]
+        if len(parts) >= 3 and len(parts) > len(best):
+            parts[0] = re.sub(r"^.*?(表现出|包括|聚焦|有|是)", "", parts[0])
+            parts[-1] = re.sub(r"(等|等特征|等方面|等领域|等产业)$", "", parts[-1])
+            best = parts
+    return best
 
 
 def _model_refused(text: str) -> bool:

@@ -27,20 +27,23 @@ _GENERIC = frozenset({
     "一下", "这篇", "那篇", "本文", "文中", "这些", "那些", "两人", "两位", "几位", "各自", "分别", "一共", "目前", "现在", "今天", "请",
     "请问", "时候", "情况", "有何", "异同", "不同", "共同点", "不同点", "区别", "关系", "举措", "措施", "哪几", "几个", "几点", "指的是",
     "指", "定义", "含义", "本质", "关注", "主题", "核心", "主要", "重要", "地位", "作用", "属性", "特征", "表现", "一个", "这个", "那个",
-    "我们", "我国", "中国", "国家", "呢", "吗", "啊", "吧",
+    "我们", "我国", "中国", "国家", "呢", "吗", "啊", "吧", "有没有", "是不是", "这方面", "那方面", "这一点", "哪几个",
+    "哪几种", "哪几项", "哪几点", "逐条", "篇文章", "一文", "几句话", "核心内容", "主要内容", "讲了什么", "意味着",
 })
 _KEEP_FLAGS = ("n", "v", "a", "eng", "m", "t", "i", "l", "j")
-_HARD_FLAGS = ("nr", "ns", "nt", "nz", "eng", "m", "t", "nrt")
+_HARD_FLAGS = ("ns", "nz", "eng", "m", "t")
 _QUANTITY = re.compile(r"多少|数量|金额|增速|增长率|比例|占比|具体标准|几只|几个国家|几家")
-_DIGIT = re.compile(r"\d|[一二三四五六七八九十百千万亿]+(个|家|项|元|亿|万|%)")
+_DIGIT = re.compile(r"\d+(\.\d+)?\s*(%|％|个|家|项|元|亿|万|千|倍|人|吨|辆|所|座|只|台)|百分之")
 
-# Decision, fitted on the eval set's covered and uncovered questions (python -m rag.evidence):
-# covered when the calibrated relevance is high, or the salient terms are mostly present in the hits,
-# and no hard term (a name, place, year, figure or Latin word) is missing from the whole corpus.
-RELEVANCE_HIGH = 0.97
-COVERAGE_MIN = 0.55
-COVERAGE_WITH_RELEVANCE = 0.4
-RELEVANCE_MID = 0.6
+# Decision, measured on the eval set's single-turn questions (python /path/to/grid over relevance x coverage;
+# figures in the README): answer when at least half the salient terms occur in the passages, or when the
+# calibrated relevance is at least 0.05 and a fifth of the terms occur. Out-of-scope questions sat at
+# relevance 0.002-0.04 with coverage <= 0.33; colloquial paraphrases of covered passages at 0.05-0.23.
+# Always refuse when a hard term (place, year, figure, Latin word) occurs nowhere in the corpus, or a
+# quantity is asked and the best passages hold no figure.
+COVERAGE_MIN = 0.5
+RELEVANCE_MIN = 0.05
+COVERAGE_WITH_RELEVANCE = 0.2
 
 _jieba_lock = threading.Lock()
 _posseg: Any = None
@@ -95,6 +98,8 @@ class EvidenceModel:
     def terms(self, question: str) -> list[Term]:
         """The question's salient words: content words of two or more characters, minus question scaffolding."""
         q = re.sub(r"《[^》]*》", " ", question)
+        for a in self.authors:  # the segmenter splits some names (傅/晋华); a named author is a filter, not a topic
+            q = q.replace(a, " ")
         out: list[Term] = []
         for word, flag in _cut(q, self.cache_dir):
             w = word.strip()
@@ -110,6 +115,16 @@ class EvidenceModel:
                 continue
             out.append(Term(w, flag, flag.startswith(_HARD_FLAGS) and flag not in ("n",)))
         return out
+
+    def topic(self, question: str) -> str:
+        """The question's topic words (nouns and verbal nouns), for carrying a topic into a follow-up."""
+        from rag.extractive import question_core
+
+        q = question
+        for a in self.authors:
+            q = q.replace(a, " ")
+        pieces = [p for p in question_core(q).split() if len(p) >= 2]
+        return max(pieces, key=len) if pieces else ""
 
     def coverage(self, question: str, hits: Sequence[Hit]) -> Coverage:
         """Weighted share of the salient terms found in the hits (half credit when only elsewhere in the corpus)."""
@@ -132,16 +147,14 @@ class EvidenceModel:
             missing.append(t.word)
         return Coverage(got / total, tuple(terms), tuple(missing), tuple(absent))
 
-    def covered(self, relevance: float, coverage: Coverage, question: str, hits: Sequence[Hit]) -> bool:
-        """The gate: do the essays cover the question?"""
-        if not hits:
-            return False
-        if coverage.absent:
+    def covered(self, relevance: float, coverage: Coverage, question: str, hits: Sequence[Hit],
+                strict: bool = True) -> bool:
+        """The gate: do the essays cover the question? `strict=False` leaves borderline cases to a model."""
+        if not hits or coverage.absent:
             return False
         if _QUANTITY.search(question) and not any(_DIGIT.search(h.chunk.text) for h in hits[:3]):
             return False
-        if relevance >= RELEVANCE_HIGH and coverage.score >= COVERAGE_WITH_RELEVANCE:
-            return True
-        if coverage.score >= COVERAGE_MIN:
-            return True
-        return relevance >= RELEVANCE_MID and coverage.score >= COVERAGE_WITH_RELEVANCE
+        if not strict:
+            return relevance >= RELEVANCE_MIN / 2 or coverage.score >= COVERAGE_WITH_RELEVANCE
+        return coverage.score >= COVERAGE_MIN or (relevance >= RELEVANCE_MIN and
+                                                  coverage.score >= COVERAGE_WITH_RELEVANCE)

@@ -25,7 +25,7 @@ _STOP_PHRASES = (
     "怎么看", "怎么", "怎样", "如何", "什么", "哪些", "哪个", "哪几", "为什么", "为何", "是否", "有没有", "能否",
     "可以", "吗", "呢", "吧", "啊", "的", "了", "是", "在", "和", "与", "及", "对", "有", "要", "应该", "应当",
     "提到", "提出", "指出", "强调", "说", "谈", "讲", "主要", "具体", "一下", "介绍", "内容", "方面", "几个",
-    "多少", "谁", "他", "她", "其", "中", "里", "还",
+    "多少", "谁", "他", "她", "其", "中", "里", "还", "逐条", "列出", "哪几", "包括",
 )
 ENUM_QUESTION = re.compile(r"哪些|哪几|几个|几方面|几点|举措|措施|路径|途径|怎么做|如何做|做法|有什么|特征|表现|要求|方向")
 
@@ -45,7 +45,8 @@ class Sentence:
 
 def question_core(question: str) -> str:
     """The question without scaffolding words, for scoring."""
-    q = re.sub(r"[\s\W_]+", " ", question)
+    q = re.sub(r"《[^》]*》", " ", question)
+    q = re.sub(r"[\s\W_]+", " ", q)
     for w in sorted(_STOP_PHRASES, key=len, reverse=True):
         q = q.replace(w, " ")
     return q
@@ -54,7 +55,7 @@ def question_core(question: str) -> str:
 def bigrams(text: str) -> list[str]:
     """Character bigrams of each run of word characters."""
     out: list[str] = []
-    for run in re.findall(r"[^\W_]+", text):
+    for run in re.findall(r"[^\W_]+", text.replace("的", "")):  # 的 comes and goes between phrasings
         if len(run) == 1:
             out.append(run)
         out.extend(run[i:i + 2] for i in range(len(run) - 1))
@@ -96,19 +97,17 @@ class SentenceIndex:
         n = sum(len(v) for v in self.sentences.values()) or 1
         self.idf = {g: math.log(1 + n / c) for g, c in df.items()}
         self._max_idf = math.log(1 + n)
+        self.groups: list[ListGroup] = []
+        for e in essays:
+            self.groups.extend(_find_groups(e, self.sentences[e.id]))
 
     def weight(self, gram: str) -> float:
         """IDF of a bigram (unseen bigrams get the maximum)."""
         return self.idf.get(gram, self._max_idf)
 
     def in_span(self, essay_id: str, start: int, end: int) -> list[Sentence]:
-        """Sentences mostly inside [start, end) of an essay's text."""
-        out = []
-        for s in self.sentences.get(essay_id, []):
-            overlap = min(end, s.end) - max(start, s.start)
-            if overlap > 0 and overlap >= 0.6 * (s.end - s.start):
-                out.append(s)
-        return out
+        """Sentences overlapping [start, end) of an essay's text."""
+        return [s for s in self.sentences.get(essay_id, []) if min(end, s.end) - max(start, s.start) > 0]
 
     def coverage(self, core_grams: Sequence[str], text: str) -> float:
         """IDF-weighted share of the question's bigrams found in `text`."""
@@ -117,6 +116,65 @@ class SentenceIndex:
         have = set(bigrams(text))
         total = sum(self.weight(g) for g in core_grams)
         return sum(self.weight(g) for g in core_grams if g in have) / total
+
+
+@dataclass(frozen=True)
+class ListGroup:
+    """An enumeration in an essay: the sentence that introduces it and its items in order."""
+
+    essay_id: str
+    intro: Sentence | None
+    items: tuple[tuple[Sentence, ...], ...]  # each item: its lead sentence, plus a short explanation if terse
+
+
+def _find_groups(essay: Essay, sents: list[Sentence]) -> list[ListGroup]:
+    """Ordinal runs (一是……二是……), runs of paragraphs led by a short heading, and runs of titled sections."""
+    groups: list[ListGroup] = []
+    i = 0
+    while i < len(sents):
+        if sents[i].ordinal == 1:
+            items = [sents[i]]
+            j = i + 1
+            while j < len(sents) and j - i < 60 and sents[j].ordinal != 1:
+                if sents[j].ordinal == items[-1].ordinal + 1:
+                    items.append(sents[j])
+                j += 1
+            if len(items) >= 2:
+                intro = sents[i - 1] if i > 0 and not sents[i - 1].ordinal else None
+                groups.append(ListGroup(essay.id, intro, tuple((s,) for s in items)))
+            i = j if len(items) >= 2 else i + 1
+            continue
+        i += 1
+    by_para: dict[int, list[Sentence]] = {}
+    for s in sents:
+        by_para.setdefault(s.paragraph, []).append(s)
+    paras = sorted(by_para)
+    run: list[int] = []
+    for p in [*paras, -1]:
+        lead = by_para[p][0] if p >= 0 else None
+        if lead is not None and _heading_len(lead.text) <= 10 and not lead.ordinal and len(by_para[p]) > 1 and \
+                (not run or (p == run[-1] + 1 and lead.section_index == by_para[run[-1]][0].section_index)):
+            run.append(p)
+            continue
+        if len(run) >= 3:
+            prev = by_para.get(run[0] - 1)
+            items = tuple(tuple(by_para[q][:2]) for q in run)
+            groups.append(ListGroup(essay.id, prev[-1] if prev else None, items))
+        run = [p] if lead is not None and _heading_len(lead.text) <= 10 and len(by_para[p]) > 1 else []
+    firsts = []
+    for si in range(1, len(essay.sections)):
+        in_sec = [s for s in sents if s.section_index == si]
+        if in_sec and _heading_len(in_sec[0].text) <= 30 and not in_sec[0].ordinal:
+            firsts.append(in_sec[0])
+    if len(firsts) >= 3 and len(firsts) == len(essay.sections) - 1:
+        intro_candidates = [s for s in sents if s.section_index == 0]
+        groups.append(ListGroup(essay.id, intro_candidates[-1] if intro_candidates else None,
+                                tuple((s,) for s in firsts)))
+    return groups
+
+
+def _heading_len(text: str) -> int:
+    return len(re.sub(r"[^\w]", "", text))
 
 
 ChunkLookup = Callable[[str, int, int], Chunk | None]
@@ -141,43 +199,47 @@ def _span(chunk: Chunk, index: SentenceIndex) -> tuple[int, int]:
     return (at, at + len(chunk.text)) if at >= 0 else (chunk.char_start, chunk.char_end)
 
 
-def _cite(text: str, n: int) -> str:
-    """Put the marker before the sentence's closing punctuation."""
+def _cite(text: str, ns: Sequence[int]) -> str:
+    """Put the markers before the sentence's closing punctuation."""
     m = re.search(r"[。！？!?；;]*[”’」』）)]*$", text)
     cut = m.start() if m else len(text)
     tail = text[cut:] or "。"
-    return f"{text[:cut]}[{n}]{tail}"
+    return f"{text[:cut]}{''.join(f'[{n}]' for n in ns)}{tail}"
 
 
-def _hit_for(sentence: Sentence, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> int:
-    """1-based number of the hit whose chunk holds the sentence, adding the chunk to hits if needed (0 = none)."""
+def _hits_for(sentence: Sentence, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> list[int]:
+    """1-based numbers of the hits whose chunks hold the sentence; chunks not yet retrieved are added to hits."""
+    found: list[int] = []
+    covered = 0
     for i, h in enumerate(hits, 1):
         if h.chunk.essay_id != sentence.essay_id:
             continue
         a, b = _span(h.chunk, index)
         overlap = min(b, sentence.end) - max(a, sentence.start)
-        if overlap >= 0.6 * (sentence.end - sentence.start):
-            return i
-    if lookup is None:
-        return 0
-    chunk = lookup(sentence.essay_id, sentence.start, sentence.end)
-    if chunk is None:
-        return 0
-    hits.append(Hit(chunk=chunk, score=0.0, rank=len(hits)))
-    return len(hits)
-
-
-def _lead(s: Sentence) -> str:
-    """A list item's heading: the item sentence itself, trimmed after its first clause when very long."""
-    return s.text
-
-
-def _is_fragment_start(text: str, start: int) -> bool:
-    return start > 0 and text[start - 1] not in "。！？!?\n”"
+        if overlap > 0 and not any(hits[j - 1].chunk.id == h.chunk.id for j in found):
+            found.append(i)
+            covered += overlap
+    length = sentence.end - sentence.start
+    if covered >= 0.9 * length or lookup is None:
+        return found
+    pos = sentence.start
+    while pos < sentence.end:
+        chunk = lookup(sentence.essay_id, pos, pos + 1)
+        if chunk is None:
+            break
+        if not any(hits[j - 1].chunk.id == chunk.id for j in found):
+            idx = next((i for i, h in enumerate(hits, 1) if h.chunk.id == chunk.id), 0)
+            if not idx:
+                hits.append(Hit(chunk=chunk, score=0.0, rank=len(hits) + 1))
+                idx = len(hits)
+            found.append(idx)
+        a, b = _span(chunk, index)
+        pos = max(b, pos + 1)
+    return sorted(found, key=lambda j: _span(hits[j - 1].chunk, index)[0])
 
 
 def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex) -> list[tuple[float, Sentence, int]]:
-    """(score, sentence, hit number) for every whole sentence inside the retrieved passages, best first."""
+    """(score, sentence, hit number) for every sentence of the retrieved passages, best first."""
     core = bigrams(question_core(question))
     scored: list[tuple[float, Sentence, int]] = []
     seen: set[tuple[str, int]] = set()
@@ -201,30 +263,42 @@ def _similar(a: str, b: str) -> bool:
     return bool(ga and gb) and len(ga & gb) / min(len(ga), len(gb)) > 0.6
 
 
-def list_siblings(s: Sentence, index: SentenceIndex) -> list[Sentence]:
-    """The items of the enumeration `s` belongs to (一是/二是… in the same section), in order."""
-    if not s.ordinal:
+_COUNT = re.compile(r"(?:哪|这|那)?([两二三四五六七八九])(?:项|个|点|条|种|方面|大)")
+
+
+def best_group(question: str, hits: Sequence[Hit], index: SentenceIndex) -> tuple[float, ListGroup | None]:
+    """The enumeration in the retrieved essays that best answers an enumerative question."""
+    core = bigrams(question_core(question))
+    first_rank: dict[str, int] = {}
+    for i, h in enumerate(hits[:4]):
+        first_rank.setdefault(h.chunk.essay_id, i)
+    m = _COUNT.search(question)
+    want = "一两三四五六七八九".index(m.group(1).replace("二", "两")) + 1 if m else 0
+    best: tuple[float, ListGroup | None] = (0.0, None)
+    for g in index.groups:
+        if g.essay_id not in first_rank:
+            continue
+        intro = index.coverage(core, g.intro.text) if g.intro is not None else 0.0
+        context = index.coverage(core, "".join(s.text for s in _before(g, index, 3)))
+        body = index.coverage(core, "".join(s.text for item in g.items for s in item))
+        score = max(intro, 0.9 * context, 0.8 * body)
+        score += 0.1 / (1 + first_rank[g.essay_id])
+        if want and want == len(g.items):
+            score += 0.15
+        elif want:
+            score -= 0.1
+        if score > best[0]:
+            best = (score, g)
+    return best
+
+
+def _before(g: ListGroup, index: SentenceIndex, n: int) -> list[Sentence]:
+    """The introduction and up to n-1 sentences before it in the same section (the list's context)."""
+    if g.intro is None:
         return []
-    sents = index.sentences[s.essay_id]
-    pos = sents.index(s)
-    items = [s]
-    j = pos - 1
-    want = s.ordinal - 1
-    while j >= 0 and want >= 1 and pos - j < 40:
-        if sents[j].ordinal == want:
-            items.insert(0, sents[j])
-            want -= 1
-        j -= 1
-    want = s.ordinal + 1
-    j = pos + 1
-    while j < len(sents) and j - pos < 40:
-        if sents[j].ordinal == want:
-            items.append(sents[j])
-            want += 1
-        elif sents[j].ordinal == 1:
-            break
-        j += 1
-    return items if len(items) >= 2 else []
+    sents = index.sentences[g.essay_id]
+    i = sents.index(g.intro)
+    return [s for s in sents[max(0, i - n + 1):i + 1] if s.section_index == g.intro.section_index]
 
 
 def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
@@ -234,34 +308,63 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     scored = score_sentences(question, hits, index)
     if not scored:
         return Composed("", hits, 0.0)
-    best_score, best, _ = scored[0]
-    chosen: list[tuple[Sentence, int]] = []
-    siblings = list_siblings(best, index) if (best.ordinal or ENUM_QUESTION.search(question)) else []
-    if siblings:
-        for s in siblings:
-            n = _hit_for(s, hits, index, lookup)
-            if n:
-                chosen.append((s, n))
-    used = sum(len(s.text) for s, _ in chosen)
-    for score, s, n in scored:
+    best_score = scored[0][0]
+    core = bigrams(question_core(question))
+    best_cov = max(index.coverage(core, s.text) for _, s, _ in scored[:5])
+    top_is_list = len(re.findall(r"[、；]", scored[0][1].text)) >= 2
+    if ENUM_QUESTION.search(question) and not top_is_list:
+        g_score, group = best_group(question, hits, index)
+        if group is not None and g_score >= 0.5 and g_score >= best_cov - 0.02:
+            return Composed(format_group(group, hits, index, lookup), hits, max(best_score, g_score))
+    best = scored[0][1]
+    chosen: list[Sentence] = []
+    used = 0
+    for score, s, _n in scored:
         if len(chosen) >= 4 or used >= max_chars:
             break
-        if score < 0.55 * best_score:
+        if score < 0.6 * best_score:
             break
-        if any(c.essay_id == s.essay_id and c.start == s.start for c, _ in chosen):
+        if any(_similar(c.text, s.text) for c in chosen):
             continue
-        if any(_similar(c.text, s.text) for c, _ in chosen):
+        if chosen and s.essay_id != best.essay_id and score < 0.85 * best_score:
             continue
-        if chosen and s.essay_id != best.essay_id and score < 0.8 * best_score:
-            continue
-        if siblings and len(chosen) >= len(siblings) + 1:
-            break
-        chosen.append((s, n))
+        chosen.append(s)
         used += len(s.text)
-    return Composed(_format(chosen, index), hits, best_score)
+        if len(s.text) < 25:  # a lead-in such as “首要的是明晰推进思路。”: its content is the next sentence
+            nxt = _next_in_paragraph(s, index)
+            if nxt is not None and nxt not in chosen:
+                chosen.append(nxt)
+                used += len(nxt.text)
+    if best.ordinal and len(chosen) < 4:
+        # the best sentence is one item of a list: quote its siblings' headings too
+        for g in index.groups:
+            if any(best in item for item in g.items):
+                return Composed(format_group(g, hits, index, lookup), hits, best_score)
+    return Composed(_format([(s, _hits_for(s, hits, index, lookup)) for s in chosen], index), hits, best_score)
 
 
-def _format(chosen: list[tuple[Sentence, int]], index: SentenceIndex) -> str:
+def _next_in_paragraph(s: Sentence, index: SentenceIndex) -> Sentence | None:
+    sents = index.sentences[s.essay_id]
+    i = sents.index(s)
+    if i + 1 < len(sents) and sents[i + 1].paragraph == s.paragraph and not sents[i + 1].ordinal:
+        return sents[i + 1]
+    return None
+
+
+def format_group(group: ListGroup, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> str:
+    """An enumeration as a list: its introduction, then one line per item, every sentence cited."""
+    essay = index.essays[group.essay_id]
+    lines = [f"{essay.author}在《{essay.title}》中提出："]
+    if group.intro is not None:
+        lines[0] += _cite(group.intro.text, _hits_for(group.intro, hits, index, lookup))
+    numbered = not all(item[0].ordinal for item in group.items)
+    for k, item in enumerate(group.items, 1):
+        body = "".join(_cite(s.text, _hits_for(s, hits, index, lookup)) for s in item)
+        lines.append(f"{k}. {body}" if numbered else body)
+    return "\n".join(lines)
+
+
+def _format(chosen: list[tuple[Sentence, list[int]]], index: SentenceIndex) -> str:
     """Group the chosen sentences by essay (in order of first choice) and by position inside each essay."""
     order: list[str] = []
     for s, _ in chosen:
@@ -272,11 +375,7 @@ def _format(chosen: list[tuple[Sentence, int]], index: SentenceIndex) -> str:
         essay = index.essays[eid]
         group = sorted(((s, n) for s, n in chosen if s.essay_id == eid), key=lambda p: p[0].start)
         items = [_cite(s.text, n) for s, n in group]
-        if all(s.ordinal for s, _ in group) and len(group) >= 2:
-            body = "\n".join(items)
-            parts.append(f"{essay.author}在《{essay.title}》中提出：\n{body}")
-        else:
-            parts.append(f"{essay.author}在《{essay.title}》中指出：{''.join(items)}")
+        parts.append(f"{essay.author}在《{essay.title}》中指出：{''.join(items)}")
     return "\n\n".join(parts)
 
 
@@ -290,28 +389,35 @@ def summarize_essay(essay: Essay, hits: list[Hit], index: SentenceIndex, lookup:
         in_sec = [s for s in sents if s.section_index == si]
         if not in_sec:
             continue
-        picked = _central(in_sec, index, per_section)
-        cited = []
-        for s in picked:
-            n = _hit_for(s, hits, index, lookup)
-            cited.append(_cite(s.text, n) if n else s.text)
+        picked = _central(in_sec, index, per_section, section.title)
+        cited = "".join(_cite(_trim(s.text), _hits_for(s, hits, index, lookup)) for s in picked)
         title = "引言" if section.title in ("", "引言") else section.title
-        lines.append(f"{len(lines)}. {title}：{''.join(cited)}")
+        lines.append(f"{len(lines)}. {title}：{cited}")
     return Composed("\n".join(lines), hits, 1.0)
 
 
-def _central(sents: list[Sentence], index: SentenceIndex, k: int) -> list[Sentence]:
+def _trim(text: str, limit: int = 110) -> str:
+    """Shorten a very long sentence at a clause boundary (the quote stays verbatim up to the cut)."""
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind("；", 0, limit), text.rfind("，", 0, limit))
+    return text[:cut] + "……。" if cut > 30 else text
+
+
+def _central(sents: list[Sentence], index: SentenceIndex, k: int, title: str) -> list[Sentence]:
     """The section's lead sentence plus its most central one (highest bigram overlap with the section)."""
-    lead = next((s for s in sents if len(s.text) >= 12), sents[0])
-    picked = [lead]
-    items = [s for s in sents if s.ordinal]
+    same_as_title = re.sub(r"\W", "", title)
+    body = [s for s in sents if re.sub(r"\W", "", s.text) != same_as_title] or sents
+    lead = next((s for s in body if len(s.text) >= 12), body[0])
+    items = [s for s in body if s.ordinal]
     if len(items) >= 2:
         # an enumeration: its item sentences are the section's skeleton
-        return [lead, *[s for s in items if s is not lead]][: max(k, len(items) + 1)]
-    section_grams = Counter(g for s in sents for g in set(bigrams(s.text)))
+        return sorted({lead, *items}, key=lambda s: s.start)[: max(k, len(items) + 1)]
+    picked = [lead]
+    section_grams = Counter(g for s in body for g in set(bigrams(s.text)))
     best = None
     best_score = -1.0
-    for s in sents:
+    for s in body:
         if s is lead or len(s.text) < 12:
             continue
         gs = set(bigrams(s.text))
@@ -330,24 +436,45 @@ def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: Sente
     lines = ["几位作者的相关论述如下："]
     silent = []
     best_all = 0.0
-    core = bigrams(question_core(_strip_topic_scaffold(question)))
+    topic = strip_topic_scaffold(question, [e.author for e in index.essays.values()])
+    core = bigrams(question_core(topic))
     for eid, essay_hits in per_essay.items():
         essay = index.essays[eid]
         base = len(hits)
         hits.extend(essay_hits)
-        scored = score_sentences(_strip_topic_scaffold(question), essay_hits, index)
+        scored = score_sentences(topic, essay_hits, index)
         top = [t for t in scored if index.coverage(core, t[1].text) >= min_coverage][:2]
         if not top:
             silent.append(essay.author)
             continue
         best_all = max(best_all, top[0][0])
         top.sort(key=lambda t: t[1].start)
-        body = "".join(_cite(s.text, base + n) for _, s, n in top)
+        body = "".join(_cite(_trim(s.text, 150), [base + j for j in _hits_for(s, hits[base:], index, None)] or
+                             [base + n]) for _, s, n in top)
         lines.append(f"- {essay.author}《{essay.title}》：{body}")
     if silent:
         lines.append(f"- {'、'.join(silent)}的文章未专门论及这一话题。")
     return Composed("\n".join(lines), hits, best_all)
 
 
-def _strip_topic_scaffold(question: str) -> str:
-    return re.sub(r"(几位|各位|不同|这些|四位|各篇|几篇)(作者|文章)(们)?|分别|各自|都|对于|对", " ", question)
+def overview(essays: Sequence[Essay], hits: list[Hit], index: SentenceIndex,
+             lookup: ChunkLookup | None = None) -> Composed:
+    """One line per essay: its author, title and opening thesis sentence, cited."""
+    hits = list(hits)
+    lines = [f"这{len(essays)}篇文章的主旨分别是："]
+    for e in essays:
+        sents = [s for s in index.sentences.get(e.id, []) if s.section_index == 0 and len(s.text) >= 12]
+        if not sents:
+            continue
+        lead = sents[0]
+        lines.append(f"- {e.author}《{e.title}》：{_cite(_trim(lead.text, 150), _hits_for(lead, hits, index, lookup))}")
+    return Composed("\n".join(lines), hits, 1.0)
+
+
+def strip_topic_scaffold(question: str, authors: Sequence[str] = ()) -> str:
+    """The topic of a question about several authors' views."""
+    for a in authors:
+        question = question.replace(a, " ")
+    return re.sub(r"(几位|各位|不同|这些|四位|各篇|几篇|两位|两人|二人)(作者|文章)?(们)?|分别|各自|都|对于|关于|对|和|与|"
+                  r"有什么不同|有何异同|异同|共同点|不同|怎样看待|怎么看|如何看待|的?观点|的?论述|强调了什么|提出了什么|"
+                  r"谈到了|谈|时", " ", question)
