@@ -158,8 +158,7 @@ def _find_groups(essay: Essay, sents: list[Sentence]) -> list[ListGroup]:
             continue
         if len(run) >= 3:
             prev = by_para.get(run[0] - 1)
-            items = tuple(tuple(by_para[q][:2]) for q in run)
-            groups.append(ListGroup(essay.id, prev[-1] if prev else None, items))
+            groups.append(ListGroup(essay.id, prev[-1] if prev else None, tuple(tuple(by_para[q][:2]) for q in run)))
         run = [p] if lead is not None and _heading_len(lead.text) <= 10 and len(by_para[p]) > 1 else []
     firsts = []
     for si in range(1, len(essay.sections)):
