@@ -36,7 +36,7 @@ from evals.metrics import (
 )
 from evals.report import ConfigResult, RunResult, results_dict, terminal_summary, write_report
 from rag.config import Settings
-from rag.errors import PolicyQAError
+from rag.errors import InputError, PolicyQAError
 from rag.types import Answer, Essay, Hit, Turn
 
 MODES = ("hybrid", "dense", "lexical")
@@ -121,8 +121,11 @@ def thresholds_from(args: argparse.Namespace) -> list[Threshold]:
     out = []
     for flag, (metric, at_least) in GATES.items():
         value = getattr(args, flag.replace("-", "_"), None)
-        if value is not None:
-            out.append(Threshold(metric, float(value), at_least))
+        if value is None:
+            continue
+        if not 0 <= value <= 1:
+            raise InputError(f"--{flag} 必须在 0 到 1 之间，收到 {value}")
+        out.append(Threshold(metric, float(value), at_least))
     return out
 
 
@@ -174,17 +177,10 @@ def run_item(asker: Asker, item: Item) -> Outcome:
     return outcome_from(answer, wall)
 
 
-def _warm_up(asker: Asker) -> None:
-    """One unscored question first, so loading the embedding model does not count as a stage's latency."""
-    with contextlib.suppress(PolicyQAError):
-        asker.ask(WARM_UP_QUESTION)
-
-
 def evaluate(asker: Asker, items: Sequence[Item], name: str, options: dict[str, Any],
              secrets: Sequence[str] = (), judge: Judge | None = None,
-             progress: Callable[[str], None] | None = None) -> ConfigResult:
+             progress: Callable[[str], None] | None = None, progress_every: int = 20) -> ConfigResult:
     """Run every item through one configuration and score it."""
-    _warm_up(asker)
     start = time.perf_counter()
     scores = []
     for i, item in enumerate(items, 1):
@@ -192,7 +188,7 @@ def evaluate(asker: Asker, items: Sequence[Item], name: str, options: dict[str, 
         if judge is not None and item.answerable and not outcome.refused and outcome.cited:
             outcome = judge.rate(outcome)
         scores.append(score_item(item, outcome, secrets))
-        if progress and (i % 20 == 0 or i == len(items)):
+        if progress and (i % progress_every == 0 or i == len(items)):
             progress(f"[{name}] {i}/{len(items)}")
     return ConfigResult(name=name, options=options, scores=scores, summaries=summarize_by_kind(scores),
                         seconds=time.perf_counter() - start)
@@ -208,14 +204,22 @@ def build_askers(settings: Settings, backend: str | None, modes: Sequence[str],
     from rag.answer import Assistant
 
     base = Assistant.from_settings(settings, backend=backend, progress=progress)
-    askers: dict[str, Asker] = {
-        mode: Assistant(FixedModeRetriever(base.retriever, mode), base.chat, settings) for mode in modes
-    }
+    askers: dict[str, Asker] = {}
+    for mode in modes:
+        view = FixedModeRetriever(base.retriever, mode)
+        # Load the embedding model and indexes now, so loading does not count as the first item's latency.
+        with contextlib.suppress(PolicyQAError):
+            view.search(WARM_UP_QUESTION, k=1)
+        askers[mode] = Assistant(view, base.chat, settings)
     return askers, base.chat
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run the suite; returns the process exit code (1 when below a threshold)."""
+    for name in ("k", "limit"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise InputError(f"--{name} 必须是正整数")
     items = load_dataset(args.dataset)
     if args.limit:
         items = items[: args.limit]
@@ -233,7 +237,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     started = datetime.now().astimezone()
     configs = [
         evaluate(askers[mode], items, f"{mode} k={k}", {"retrieval": mode, "k": k, "backend": backend},
-                 secrets, judge, _stderr)
+                 secrets, judge, _stderr, progress_every=20 if chat is None else 1)
         for mode in modes
     ]
     run_result = RunResult(

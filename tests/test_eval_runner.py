@@ -253,3 +253,10 @@ def test_judge_needs_a_model(tmp_path: Path) -> None:
         Judge.from_settings(settings)
     fallback = object()
     assert Judge.from_settings(settings, fallback=fallback).model is fallback  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("argv", [["--min-hit5", "95"], ["--k", "0"], ["--dataset", "/nonexistent/set.jsonl"]])
+def test_bad_options_are_one_clear_error_before_any_work(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("错误：") and err.count("\n") == 1
