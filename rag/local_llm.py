@@ -278,7 +278,10 @@ class LocalChatModel:
 
 
 def load_local_model(
-    settings: Settings, progress: Progress | None = None, parts: Sequence[PartProvider] | None = None
+    settings: Settings,
+    progress: Progress | None = None,
+    parts: Sequence[PartProvider] | None = None,
+    n_threads: int | None = None,
 ) -> LocalChatModel:
     """Assemble and verify the model file if needed, load it on the CPU and return the ready chat model."""
     report = progress or _noop
@@ -287,7 +290,7 @@ def load_local_model(
     report(f"正在加载本地模型 {QWEN_CODER_1_5B.name} …")
     try:
         llama = llama_cls(
-            model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=default_threads(), verbose=False
+            model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=n_threads or default_threads(), verbose=False
         )
     except (ValueError, RuntimeError, OSError) as exc:
         raise LLMUnavailableError(f"本地模型加载失败：{exc}") from None
