@@ -30,6 +30,7 @@ from rag.tokens import count_tokens
 from rag.types import Answer, Chunk, Citation, Delta, Essay, Hit, Turn
 
 Progress = Callable[[str], None]
+SUMMARY_INPUT_TOKENS = 3000  # one essay of the seed page fits; longer essays are summarised in batches
 
 
 class Retriever(Protocol):
@@ -106,8 +107,10 @@ class Assistant:
     """Answers questions about the indexed essays; collaborators are injected so tests can pass fakes."""
 
     def __init__(self, retriever: Retriever, chat: ChatModel | None, settings: Settings, *,
-                 system_prompt: str | None = None, fallback: bool = True) -> None:
+                 system_prompt: str | None = None, fallback: bool = True,
+                 summary_budget: int = SUMMARY_INPUT_TOKENS) -> None:
         self.retriever = retriever
+        self.summary_budget = summary_budget
         self.chat = chat
         self.settings = settings
         self.fallback = fallback
@@ -462,8 +465,7 @@ class Assistant:
             yield from self._finish_extractive(q, plan.standalone, composed.text, composed.hits, timer,
                                                prompts.phrase("extractive_notice"))
             return
-        budget = SUMMARY_INPUT_TOKENS
-        batches = _batches(chunks, budget)
+        batches = _batches(chunks, self.summary_budget)
         if len(batches) == 1:
             user = prompts.render("summary_essay", author=essay.author, title=essay.title, question=_fence(q),
                                   sources=_format_sources(hits))
@@ -707,7 +709,6 @@ class Assistant:
         return any(compact[i:i + _LEAK_N] in self._leak_grams for i in range(max(0, len(compact) - _LEAK_N + 1)))
 
 
-SUMMARY_INPUT_TOKENS = 3000  # one essay of the seed page fits; longer essays are summarised in batches
 _LEAK_N = 12
 
 

@@ -18,14 +18,15 @@ SUPPORT_THRESHOLD = 0.35
 
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,，、\-–~]\s*\d{1,3})*)\]")
 _ALT_MARKER = re.compile(r"[【［\[]\s*(?:资料|来源|source)?\s*(\d{1,3}(?:\s*[,，、\-–~]\s*\d{1,3})*)\s*[】］\]]", re.I)
-_SCRIPT = re.compile(r"<\s*(script|style|iframe|object|embed|svg|math)\b.*?(<\s*/\s*\1\s*>|$)", re.I | re.S)
+_URL_CHARS = r"[A-Za-z0-9._~:/?#@!$&'()*+,;=%\-]"
+_SCRIPT = re.compile(r"<\s*(script|style)\b.*?(<\s*/\s*\1\s*>|$)", re.I | re.S)
 _TAG = re.compile(r"<\s*/?\s*[A-Za-z!][^<>]*>", re.S)
 _HANDLER = re.compile(r"\bon[a-z]{2,20}\s*=", re.I)
 _JS_SCHEME = re.compile(r"(?:java|vb)\s*script\s*:|data\s*:\s*text/html", re.I)
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\s*(\([^)\n]*\)|\[[^\]\n]*\])")
 _LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\n]*)\)")
-_LINK_DEF = re.compile(r"^\s*\[[^\]\n]+\]:\s*\S+.*$", re.M)
-_BARE_URL_IMG = re.compile(r"https?://\S+\.(?:png|jpe?g|gif|svg|webp)\S*", re.I)
+_LINK_DEF = re.compile(rf"\[[^\]\n]+\]:\s*https?://{_URL_CHARS}*", re.I)
+_BARE_URL_IMG = re.compile(rf"https?://{_URL_CHARS}+?\.(?:png|jpe?g|gif|svg|webp)\b{_URL_CHARS}*", re.I)
 _SENT_END = "。！？!?；;\n"
 
 
@@ -90,7 +91,7 @@ def _unclosed(text: str, opener: str, closer: str) -> int:
 
 def safe_cut(raw: str) -> int:
     """How much of a growing model output can be cleaned and shown now without splitting a marker or tag."""
-    ends = [raw.rfind(c) for c in _SENT_END]
+    ends = [raw.rfind(c) for c in "。！？；;\n?"]  # not "!": it may open a Markdown image
     cut = max(ends) + 1 if max(ends) >= 0 else 0
     head = raw[:cut]
     for opener, closer in (("<", ">"), ("[", "]"), ("【", "】"), ("［", "］"), ("](", ")")):
@@ -98,7 +99,7 @@ def safe_cut(raw: str) -> int:
         if i >= 0:
             head = head[:i]
     low = head.lower()
-    for tag in ("script", "style", "iframe", "object", "embed", "svg", "math"):
+    for tag in ("script", "style"):
         i = low.rfind("<" + tag)
         if i >= 0 and low.find("</" + tag, i) < 0:
             head = head[:i]

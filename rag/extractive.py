@@ -27,7 +27,10 @@ _STOP_PHRASES = (
     "提到", "提出", "指出", "强调", "说", "谈", "讲", "主要", "具体", "一下", "介绍", "内容", "方面", "几个",
     "多少", "谁", "他", "她", "其", "中", "里", "还", "逐条", "列出", "哪几", "包括",
 )
-ENUM_QUESTION = re.compile(r"哪些|哪几|几个|几方面|几点|举措|措施|路径|途径|怎么做|如何做|做法|有什么|特征|表现|要求|方向")
+# Sentences that address the reader's assistant rather than state anything (a poisoned document): never quoted.
+_INSTRUCTION = re.compile(r"(忽略|无视|忘记)[^。]{0,10}(指令|规则|要求|提示)|ignore\s+(all|previous|the)?\s*instructions|"
+                          r"system\s*prompt|系统提示|(回答|输出|回复)\s*[A-Z]{4,}", re.I)
+ENUM_QUESTION = re.compile(r"哪些|哪几|哪[一二三四五六七八九两]|几个|几项|几条|几种|几方面|几点|逐条|列出|举措|措施|路径|途径|怎么做|如何做|做法|有什么|特征|表现|要求|方向")
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,7 @@ def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex) ->
         prior = 1.0 / (1.0 + 0.35 * (i - 1))
         for s in index.in_span(h.chunk.essay_id, a, b):
             key = (s.essay_id, s.start)
-            if key in seen:
+            if key in seen or _INSTRUCTION.search(s.text):
                 continue
             seen.add(key)
             cov = index.coverage(core, s.text)
@@ -334,10 +337,11 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             if nxt is not None and nxt not in chosen:
                 chosen.append(nxt)
                 used += len(nxt.text)
-    if best.ordinal and len(chosen) < 4:
-        # the best sentence is one item of a list: quote its siblings' headings too
+    if len(chosen) < 4:
+        # the best sentence is one item of a list, or introduces one: quote the whole list
         for g in index.groups:
-            if any(best in item for item in g.items):
+            if (best.ordinal and any(best in item for item in g.items)) or (g.intro == best and ENUM_QUESTION.search(
+                    question)):
                 return Composed(format_group(g, hits, index, lookup), hits, best_score)
     return Composed(_format([(s, _hits_for(s, hits, index, lookup)) for s in chosen], index), hits, best_score)
 
