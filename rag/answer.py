@@ -77,7 +77,7 @@ _YEAR = re.compile(r"(\d{4})\s*年")
 def clean_question(text: str) -> str:
     """Drop invisible and control characters, fold full-width ASCII, collapse whitespace."""
     text = _INVISIBLE.sub("", text)
-    text = _CONTROL.sub(" ", text)
+    text = _CONTROL.sub("", text)
     text = "".join(unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" and ch not in "（），：；？！" else ch
                    for ch in text)
     return re.sub(r"\s+", " ", text).strip()

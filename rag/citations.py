@@ -91,13 +91,16 @@ def _unclosed(text: str, opener: str, closer: str) -> int:
 
 def safe_cut(raw: str) -> int:
     """How much of a growing model output can be cleaned and shown now without splitting a marker or tag."""
-    ends = [raw.rfind(c) for c in "。！？；;\n?"]  # not "!": it may open a Markdown image
+    ends = [raw.rfind(c) for c in "。！？；\n"]  # not ASCII ! or ?: they open images and query strings
     cut = max(ends) + 1 if max(ends) >= 0 else 0
     head = raw[:cut]
     for opener, closer in (("<", ">"), ("[", "]"), ("【", "】"), ("［", "］"), ("](", ")")):
         i = _unclosed(head, opener, closer)
         if i >= 0:
+            if opener == "](":  # cut before the link text's "[" (and an image's "!")
+                i = max(head.rfind("[", 0, i), 0)
             head = head[:i]
+    head = head.removesuffix("!")
     low = head.lower()
     for tag in ("script", "style"):
         i = low.rfind("<" + tag)

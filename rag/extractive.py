@@ -340,8 +340,8 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     if len(chosen) < 4:
         # the best sentence is one item of a list, or introduces one: quote the whole list
         for g in index.groups:
-            if (best.ordinal and any(best in item for item in g.items)) or (g.intro == best and ENUM_QUESTION.search(
-                    question)):
+            if ENUM_QUESTION.search(question) and (g.intro == best or (best.ordinal and any(
+                    best in item for item in g.items))):
                 return Composed(format_group(g, hits, index, lookup), hits, best_score)
     return Composed(_format([(s, _hits_for(s, hits, index, lookup)) for s in chosen], index), hits, best_score)
 
