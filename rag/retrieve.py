@@ -21,9 +21,9 @@ from chromadb.api.models.Collection import Collection
 
 from rag.config import Settings
 from rag.embeddings import Embedder, PolicyQAEmbeddingFunction, embedder_config, make_embedder
-from rag.errors import InputError, StoreError
+from rag.errors import ConfigError, InputError, StoreBusyError, StoreError
 from rag.lexical import LexicalIndex, analyze
-from rag.store import Store
+from rag.store import Store, reset_persistent_store
 from rag.types import Chunk, Essay, Hit
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -205,10 +205,24 @@ class Retriever:
 
 
 def open_retriever(settings: Settings, progress: Progress | None = None) -> Retriever:
-    """Open the index, building it from settings.corpus when empty or when the embedding model changed."""
+    """Open the index, building it from settings.corpus when empty, damaged or made with another embedding model."""
+    say = progress or (lambda _m: None)
+    try:
+        return _open_retriever(settings, say)
+    except (StoreBusyError, ConfigError, InputError):
+        raise
+    except Exception as exc:  # the embedded store is derived data: rebuild it rather than fail
+        if settings.chroma_url:
+            raise StoreError(f"Chroma 服务器上的索引无法读取（{type(exc).__name__}: {exc}）；"
+                             "请运行 `policy-qa ingest --rebuild`。") from None
+        say(f"索引已损坏或无法读取（{type(exc).__name__}），正在从语料重建……")
+        reset_persistent_store(settings)
+        return _open_retriever(settings, say)
+
+
+def _open_retriever(settings: Settings, say: Progress) -> Retriever:
     from rag.ingest import build_index, ingest
 
-    say = progress or (lambda _m: None)
     store = Store(settings)
     embedder = make_embedder(settings)
     wanted = embedder_config(embedder)

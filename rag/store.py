@@ -54,6 +54,14 @@ def make_chroma_client(settings: Settings) -> ClientAPI:
     return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
 
 
+def reset_persistent_store(settings: Settings) -> None:
+    """Move a damaged embedded store aside (kept for inspection, never read again) so it can be rebuilt."""
+    chroma_dir = settings.index_dir / "chroma"
+    chromadb.api.client.SharedSystemClient.clear_system_cache()  # forget the open handle on the damaged files
+    if chroma_dir.exists():
+        chroma_dir.rename(settings.index_dir / f"chroma.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+
+
 @dataclass(frozen=True)
 class IndexInfo:
     """The generation in use: its collection, fingerprint and the embedding model that filled it."""
