@@ -1,0 +1,162 @@
+# ruff: noqa: F811  (pytest fixtures imported from retrieval_fixtures are redefined as parameters)
+"""End-to-end on the seed essays: the real retriever, the extractive backend and the loopback OpenAI server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from openai_server import FakeOpenAIServer, Reply, running_server
+from retrieval_fixtures import seed_retriever, seed_settings  # noqa: F401  (fixtures)
+
+import prompts
+from rag import citations as cit
+from rag.answer import Assistant
+from rag.config import Settings
+from rag.llm import OpenAIChatModel
+from rag.retrieve import Retriever
+from rag.types import Answer, Turn
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def offline(seed_retriever: Retriever, seed_settings: Settings) -> Assistant:
+    return Assistant(seed_retriever, None, seed_settings)
+
+
+def cited_authors(answer: Answer) -> set[str]:
+    return {c.chunk.author.replace(" ", "") for c in answer.citations}
+
+
+def assert_grounded(answer: Answer) -> None:
+    ids = {h.chunk.id for h in answer.retrieved}
+    assert answer.citations and all(c.chunk.id in ids for c in answer.citations)
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)} == {c.n for c in answer.citations}
+
+
+@pytest.mark.parametrize(("question", "author", "phrases"), [
+    ("新型工业化高质量发展有哪些特征？", "李晓华", ["科技水平高", "生态破坏少"]),
+    ("增强新型工业化高质量发展动能有哪三项举措？", "李晓华", ["一是全面增强自主创新能力", "三是深化开放合作"]),
+    ("什么是产业韧性？", "李晓华", ["面对冲击"]),
+    ("在战略性新兴产业方面，应聚焦哪些产业？", "傅晋华", ["新一代信息技术", "生物医药"]),
+    ("提升产业体系现代化水平的主攻方向有哪些？", "王静", ["要素协同", "数字化为牵引", "安全协同"]),
+    ("推动产业基础高级化在实践中需要统筹哪些关系？", "王成仁", ["补短板与锻长板"]),
+])
+def test_answers_cite_the_right_author_and_quote_the_key_phrases(offline: Assistant, question: str, author: str,
+                                                                 phrases: list[str]) -> None:
+    answer = offline.ask(question)
+    assert not answer.refused
+    assert author in cited_authors(answer)
+    for p in phrases:
+        assert p in answer.answer
+    assert_grounded(answer)
+    assert all(c.supported for c in answer.citations)
+
+
+@pytest.mark.parametrize("question", [
+    "李晓华对房地产市场调控有什么建议？", "2023年中国GDP增速是多少？", "今天北京的天气怎么样？",
+    "怎样用Python写一个快速排序？", "傅晋华文章中给出的碳达峰时间表是怎样的？",
+])
+def test_uncovered_questions_are_refused(offline: Assistant, question: str) -> None:
+    answer = offline.ask(question)
+    assert answer.refused and not answer.citations
+    assert answer.answer.startswith(prompts.phrase("refusal")) and "（" in answer.answer
+
+
+def test_false_premise_is_corrected(offline: Assistant) -> None:
+    answer = offline.ask("李晓华为什么主张先污染后治理？")
+    assert answer.answer.startswith(prompts.phrase("premise_intro"))
+    assert "先污染后治理" in answer.answer and "李晓华" in cited_authors(answer)
+
+
+def test_affiliation_comes_from_the_byline(offline: Assistant) -> None:
+    answer = offline.ask("王静在哪所大学任教？")
+    assert "西北政法大学" in answer.answer and cited_authors(answer) == {"王静"}
+
+
+def test_follow_up_keeps_the_thread(offline: Assistant) -> None:
+    first = offline.ask("增强新型工业化高质量发展动能有哪三项举措？")
+    history = [Turn("user", "增强新型工业化高质量发展动能有哪三项举措？"), Turn("assistant", first.answer)]
+    answer = offline.ask("其中第二条呢？", history=history)
+    assert "数智化转型" in answer.standalone_question
+    assert "数字科技" in answer.answer and cited_authors(answer) == {"李晓华"}
+
+
+def test_whole_essay_summary_and_topic_by_author(offline: Assistant) -> None:
+    summary = offline.ask("用几句话总结王静的文章")
+    assert summary.answer.startswith("王静《全面提升产业体系现代化水平》按章节概括如下：")
+    assert len({c.chunk.section for c in summary.citations}) == 4
+    assert_grounded(summary)
+    topic = offline.ask("几位作者对开放合作怎么看？")
+    assert topic.answer.count("\n- ") >= 2 and len(cited_authors(topic)) >= 2
+    assert_grounded(topic)
+
+
+# Support threshold on the seed essays: faithful paraphrases of a passage must pass, the same sentences cited
+# against another section's passage must fail.
+SEED_PROBES = [
+    ("产业韧性指产业遇到冲击时保持稳定运行或迅速恢复正常的能力。", "产业韧性是指"),
+    ("西方国家的工业化大多走了先污染后治理的路。", "先污染后治理"),
+    ("未来产业是处在发展早期的战略性新兴产业。", "未来产业是处于"),
+    ("要把人才当作地区经济社会发展的第一资源。", "第一资源"),
+    ("数字化是全球经济转型的大势所趋。", "大势所趋"),
+    ("应鼓励大企业承担从基础研发到应用技术转化的任务。", "鼓励大型企业"),
+    ("创新人才是劳动者里最有创新活力的群体。", "最具创新活力"),
+    ("党的二十大报告提出2035年基本实现新型工业化。", "2035"),
+]
+
+
+def test_support_threshold_holds_on_seed_paraphrases(seed_retriever: Retriever) -> None:
+    chunks = seed_retriever.chunks
+    for sentence, anchor in SEED_PROBES:
+        own = next(c for c in chunks if anchor in c.text.replace(" ", ""))
+        other = next(c for c in chunks if c.essay_id != own.essay_id)
+        assert cit.support(sentence, [own.text]) >= cit.SUPPORT_THRESHOLD > cit.support(sentence, [other.text])
+
+
+# -- openai mode against the loopback server ---------------------------------------------------------------
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with running_server() as s:
+        yield s
+
+
+def online(seed_retriever: Retriever, seed_settings: Settings, server: FakeOpenAIServer,
+           **env: str) -> Assistant:
+    settings = Settings.from_env({"POLICY_QA_HOME": str(seed_settings.home), "OPENAI_BASE_URL": server.base_url,
+                                  "OPENAI_API_KEY": "sk-loopback-secret", "POLICY_QA_LLM_TIMEOUT": "2", **env})
+    return Assistant(seed_retriever, OpenAIChatModel.from_settings(settings), settings)
+
+
+def test_openai_mode_streams_a_cited_answer(seed_retriever: Retriever, seed_settings: Settings,
+                                            server: FakeOpenAIServer) -> None:
+    server.replies.append(Reply(text="产业韧性是指产业面对冲击时能够保持稳定运行或者能够快速恢复到正常状态的能力[1][9]。"))
+    assistant = online(seed_retriever, seed_settings, server)
+    answer = assistant.ask("什么是产业韧性？")
+    assert answer.backend == "openai" and "[9]" not in answer.answer
+    assert_grounded(answer)
+    assert answer.citations[0].supported and answer.usage["total_tokens"] > 0
+    body = server.chat_requests()[-1].body
+    assert body["max_tokens"] == seed_settings.max_tokens and body["stream"] is True
+    assert "【资料 1 开始】" in body["messages"][1]["content"]
+
+
+def test_openai_mode_falls_back_when_the_endpoint_is_down(seed_retriever: Retriever,
+                                                          seed_settings: Settings, server: FakeOpenAIServer) -> None:
+    assistant = online(seed_retriever, seed_settings, server, POLICY_QA_LLM_MAX_RETRIES="0")
+    server.stop()
+    answer = assistant.ask("什么是产业韧性？")
+    assert answer.backend == "extractive" and answer.notice == prompts.phrase("fallback_notice")
+    assert "面对冲击" in answer.answer and "sk-loopback-secret" not in answer.error
+
+
+def test_openai_mode_keeps_a_dropped_stream(seed_retriever: Retriever, seed_settings: Settings,
+                                            server: FakeOpenAIServer) -> None:
+    server.replies.append(Reply(text="产业韧性是指产业面对冲击时能够保持稳定运行[1]。还有后文", drop_after=5, piece=5))
+    answer = online(seed_retriever, seed_settings, server).ask("什么是产业韧性？")
+    assert answer.answer.startswith("产业韧性是指产业面对冲击")
+    assert answer.answer.endswith(prompts.phrase("partial_marker")) and "后文" not in answer.answer
+    assert answer.error and answer.citations
