@@ -402,6 +402,13 @@ class Assistant:
                 best, best_overlap = c, overlap
         return best
 
+    def _topic_of(self, q: str) -> str:
+        """The question without author names (they are filters, not words to find in the text)."""
+        for e in self.essays:
+            if e.author:
+                q = q.replace(e.author, " ")
+        return q
+
     def _search(self, q: str, author: str | None = None, essay: Essay | None = None, k: int | None = None) -> list[Hit]:
         return self.retriever.search(q, k=k or self.settings.top_k, author=author, essay=essay.id if essay else None)
 
@@ -423,7 +430,7 @@ class Assistant:
             yield from self._refuse(q, plan.standalone, hits, timer)
             return
         if self.chat is None:
-            composed = ex.compose_answer(plan.standalone, hits, self.index, self._lookup)
+            composed = ex.compose_answer(self._topic_of(plan.standalone), hits, self.index, self._lookup)
             text = composed.text
             if premise is not None:
                 text = f"{prompts.phrase('premise_intro')}{premise.explanation}文章的表述是：\n{text}"
@@ -502,8 +509,11 @@ class Assistant:
         topic = ex.strip_topic_scaffold(plan.standalone, [e.author for e in self.essays])
         if not re.search(r"[^\W_]", topic):
             topic = plan.standalone
-        for e in plan.essays or self.essays:
-            per_essay[e.id] = self._search(topic, essay=e, k=3)
+        wanted = plan.essays or self.essays
+        ranked = self._search(topic, k=max(40, 3 * len(wanted)))  # one query embedding, then split by essay
+        for e in wanted:
+            own = [h for h in ranked if h.chunk.essay_id == e.id][:3]
+            per_essay[e.id] = own or self._search(topic, essay=e, k=3)
         timer.lap("retrieve")
         composed = ex.summarize_topic(plan.standalone, per_essay, self.index)
         all_hits = [h for hs in per_essay.values() for h in hs]

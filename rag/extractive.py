@@ -25,7 +25,7 @@ _STOP_PHRASES = (
     "怎么看", "怎么", "怎样", "如何", "什么", "哪些", "哪个", "哪几", "为什么", "为何", "是否", "有没有", "能否",
     "可以", "吗", "呢", "吧", "啊", "的", "了", "是", "在", "和", "与", "及", "对", "有", "要", "应该", "应当",
     "提到", "提出", "指出", "强调", "说", "谈", "讲", "主要", "具体", "一下", "介绍", "内容", "方面", "几个",
-    "多少", "谁", "他", "她", "其", "中", "里", "还", "逐条", "列出", "哪几", "包括",
+    "多少", "谁", "他", "她", "其", "中", "里", "还", "逐条", "列出", "哪几", "包括", "论述", "是怎么",
 )
 # Sentences that address the reader's assistant rather than state anything (a poisoned document): never quoted.
 _INSTRUCTION = re.compile(r"(忽略|无视|忘记)[^。]{0,10}(指令|规则|要求|提示)|ignore\s+(all|previous|the)?\s*instructions|"
@@ -243,6 +243,7 @@ def _hits_for(sentence: Sentence, hits: list[Hit], index: SentenceIndex, lookup:
 def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex) -> list[tuple[float, Sentence, int]]:
     """(score, sentence, hit number) for every sentence of the retrieved passages, best first."""
     core = bigrams(question_core(question))
+    quoted = {re.sub(r"\W", "", q) for q in re.findall(r"“([^”]{2,40})”", question)}
     scored: list[tuple[float, Sentence, int]] = []
     seen: set[tuple[str, int]] = set()
     for i, h in enumerate(hits, 1):
@@ -254,6 +255,9 @@ def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex) ->
                 continue
             seen.add(key)
             cov = index.coverage(core, s.text)
+            if quoted and re.sub(r"\W", "", re.sub(r"^[一二三四五六七八九十]是", "", s.text)) in quoted:
+                scored.append((1.5, s, i))  # the heading the question quotes (a follow-up on a list item)
+                continue
             short = 0.85 if len(s.text) < 12 else 1.0  # bare headings say little on their own
             scored.append(((0.75 * cov + 0.25 * prior) * short, s, i))
     scored.sort(key=lambda t: (-t[0], t[2], t[1].start))
