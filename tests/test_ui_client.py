@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from retrieval_fixtures import network_guard
 from ui_fakes import FakeAssistant, running_app, seed_assistant, seed_settings
 
 from rag.config import DEFAULT_CORPUS
@@ -19,10 +20,12 @@ SEED_AUTHORS = {e.author for e in load_corpus([DEFAULT_CORPUS]) if e.author}
 
 @pytest.fixture(scope="module")
 def seed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The page over the real offline Assistant (index built from seeds/ on first use)."""
-    assistant = seed_assistant()
-    with running_app(assistant, seed_settings(tmp_path_factory.mktemp("client-home"))) as (_, url):
-        yield url
+    """The page over the real offline Assistant (index built from seeds/ on first use); nothing may leave loopback."""
+    with network_guard() as attempts:
+        assistant = seed_assistant()
+        with running_app(assistant, seed_settings(tmp_path_factory.mktemp("client-home"))) as (_, url):
+            yield url
+    assert attempts == [], f"the app or the client tried to reach outside: {attempts}"
 
 
 @pytest.fixture()
