@@ -330,3 +330,27 @@ def test_busy_gate_answers_with_busy_message() -> None:
         assert page.api_chat("什么是产业韧性？")["busy"] is True
     assert BUSY_MESSAGE in chat[-1]["content"]
     assert session.exchanges[-1].error == BUSY_MESSAGE
+
+
+@pytest.mark.slow
+def test_configured_auth_guards_the_api(tmp_path: Path) -> None:
+    settings = seed_settings(tmp_path).__class__.from_env({"POLICY_QA_HOME": str(tmp_path),
+                                                           "POLICY_QA_AUTH": "reader:s3cret"})
+    with running_app(FakeAssistant(), settings) as (_, url):
+        status, _ = _get(url + "/gradio_api/info")
+        assert status in (401, 403)
+        status, body = _get(url + "/config")
+        assert status in (401, 403) and "产业韧性".encode() not in body
+        login = urllib.request.Request(url + "/login", data=b"username=reader&password=wrong", method="POST",
+                                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            urllib.request.urlopen(login, timeout=10)  # noqa: S310 - loopback only
+            wrong_ok = True
+        except urllib.error.HTTPError:
+            wrong_ok = False
+        assert wrong_ok is False
+        jar = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        good = urllib.request.Request(url + "/login", data=b"username=reader&password=s3cret", method="POST",
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert jar.open(good, timeout=10).status == 200
+        assert jar.open(url + "/gradio_api/info", timeout=10).status == 200
