@@ -137,6 +137,8 @@ class Assistant:
             from rag.local_llm import load_local_model
 
             chat = load_local_model(settings, progress=progress)
+            # the local model's context is 4,096 tokens: leave room for the system prompt and the answer
+            return cls(retriever, chat, settings, summary_budget=2000)
         return cls(retriever, chat, settings)
 
     @property
@@ -649,9 +651,9 @@ class Assistant:
                            extractive: Callable[[], ex.Composed]) -> Iterator[Delta | Answer]:
         if isinstance(exc, LLMUnavailableError) and self.fallback:
             composed = extractive()
-            yield from self._finish_extractive(q, standalone, composed.text, composed.hits, timer,
-                                               prompts.phrase("fallback_notice"), backend="extractive",
-                                               error=str(exc))
+            notice = prompts.phrase("fallback_notice_local" if self.backend == "local" else "fallback_notice")
+            yield from self._finish_extractive(q, standalone, composed.text, composed.hits, timer, notice,
+                                               backend="extractive", error=str(exc))
             return
         message = str(exc)
         yield Delta(message)
