@@ -90,6 +90,7 @@ def test_ask_stream_click_citation_and_screenshot(page_url: str, driver: Any) ->
     driver.get(page_url + "/")
     box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#pq-question textarea"))
     assert "政策文章问答" in driver.title
+    driver.save_screenshot(str(_artifacts() / "ui-empty.png"))
     driver.execute_script(PROBE)
     box.send_keys(QUESTION)
     box.send_keys(Keys.ENTER)

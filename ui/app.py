@@ -307,7 +307,6 @@ def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: 
                                           elem_id="pq-question", autofocus=True)
                     send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="pq-send")
                 with gr.Row(elem_id="pq-examples"):
-                    gr.HTML('<span class="pq-examples-label">试试：</span>')
                     example_buttons = [
                         (gr.Button(f"{kind}｜{text}", size="sm", elem_classes=["pq-example"]), text)
                         for kind, text in EXAMPLES
@@ -343,8 +342,10 @@ def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: 
             essay_id = gr.State(essay.id)
             button.click(page.respond, [summary_q, chatbot, session, essay_id, gr.State("")], outputs,
                          api_visibility="private", **common)
-        clear.click(page.clear, [session], [chatbot, session, sources, status, export, question],
-                    queue=False, api_visibility="private")
+        clear_outputs = [chatbot, session, sources, status, export, question]
+        clear.click(page.clear, [session], clear_outputs, queue=False, api_visibility="private")
+        # The Chatbot's own trash icon must forget the session history too, or the next answer would use it.
+        chatbot.clear(page.clear, [session], clear_outputs, queue=False, api_visibility="private")
         gr.api(page.api_chat, api_name="chat", concurrency_limit=None)
     return demo
 
