@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_fakes import running_app, seed_assistant, seed_settings
+from ui_fakes import FakeAssistant, running_app, seed_assistant, seed_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -157,3 +157,35 @@ def test_summary_button_and_example_question(page_url: str, driver: Any) -> None
     labels = [e.get_attribute("textContent") for e in last.find_elements(By.CSS_SELECTOR, ".pq-label")]
     assert labels and all("傅晋华" in t for t in labels)
     driver.save_screenshot(str(_artifacts() / "ui-summary.png"))
+
+
+def test_answer_streams_in_pieces(tmp_path: Path, driver: Any) -> None:
+    """With a backend that streams slowly, the page shows growing partial text (and escapes it) before the end."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with running_app(FakeAssistant(piece_delay_s=0.12), seed_settings(tmp_path)) as (_, url):
+        wait = WebDriverWait(driver, 60)
+        driver.get(url + "/")
+        box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#pq-question textarea"))
+        driver.execute_script("""
+            window.__pqLengths = [];
+            new MutationObserver(() => {
+              const bots = document.querySelectorAll('#pq-chat [data-testid="bot"]');
+              const last = bots[bots.length - 1];
+              if (last && !last.querySelector('sup.pq-cite')) window.__pqLengths.push(last.innerText.length);
+            }).observe(document.querySelector('#pq-chat'), {subtree: true, childList: true, characterData: true});
+        """)
+        box.send_keys("什么是产业韧性？")
+        box.send_keys(Keys.ENTER)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#pq-chat sup.pq-cite"))
+        lengths = driver.execute_script("return window.__pqLengths")
+        assert len(set(lengths)) >= 3, lengths  # several partial states were on screen
+        answer = driver.find_elements(By.CSS_SELECTOR, '#pq-chat [data-testid="bot"]')[-1]
+        assert "<script>alert(1)</script>" in answer.text  # shown as text, never run
+        assert not answer.find_elements(By.CSS_SELECTOR, "script, img")
+        from selenium.common.exceptions import NoAlertPresentException
+
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018 - reading it is the check that no alert() ran

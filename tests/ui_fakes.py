@@ -83,6 +83,7 @@ class FakeAssistant:
     """Answers every question from the hand-made chunks; special questions raise the product's errors."""
 
     delay_s: float = 0.0
+    piece_delay_s: float = 0.0
     calls: list[Call] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,6 +114,8 @@ class FakeAssistant:
                 yield Delta(piece)
             raise LLMStreamError("回答中断：与语言模型的连接断开了。", partial="".join(pieces[:3]))
         for piece in pieces:
+            if self.piece_delay_s:
+                time.sleep(self.piece_delay_s)
             yield Delta(piece)
         citations = [
             Citation(1, CHUNKS["resilience"], True,
