@@ -83,6 +83,21 @@ def clean_question(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+_URL = re.compile(r"!?\[[^\]]*\]\([^)]*\)|https?://\S+|</?\s*[A-Za-z][^<>]*>", re.I)
+_ORDER = re.compile(r"写上|附上|加上|输出|打印|开头|结尾|末尾|另起一行|署名|回答时|每个回答|新指令|从现在起|图片|链接|"
+                    r"只回答一个词|不需要引用", re.I)
+
+
+def strip_instructions(question: str) -> str:
+    """The question without pasted links, tags and sentences that order the assistant about (output tricks)."""
+    text = _URL.sub(" ", question)
+    parts = [p for p in re.split(r"(?<=[。！？!?；;])", text) if p.strip()]
+    kept = [p for p in parts if not _ORDER.search(p)]
+    kept = [re.sub(r"^\s*(问题|question)\s*[：:]\s*", "", p, flags=re.I) for p in kept]
+    out = re.sub(r"\s+", " ", "".join(kept)).strip()
+    return out if re.search(r"[^\W_]", out) else question
+
+
 @dataclass
 class Context:
     """What a conversation is about so far: the essay, the author and the list items last quoted."""
@@ -244,6 +259,7 @@ class Assistant:
 
     def _plan(self, q: str, history: Sequence[Turn], author: str | None, essay: str | None, timer: _Timer) -> Plan:
         ctx = self._context(history)
+        q = strip_instructions(q)
         standalone = q
         if ctx.essay is not None or ctx.standalone:
             standalone = self._rewrite(q, history, ctx)
