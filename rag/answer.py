@@ -348,7 +348,10 @@ class Assistant:
             who = "用户" if t.role == "user" else "助手"
             lines.append(f"{who}：{_fence(clean_question(t.content))[:600]}")
         prompt = prompts.render("rewrite", history="\n".join(lines), question=_fence(q))
-        out = "".join(self.chat.stream([{"role": "user", "content": prompt}], max_tokens=120)).strip()
+        messages = [{"role": "user", "content": prompt}]
+        complete = getattr(self.chat, "complete", None)  # no need to stream a one-line rewrite
+        out = (complete(messages, max_tokens=120) if callable(complete)
+               else "".join(self.chat.stream(messages, max_tokens=120))).strip()
         out = cit.sanitize(out).splitlines()[0].strip() if out else ""
         out = re.sub(r"^(改写后的问题|问题)[：:]\s*", "", out).strip("“”\"' ")
         if not out or len(out) > 200 or _EXTRACTION.search(out):

@@ -8,6 +8,7 @@ the API key never appears in any message.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -110,7 +111,16 @@ class OpenAIChatModel:
         self._secret = secret
         self._sleep = sleep
         self._stream_options = True
-        self.last_usage: dict[str, int] = {}
+        self._local = threading.local()  # one model serves concurrent sessions: usage is per thread
+
+    @property
+    def last_usage(self) -> dict[str, int]:
+        """Token counts of this thread's last request."""
+        return getattr(self._local, "usage", {})
+
+    @last_usage.setter
+    def last_usage(self, value: dict[str, int]) -> None:
+        self._local.usage = value
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIChatModel:
