@@ -536,7 +536,7 @@ class Assistant:
             own = [h for h in ranked if h.chunk.essay_id == e.id][:3]
             per_essay[e.id] = own or self._search(topic, essay=e, k=3)
         timer.lap("retrieve")
-        composed = ex.summarize_topic(plan.standalone, per_essay, self.index)
+        composed = ex.summarize_topic(plan.standalone, per_essay, self.index, self._lookup)
         all_hits = [h for hs in per_essay.values() for h in hs]
         if composed.best == 0.0:
             yield from self._refuse(q, plan.standalone, all_hits, timer)

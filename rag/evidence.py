@@ -35,7 +35,7 @@ _HARD_FLAGS = ("ns", "nz", "eng", "m", "t")
 _QUANTITY = re.compile(r"多少|数量|金额|增速|增长率|比例|占比|具体标准|几只|几个国家|几家")
 _DIGIT = re.compile(r"\d+(\.\d+)?\s*(%|％|个|家|项|元|亿|万|千|倍|人|吨|辆|所|座|只|台)|百分之")
 
-# Decision, measured on the eval set's single-turn questions (python /path/to/grid over relevance x coverage;
+# Decision, measured on the eval set's single-turn questions with `python -m rag.evidence` (relevance x coverage grid;
 # figures in the README): answer when at least half the salient terms occur in the passages, or when the
 # calibrated relevance is at least 0.05 and a fifth of the terms occur. Out-of-scope questions sat at
 # relevance 0.002-0.04 with coverage <= 0.33; colloquial paraphrases of covered passages at 0.05-0.23.
@@ -158,3 +158,54 @@ class EvidenceModel:
             return relevance >= RELEVANCE_MIN / 2 or coverage.score >= COVERAGE_WITH_RELEVANCE
         return coverage.score >= COVERAGE_MIN or (relevance >= RELEVANCE_MIN and
                                                   coverage.score >= COVERAGE_WITH_RELEVANCE)
+
+
+def calibrate(dataset: Path | None = None) -> int:
+    """Print the gate's refusal and false-refusal rates on an eval set, and the best thresholds on a grid."""
+    import itertools
+
+    from evals.dataset import load_dataset
+    from rag.answer import Assistant, _Timer, strip_instructions
+    from rag.config import Settings
+
+    assistant = Assistant.from_settings(Settings.from_env(), backend="extractive")
+    rows: list[tuple[bool, float, float, bool]] = []
+    for item in load_dataset(dataset):
+        if item.history or item.kind == "injection":
+            continue
+        plan = assistant._plan(strip_instructions(item.question), [], None, None, _Timer())
+        if plan.kind != "qa":
+            continue
+        hits = assistant._search(plan.standalone, author=plan.author)
+        rel = assistant.retriever.relevance(plan.standalone, hits) if hits else 0.0
+        cov = assistant.evidence.coverage(plan.standalone, hits)
+        hard = not hits or bool(cov.absent) or bool(
+            _QUANTITY.search(plan.standalone) and not any(_DIGIT.search(h.chunk.text) for h in hits[:3]))
+        rows.append((item.answerable, rel, cov.score, hard))
+
+    def rates(cmin: float, rmin: float, cwr: float) -> tuple[float, float]:
+        def ok(r: tuple[bool, float, float, bool]) -> bool:
+            return not r[3] and (r[2] >= cmin or (r[1] >= rmin and r[2] >= cwr))
+
+        ans = [r for r in rows if r[0]]
+        una = [r for r in rows if not r[0]]
+        return (sum(not ok(r) for r in una) / max(1, len(una)), sum(not ok(r) for r in ans) / max(1, len(ans)))
+
+    refusal, false_refusal = rates(COVERAGE_MIN, RELEVANCE_MIN, COVERAGE_WITH_RELEVANCE)
+    print(f"{len(rows)} single-turn questions; current thresholds: refusal {refusal:.1%}, "
+          f"false refusal {false_refusal:.1%}")
+    grid = []
+    for cmin, rmin, cwr in itertools.product((0.4, 0.5, 0.6), (0.02, 0.03, 0.05, 0.08, 0.1), (0.1, 0.2, 0.3)):
+        ref, fr = rates(cmin, rmin, cwr)
+        if ref >= 0.9:
+            grid.append((fr, -ref, cmin, rmin, cwr))
+    for fr, ref, cmin, rmin, cwr in sorted(grid)[:5]:
+        print(f"COVERAGE_MIN={cmin} RELEVANCE_MIN={rmin} COVERAGE_WITH_RELEVANCE={cwr}: "
+              f"refusal {-ref:.1%}, false refusal {fr:.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(calibrate(Path(sys.argv[1]) if len(sys.argv) > 1 else None))

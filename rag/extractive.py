@@ -347,7 +347,9 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             if ENUM_QUESTION.search(question) and (g.intro == best or (best.ordinal and any(
                     best in item for item in g.items))):
                 return Composed(format_group(g, hits, index, lookup), hits, best_score)
-    return Composed(_format([(s, _hits_for(s, hits, index, lookup)) for s in chosen], index), hits, best_score)
+    enumerative = ENUM_QUESTION.search(question) is not None  # a list question wants every clause
+    parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index))]
+    return Composed(_format(parts, hits, index, lookup), hits, best_score)
 
 
 def _next_in_paragraph(s: Sentence, index: SentenceIndex) -> Sentence | None:
@@ -371,19 +373,18 @@ def format_group(group: ListGroup, hits: list[Hit], index: SentenceIndex, lookup
     return "\n".join(lines)
 
 
-def _format(chosen: list[tuple[Sentence, list[int]]], index: SentenceIndex) -> str:
+def _format(parts: list[Sentence], hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> str:
     """Group the chosen sentences by essay (in order of first choice) and by position inside each essay."""
     order: list[str] = []
-    for s, _ in chosen:
+    for s in parts:
         if s.essay_id not in order:
             order.append(s.essay_id)
-    parts = []
+    out = []
     for eid in order:
         essay = index.essays[eid]
-        group = sorted(((s, n) for s, n in chosen if s.essay_id == eid), key=lambda p: p[0].start)
-        items = [_cite(s.text, n) for s, n in group]
-        parts.append(f"{essay.author}在《{essay.title}》中指出：{''.join(items)}")
-    return "\n\n".join(parts)
+        group = sorted((s for s in parts if s.essay_id == eid), key=lambda p: p.start)
+        out.append(f"{essay.author}在《{essay.title}》中指出：{_quote(group, hits, index, lookup)}")
+    return "\n\n".join(out)
 
 
 def summarize_essay(essay: Essay, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
@@ -436,10 +437,38 @@ def _central(sents: list[Sentence], index: SentenceIndex, k: int, title: str) ->
     return sorted(picked, key=lambda s: s.start)
 
 
+def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 110) -> list[Sentence]:
+    """A long enumerating sentence narrowed to its clauses (split at ；) that carry the question's words."""
+    if len(s.text) <= limit or "；" not in s.text:
+        return [s]
+    clauses: list[Sentence] = []
+    for m in re.finditer(r"[^；]+；?", s.text):
+        text = m.group(0)
+        clauses.append(Sentence(s.essay_id, s.section_index, s.paragraph, s.start + m.start(), s.start + m.end(),
+                                text, 0))
+    scores = [index.coverage(core, c.text) for c in clauses]
+    top = max(scores)
+    if top <= 0:
+        return [s]
+    keep = [c for c, sc in zip(clauses, scores, strict=True) if sc >= 0.8 * top][:2]
+    return keep
+
+
+def _quote(parts: Sequence[Sentence], hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> str:
+    """Cited quotes of sentences or clauses; a clause ending in ； closes with 。 when it ends the quote."""
+    out = []
+    for k, part in enumerate(parts):
+        text = part.text
+        if text.endswith("；") and (k == len(parts) - 1 or parts[k + 1].start != part.end):
+            text = text[:-1] + "。"
+        out.append(_cite(text, _hits_for(part, hits, index, lookup)))
+    return "".join(out)
+
+
 def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: SentenceIndex,
-                    min_coverage: float = 0.34) -> Composed:
+                    lookup: ChunkLookup | None = None, min_coverage: float = 0.34) -> Composed:
     """Each author's view of a topic, grouped by author; authors whose passages miss the topic are named."""
-    hits: list[Hit] = []
+    hits: list[Hit] = [h for essay_hits in per_essay.values() for h in essay_hits]
     lines = ["几位作者的相关论述如下："]
     silent = []
     best_all = 0.0
@@ -447,18 +476,19 @@ def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: Sente
     core = bigrams(question_core(topic))
     for eid, essay_hits in per_essay.items():
         essay = index.essays[eid]
-        base = len(hits)
-        hits.extend(essay_hits)
         scored = score_sentences(topic, essay_hits, index)
         top = [t for t in scored if index.coverage(core, t[1].text) >= min_coverage][:2]
         if not top:
             silent.append(essay.author)
             continue
         best_all = max(best_all, top[0][0])
-        top.sort(key=lambda t: t[1].start)
-        body = "".join(_cite(_trim(s.text, 150), [base + j for j in _hits_for(s, hits[base:], index, None)] or
-                             [base + n]) for _, s, n in top)
-        lines.append(f"- {essay.author}《{essay.title}》：{body}")
+        parts: list[Sentence] = []
+        for _, sent, _n in sorted(top, key=lambda t: t[1].start):
+            parts.extend(focus(sent, core, index))
+            nxt = _next_in_paragraph(sent, index) if len(sent.text) < 25 else None
+            if nxt is not None and all(p.start != nxt.start for p in parts):
+                parts.extend(focus(nxt, core, index))
+        lines.append(f"- {essay.author}《{essay.title}》：{_quote(parts, hits, index, lookup)}")
     if silent:
         lines.append(f"- {'、'.join(silent)}的文章未专门论及这一话题。")
     return Composed("\n".join(lines), hits, best_all)
