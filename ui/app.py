@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import logging
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +51,7 @@ QUEUE_MAX = 64
 BUSY_MESSAGE = "服务繁忙：同时提问的人太多，请稍后再试。"
 INTERNAL_ERROR = "出了点问题，这个问题没有回答成功；请换个问法或稍后再试。"
 MAX_FILE_SIZE = "1mb"
+WARM_UP_QUESTION = "产业韧性是什么？"
 # Streaming sends one update per yield; coalescing deltas keeps twenty sessions from flooding the event stream.
 STREAM_EVERY_S = 0.05
 
@@ -452,11 +455,30 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
 
     _progress("正在加载文章与检索索引…")
     assistant = Assistant.from_settings(settings, progress=_progress)
-    if settings.resolved_backend == "extractive":
+    offline = settings.resolved_backend == "extractive"
+    if offline:
         # The first search loads tokenizer dictionaries and warms the embedding model (about 2 s on 2 cores);
         # pay that now rather than on the first visitor's question. Offline only: it costs no model call.
-        assistant.ask("产业韧性是什么？")
+        assistant.ask(WARM_UP_QUESTION)
     demo = build_app(assistant, settings)
+    url = launch(demo, options, block=False)
+    if offline and options.auth is None:
+        warm_up_events(url)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     _progress(f"政策文章问答已启动：http://{shown}:{port}/  （Ctrl+C 退出）")
-    launch(demo, replace(options), block=True)
+    demo.block_thread()
+
+
+def warm_up_events(url: str) -> None:
+    """One question through the app's own HTTP API: Gradio's first event costs ~0.6 s that no visitor should pay."""
+    base = url.replace("0.0.0.0", "127.0.0.1").replace("[::]", "127.0.0.1").rstrip("/")
+    body = json.dumps({"data": [WARM_UP_QUESTION, "", ""]}).encode()
+    request = urllib.request.Request(f"{base}/gradio_api/call/chat", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - our own loopback URL
+            event_id = json.loads(resp.read())["event_id"]
+        with urllib.request.urlopen(f"{base}/gradio_api/call/chat/{event_id}", timeout=30) as resp:  # noqa: S310
+            resp.read()
+    except (OSError, ValueError, KeyError) as exc:  # a failed warm-up only costs the first visitor time
+        log.info("warm-up request failed: %s", exc)
