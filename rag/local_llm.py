@@ -231,13 +231,24 @@ class LocalChatModel:
         self._llama = llama
         self.model = model
         self.context_tokens = CONTEXT_TOKENS
-        self.last_usage: dict[str, int] = {}
         self._busy_timeout = busy_timeout
         # one llama.cpp context cannot serve two generations at once: concurrent callers take turns
         self._lock = threading.Lock()
+        self._local = threading.local()  # one model serves concurrent sessions: usage is per thread
+
+    @property
+    def last_usage(self) -> dict[str, int]:
+        """Token counts of this thread's last request."""
+        usage: dict[str, int] = getattr(self._local, "usage", {})
+        return usage
+
+    @last_usage.setter
+    def last_usage(self, value: dict[str, int]) -> None:
+        self._local.usage = value
 
     def stream(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
         """Yield the answer's text pieces as the model produces them; then `last_usage` holds the token counts."""
+        self.last_usage = {}
         if not self._lock.acquire(timeout=self._busy_timeout):
             raise LLMTimeoutError("本地模型正忙（另一个回答尚未生成完），请稍后再试")
         pieces: list[str] = []

@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,24 @@ def test_a_second_caller_waits_for_the_first_then_times_out() -> None:
         list(model.stream(MESSAGES, max_tokens=8))
     first.close()  # an abandoned stream hands the model back
     assert "".join(model.stream(MESSAGES, max_tokens=8)) == "甲乙"
+
+
+def test_usage_is_kept_per_thread() -> None:
+    llama = FakeLlama(["一二三"])
+    model = LocalChatModel(llama)
+    list(model.stream(MESSAGES, max_tokens=8))
+    other: dict[str, int] = {}
+
+    def elsewhere() -> None:
+        llama.pieces = ["一"]
+        list(model.stream(MESSAGES, max_tokens=8))
+        other.update(model.last_usage)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert other["completion_tokens"] == 1
+    assert model.last_usage["completion_tokens"] == 3
 
 
 # --- the real model (needs `pip install -e '.[local]'`; about 1.1 GB written to a temporary folder) ---
