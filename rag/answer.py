@@ -393,7 +393,7 @@ class Assistant:
         if q2 == q:
             q2 = re.sub(r"^(那|那么|还有|另外|此外|然后)", "", q2)
             q2 = re.sub(r"它", "", q2) if "它" in q2 and ctx.standalone else q2
-            return f"{essay.author}《{essay.title}》：{q2}"
+            return f"{essay.author}文章中，{q2}"
         return q2
 
     # ----------------------------------------------------------------------------------------- retrieval helpers

@@ -25,7 +25,7 @@ _STOP_PHRASES = (
     "怎么看", "怎么", "怎样", "如何", "什么", "哪些", "哪个", "哪几", "为什么", "为何", "是否", "有没有", "能否",
     "可以", "吗", "呢", "吧", "啊", "的", "了", "是", "在", "和", "与", "及", "对", "有", "要", "应该", "应当",
     "提到", "提出", "指出", "强调", "说", "谈", "讲", "主要", "具体", "一下", "介绍", "内容", "方面", "几个",
-    "多少", "谁", "他", "她", "其", "中", "里", "还", "逐条", "列出", "哪几", "包括", "论述", "是怎么",
+    "多少", "谁", "他", "她", "其", "中", "里", "还", "逐条", "列出", "哪几", "包括", "论述", "是怎么", "定义", "含义", "意思",
 )
 # Sentences that address the reader's assistant rather than state anything (a poisoned document): never quoted.
 _INSTRUCTION = re.compile(r"(忽略|无视|忘记)[^。]{0,10}(指令|规则|要求|提示)|ignore\s+(all|previous|the)?\s*instructions|"
@@ -318,7 +318,8 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     core = bigrams(question_core(question))
     best_cov = max(index.coverage(core, s.text) for _, s, _ in scored[:5])
     top_is_list = len(re.findall(r"[、；]", scored[0][1].text)) >= 2
-    if ENUM_QUESTION.search(question) and not top_is_list:
+    asks_one_item = scored[0][0] >= 1.5  # the question quotes one item's heading (a follow-up on a list)
+    if ENUM_QUESTION.search(question) and not top_is_list and not asks_one_item:
         g_score, group = best_group(question, hits, index)
         if group is not None and g_score >= 0.5 and g_score >= best_cov - 0.02:
             return Composed(format_group(group, hits, index, lookup), hits, max(best_score, g_score))
@@ -341,7 +342,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             if nxt is not None and nxt not in chosen:
                 chosen.append(nxt)
                 used += len(nxt.text)
-    if len(chosen) < 4:
+    if len(chosen) < 4 and not asks_one_item:
         # the best sentence is one item of a list, or introduces one: quote the whole list
         for g in index.groups:
             if ENUM_QUESTION.search(question) and (g.intro == best or (best.ordinal and any(
