@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -268,12 +269,14 @@ def _parts_installed() -> bool:
 
 
 @pytest.fixture(scope="module")
-def real_model(tmp_path_factory: pytest.TempPathFactory) -> LocalChatModel:
+def real_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChatModel]:
     pytest.importorskip("llama_cpp")
     if not _parts_installed():
         pytest.skip(f"the model part packages are not installed ({INSTALL_HINT})")
     settings = Settings(home=tmp_path_factory.mktemp("local-llm-home"))
-    return load_local_model(settings)
+    # one thread: two spin-waiting threads crawl when the machine is busy with other work (CI)
+    yield load_local_model(settings, n_threads=1)
+    shutil.rmtree(model_dir(settings))  # pytest keeps old temporary folders: do not leave 1.1 GB in each
 
 
 @pytest.mark.local_llm
@@ -284,9 +287,9 @@ def test_real_model_answers_from_the_source_in_chinese(real_model: LocalChatMode
         {"role": "user", "content": "资料[1]：新型工业化的重要特征是科技创新引领。\n\n"
                                     "问题：根据资料，新型工业化的重要特征是什么？回答后标注来源编号。"},
     ]
-    pieces = list(real_model.stream(messages, max_tokens=48))
+    pieces = list(real_model.stream(messages, max_tokens=32))
     answer = "".join(pieces)
     assert len(pieces) > 1  # streamed, not one block
     assert "科技创新" in answer
     assert real_model.last_usage["prompt_tokens"] > 20
-    assert 0 < real_model.last_usage["completion_tokens"] <= 48
+    assert 0 < real_model.last_usage["completion_tokens"] <= 32
