@@ -99,7 +99,8 @@ def test_extractive_answer_is_cited_and_streams_the_final_text(tmp_path: Path) -
 def test_uncovered_question_gets_the_fixed_refusal_naming_nearest_topics(tmp_path: Path) -> None:
     chat = FakeChatModel()
     assistant, _ = make(tmp_path, chat)
-    for question in ("2023年的GDP增速是多少？", "怎样用Python写快速排序？"):
+    for question in ("2023年的GDP增速是多少？", "怎样用Python写快速排序？", "怎样申请绿色工厂认定？",
+                     "赵明是哪一年出生的？", "数据中心一共有多少个？"):
         answer = assistant.ask(question)
         assert answer.refused and answer.citations == []
         assert answer.answer.startswith(prompts.phrase("refusal"))
