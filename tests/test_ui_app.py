@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_fakes import CHUNKS, ESSAYS, FakeAssistant, running_app, seed_settings
+from ui_fakes import CHUNKS, ESSAYS, FakeAssistant, offline_settings, running_app
 
 from rag.errors import ConfigError
 from rag.types import Answer, Citation, Hit
@@ -32,7 +32,7 @@ from ui.app import (
 
 
 def test_launch_defaults_are_loopback_private_and_bounded(tmp_path: Path) -> None:
-    opts = launch_options(seed_settings(tmp_path))
+    opts = launch_options(offline_settings(tmp_path))
     kw = opts.launch_kwargs()
     assert kw["server_name"] == "127.0.0.1"
     assert kw["share"] is False
@@ -48,11 +48,11 @@ def test_launch_defaults_are_loopback_private_and_bounded(tmp_path: Path) -> Non
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "example.org"])
 def test_non_loopback_host_requires_auth(tmp_path: Path, host: str) -> None:
     with pytest.raises(ConfigError, match="POLICY_QA_AUTH"):
-        launch_options(seed_settings(tmp_path), host=host)
+        launch_options(offline_settings(tmp_path), host=host)
 
 
 def test_non_loopback_host_with_auth_or_explicit_flag(tmp_path: Path) -> None:
-    settings = seed_settings(tmp_path)
+    settings = offline_settings(tmp_path)
     with_auth = launch_options(settings.__class__.from_env({"POLICY_QA_HOME": str(tmp_path),
                                                             "POLICY_QA_AUTH": "reader:s3cret"}), host="0.0.0.0")
     assert with_auth.launch_kwargs()["auth"] == [("reader", "s3cret")]
@@ -88,7 +88,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     dotenv = root / ".env"
     dotenv.write_text("OPENAI_API_KEY=sk-never-served")
     (root / ".hidden").write_text("dotfile")
-    settings = seed_settings(home)
+    settings = offline_settings(home)
     with running_app(FakeAssistant(), settings) as (demo, url):
         yield {"demo": demo, "url": url, "home": home, "root": root}
 
@@ -334,7 +334,7 @@ def test_busy_gate_answers_with_busy_message() -> None:
 
 @pytest.mark.slow
 def test_configured_auth_guards_the_api(tmp_path: Path) -> None:
-    settings = seed_settings(tmp_path).__class__.from_env({"POLICY_QA_HOME": str(tmp_path),
+    settings = offline_settings(tmp_path).__class__.from_env({"POLICY_QA_HOME": str(tmp_path),
                                                            "POLICY_QA_AUTH": "reader:s3cret"})
     with running_app(FakeAssistant(), settings) as (_, url):
         status, _ = _get(url + "/gradio_api/info")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_fakes import FakeAssistant, running_app, seed_assistant, seed_settings
+from ui_fakes import FakeAssistant, offline_settings, running_app, seed_assistant
 
 from ui.app import WARM_UP_QUESTION, warm_up_events
 
@@ -67,10 +67,10 @@ def _artifacts() -> Path:
 
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The page over the real offline Assistant, warmed up the way `serve` warms it."""
+    """The page over the real offline Assistant on the seed essays, warmed up the way `serve` warms it."""
     assistant = seed_assistant()
     assistant.ask(WARM_UP_QUESTION)
-    with running_app(assistant, seed_settings(tmp_path_factory.mktemp("browser-home"))) as (_, url):
+    with running_app(assistant, offline_settings(tmp_path_factory.mktemp("browser-home"))) as (_, url):
         warm_up_events(url)
         yield url
 
@@ -189,7 +189,7 @@ def test_answer_streams_in_pieces(tmp_path: Path, driver: Any) -> None:
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    with running_app(FakeAssistant(piece_delay_s=0.12), seed_settings(tmp_path)) as (_, url):
+    with running_app(FakeAssistant(piece_delay_s=0.12), offline_settings(tmp_path)) as (_, url):
         wait = WebDriverWait(driver, 60)
         driver.get(url + "/")
         box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#pq-question textarea"))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from retrieval_fixtures import network_guard
-from ui_fakes import FakeAssistant, running_app, seed_assistant, seed_settings
+from ui_fakes import FakeAssistant, offline_settings, running_app, seed_assistant
 
 from rag.config import DEFAULT_CORPUS
 from rag.corpus import load_corpus
@@ -20,10 +20,10 @@ SEED_AUTHORS = {e.author for e in load_corpus([DEFAULT_CORPUS]) if e.author}
 
 @pytest.fixture(scope="module")
 def seed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The page over the real offline Assistant (index built from seeds/ on first use); nothing may leave loopback."""
+    """The page over the real offline Assistant on the seed essays; nothing may leave loopback."""
     with network_guard() as attempts:
         assistant = seed_assistant()
-        with running_app(assistant, seed_settings(tmp_path_factory.mktemp("client-home"))) as (_, url):
+        with running_app(assistant, offline_settings(tmp_path_factory.mktemp("client-home"))) as (_, url):
             yield url
     assert attempts == [], f"the app or the client tried to reach outside: {attempts}"
 
@@ -77,7 +77,7 @@ def test_two_clients_keep_separate_histories(tmp_path: Path) -> None:
     from gradio_client import Client
 
     fake = FakeAssistant()
-    with running_app(fake, seed_settings(tmp_path)) as (_, url):
+    with running_app(fake, offline_settings(tmp_path)) as (_, url):
         alice, bob = Client(url + "/", verbose=False), Client(url + "/", verbose=False)
         _, chat, *_ = alice.predict("甲的第一个问题", [], "", "", api_name="/respond")
         bob.predict("乙的问题", [], "", "", api_name="/respond")

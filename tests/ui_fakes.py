@@ -131,25 +131,26 @@ class FakeAssistant:
                      notice="离线摘录模式：以下内容直接摘自文章原文，未经语言模型改写。")
 
 
-def seed_settings(home: Path) -> Settings:
+def offline_settings(home: Path) -> Settings:
     """Offline settings over the seed essays, with their own data folder."""
     return Settings.from_env({"POLICY_QA_HOME": str(home)})
 
 
-_REAL: dict[str, Any] = {}
+_SEED: dict[str, Any] = {}
 
 
 def seed_assistant() -> Any:
-    """The real Assistant on the seed essays, built once per test process (the index build takes ~10 s)."""
-    if "assistant" not in _REAL:
+    """The real offline Assistant on the seed essays, built once per test process (the index build takes ~20 s).
+
+    Process-wide rather than a fixture: a session fixture imported into several modules is built once per module.
+    """
+    if "assistant" not in _SEED:
         from rag.answer import Assistant
 
         home = Path(tempfile.mkdtemp(prefix="policy-qa-ui-tests-"))
         atexit.register(shutil.rmtree, home, ignore_errors=True)
-        settings = seed_settings(home)
-        _REAL["settings"] = settings
-        _REAL["assistant"] = Assistant.from_settings(settings)
-    return _REAL["assistant"]
+        _SEED["assistant"] = Assistant.from_settings(offline_settings(home))
+    return _SEED["assistant"]
 
 
 @contextmanager

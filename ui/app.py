@@ -461,7 +461,10 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
         # pay that now rather than on the first visitor's question. Offline only: it costs no model call.
         assistant.ask(WARM_UP_QUESTION)
     demo = build_app(assistant, settings)
-    url = launch(demo, options, block=False)
+    try:
+        url = launch(demo, options, block=False)
+    except OSError as exc:
+        raise ConfigError(f"Cannot listen on {host}:{port} ({exc}); pass another --port") from None
     if offline and options.auth is None:
         warm_up_events(url)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
