@@ -354,3 +354,17 @@ def test_configured_auth_guards_the_api(tmp_path: Path) -> None:
                                       headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert jar.open(good, timeout=10).status == 200
         assert jar.open(url + "/gradio_api/info", timeout=10).status == 200
+
+
+def test_serve_refuses_a_busy_port_before_loading_anything(tmp_path: Path) -> None:
+    import socket
+
+    from ui.app import serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"Port {port}"):
+            serve(offline_settings(tmp_path), "127.0.0.1", port)
+    assert not (tmp_path / "index").exists()

@@ -17,6 +17,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import socket
 import sys
 import tempfile
 import threading
@@ -440,6 +441,18 @@ def launch(demo: gr.Blocks, options: LaunchOptions, block: bool = True) -> str:
     return str(url)
 
 
+def _can_listen(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn does: a port left in TIME_WAIT by a previous run is free to use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError:
+            return False
+    return True
+
+
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -448,6 +461,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
           allow_remote_without_auth: bool = False) -> None:
     """Build the index if needed (with progress on stderr), then serve the page until interrupted."""
     options = launch_options(settings, host, port, allow_remote_without_auth)
+    if not _can_listen(host, port):  # before the index loads, not half a minute later
+        raise ConfigError(f"Port {port} on {host} is in use or not available; pass another --port")
     if not is_loopback(host) and options.auth is None:
         print(f"警告：{host} 上的服务没有设置访问密码（POLICY_QA_AUTH），同一网络的人都能访问。",
               file=sys.stderr, flush=True)
@@ -463,8 +478,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
     demo = build_app(assistant, settings)
     try:
         url = launch(demo, options, block=False)
-    except OSError as exc:
-        raise ConfigError(f"Cannot listen on {host}:{port} ({exc}); pass another --port") from None
+    except OSError:
+        raise ConfigError(f"Port {port} on {host} is in use or not available; pass another --port") from None
     if offline and options.auth is None:
         warm_up_events(url)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
