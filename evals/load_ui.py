@@ -78,11 +78,11 @@ def _serve(port: int, delay_s: float, ready: Any) -> None:
     from rag.answer import Assistant
     from rag.config import Settings
     from rag.types import Answer, Delta
-    from ui.app import build_app, launch, launch_options
+    from ui.app import WARM_UP_QUESTION, build_app, launch, launch_options, warm_up_events
 
     settings = Settings.from_env()
     assistant = Assistant.from_settings(settings, backend="extractive", progress=lambda m: print(m, file=sys.stderr))
-    assistant.ask("产业韧性是什么？")
+    assistant.ask(WARM_UP_QUESTION)
 
     class Slowed:
         """The same assistant behind a model endpoint that takes `delay_s` longer."""
@@ -97,7 +97,8 @@ def _serve(port: int, delay_s: float, ready: Any) -> None:
             yield from assistant.stream(question, history=history, author=author, essay=essay)
 
     demo = build_app(Slowed() if delay_s else assistant, settings)
-    launch(demo, launch_options(settings, "127.0.0.1", port), block=False)
+    url = launch(demo, launch_options(settings, "127.0.0.1", port), block=False)
+    warm_up_events(url)  # as `serve` does
     ready.set()
     while True:
         time.sleep(3600)
