@@ -142,6 +142,9 @@ class Assistant:
         from rag.retrieve import open_retriever
 
         retriever = open_retriever(settings, progress=progress)
+        from rag.evidence import warm_up
+
+        warm_up(settings.cache_dir)  # the word segmenter's dictionary loads in about a second: not on a question
         chosen = backend or settings.resolved_backend
         chat: ChatModel | None = None
         if chosen == "openai":
@@ -199,6 +202,11 @@ class Assistant:
         plan = self._plan(q, history, author, essay, timer)
         if _EXTRACTION.search(plan.standalone):
             yield from self._fixed(q, plan.standalone, prompts.phrase("decline"), timer, refused=True)
+            return
+        if not history and plan.kind == "qa" and _FOLLOWUP.search(q) and not self.evidence.terms(
+                _FOLLOWUP.sub(" ", q)):
+            # “其中第二条呢？” with no conversation before it: nothing to resolve it against
+            yield from self._fixed(q, plan.standalone, prompts.phrase("need_context"), timer, refused=True)
             return
         if plan.kind == "summary" and plan.essay is not None:
             yield from self._summary(q, plan, timer)

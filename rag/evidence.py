@@ -67,6 +67,11 @@ def _cut(text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
         return [(w.word, w.flag) for w in _posseg.cut(text)]
 
 
+def warm_up(cache_dir: Path | None = None) -> None:
+    """Load the word segmenter now rather than on the first question."""
+    _cut("预热", cache_dir)
+
+
 @dataclass(frozen=True)
 class Term:
     """A salient word of the question."""
