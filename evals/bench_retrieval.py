@@ -139,7 +139,7 @@ def memory_retriever(chunks: list, essays: list, embedder: object, analyzer: str
     vecs = embedder.embed_passages([c.text for c in chunks])  # type: ignore[attr-defined]
 
     class MemoryRetriever(R.Retriever):
-        def dense_search(self, question, n, where=None):  # type: ignore[no-untyped-def]
+        def dense_search(self, question, n, where=None):
             sims = vecs @ embedder.embed_query(question)  # type: ignore[attr-defined]
             order = np.argsort(-sims)[:n]
             return [(int(i), float(sims[i])) for i in order]
@@ -406,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = scale_run(n, essays, embedder, items, home, max(1, args.reps - 1))
             lt = res["latency"]
             f = res["hybrid_filtered_ms"]
-            print(f"| {n:,} | {res['chroma_add_s']:.1f} | {res['lexical_build_s']:.1f} | "  # type: ignore[index]
+            print(f"| {n:,} | {res['chroma_add_s']:.1f} | {res['lexical_build_s']:.1f} | "
                   + " | ".join(f"{lt[m][0]:.1f} / {lt[m][1]:.1f}" for m in ("hybrid", "dense", "lexical"))  # type: ignore[index]
                   + f" | {f[0]:.1f} / {f[1]:.1f} |")  # type: ignore[index]
             sys.stdout.flush()
