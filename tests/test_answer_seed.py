@@ -56,7 +56,7 @@ def test_answers_cite_the_right_author_and_quote_the_key_phrases(offline: Assist
 
 
 @pytest.mark.parametrize("question", [
-    "李晓华对房地产市场调控有什么建议？", "2023年中国GDP增速是多少？", "今天北京的天气怎么样？",
+    "傅晋华是哪一年出生的？", "2023年中国GDP增速是多少？", "今天北京的天气怎么样？",
     "怎样用Python写一个快速排序？", "傅晋华文章中给出的碳达峰时间表是怎样的？",
 ])
 def test_uncovered_questions_are_refused(offline: Assistant, question: str) -> None:
