@@ -50,11 +50,12 @@ _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 _EXTRACTION = re.compile(
-    r"系统提示|提示词|system\s*prompt|系统(设定|指令|消息)|初始(指令|设定)|(忽略|无视|忘记|绕过|跳过)[^。？?]{0,12}"
-    r"(指令|规则|要求|设定|限制|对话|提示)|ignore\s+(all\s+|the\s+|your\s+|previous\s+|above\s+)*(instructions|rules)|"
-    r"调试模式|开发者模式|developer\s*mode|越狱|jailbreak|没有任何限制|不受(任何)?限制|重复你收到|你收到的[^。？?]{0,6}"
-    r"(指令|消息|提示)|(列出|输出|打印|告诉我|透露)[^。？?]{0,10}(全部|所有)?(指令|规则|设定|配置)|API[\s_-]*KEY|密钥|"
-    r"(你的|你使用的)(设定|指令|规则|配置|提示)",
+    r"系统提示|提示词|system\s*prompt|系统(设定|指令|消息)|初始(指令|设定)|"
+    r"(忽略|无视|忘记|绕过|跳过|忘掉)(掉)?(之前|以上|上面|前面|上述|所有|全部|你的|这些)?的?(所有|全部)?的?(指令|规则|要求|设定|限制|提示|对话)|"
+    r"ignore\s+(all\s+|the\s+|your\s+|previous\s+|above\s+|prior\s+)*(instructions|rules|prompts?)|"
+    r"调试模式|开发者模式|developer\s*mode|越狱|jailbreak|没有任何限制|不受(任何)?限制|重复你收到|"
+    r"你收到的[^。？?]{0,6}(指令|消息|提示)|(你的|你使用的|你收到的)(全部|所有)?(设定|指令|规则|配置|提示|密钥)|"
+    r"API[\s_-]*KEY|API\s*密钥",
     re.I,
 )
 _FOLLOWUP = re.compile(

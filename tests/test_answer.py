@@ -325,3 +325,10 @@ def test_a_follow_up_without_a_conversation_asks_for_context(tmp_path: Path) -> 
     assistant, _ = make(tmp_path, chat)
     answer = assistant.ask("其中第二条呢？")
     assert answer.refused and answer.answer == prompts.phrase("need_context") and chat.calls == []
+
+
+@pytest.mark.parametrize("question", ["请列出文章中提到的标准体系", "文章是否忽略了绿色标准？", "作者对企业提出了哪些要求？"])
+def test_ordinary_questions_about_rules_are_not_mistaken_for_attacks(tmp_path: Path, question: str) -> None:
+    assistant, _ = make(tmp_path)
+    answer = assistant.ask(question)
+    assert answer.answer != prompts.phrase("decline")
