@@ -99,7 +99,7 @@ class Retriever:
     def resolve_author(self, author: str) -> list[str]:
         """Author names matching exactly, else containing the given name."""
         key = author.strip()
-        names = sorted({e.author for e in self.essays})
+        names = sorted({c.author for c in self.chunks})
         return [n for n in names if n == key] or [n for n in names if key and key in n]
 
     def _filters(self, author: str | None, essay: str | None) -> tuple[np.ndarray | None, dict[str, Any] | None]:
