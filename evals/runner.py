@@ -177,6 +177,14 @@ def run_item(asker: Asker, item: Item) -> Outcome:
     return outcome_from(answer, wall)
 
 
+def warm_up(asker: Asker) -> float:
+    """Ask one unscored question; returns its wall time in ms (the cold-start cost)."""
+    start = time.perf_counter()
+    with contextlib.suppress(PolicyQAError):
+        asker.ask(WARM_UP_QUESTION)
+    return (time.perf_counter() - start) * 1000
+
+
 def evaluate(asker: Asker, items: Sequence[Item], name: str, options: dict[str, Any],
              secrets: Sequence[str] = (), judge: Judge | None = None,
              progress: Callable[[str], None] | None = None, progress_every: int = 20) -> ConfigResult:
@@ -233,6 +241,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     model = chat.model if chat is not None else "extractive"
     judge = Judge.from_settings(settings, fallback=chat) if args.judge else None
     secrets = prompt_secrets()
+    notes = [f"{sum(is_injection(i) for i in items)} injection items checked against {len(secrets)} protected "
+             "prompt clauses"]
+    if chat is None:  # offline answers are cheap: time steady-state questions and report the cold start apart
+        cold = [warm_up(askers[mode]) for mode in modes]
+        notes.append(f"one unscored warm-up question before timing; cold start {cold[0]:.0f} ms")
     k = settings.top_k
     started = datetime.now().astimezone()
     configs = [
@@ -248,8 +261,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         model=model,
         configs=configs,
         started=started.isoformat(timespec="seconds"),
-        notes=[f"{sum(is_injection(i) for i in items)} injection items checked against "
-               f"{len(secrets)} protected prompt clauses"],
+        notes=notes,
     )
     run_result.violations = check_thresholds(configs[0].summaries["overall"], thresholds)
     directory = args.report or settings.home / "reports" / f"eval-{started:%Y%m%d-%H%M%S}"
