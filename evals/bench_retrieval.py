@@ -232,20 +232,21 @@ def scale_run(n: int, essays: list, embedder: object, items: Sequence[Item], hom
 
 
 def latencies(r: object, items: Sequence[Item], reps: int) -> dict[str, tuple[float, float]]:
-    """p50/p95 search latency per mode after a warm-up, in ms."""
+    """p50/p95 search latency per mode in ms, after a warm-up pass; modes interleaved per question so a
+    burst of background work (Chroma compaction after a rebuild, other processes) hits all modes alike."""
     qs = [it.question for it in items]
-    out = {}
-    for mode in ("hybrid", "dense", "lexical"):
-        for q in qs[:5]:
+    modes = ("hybrid", "dense", "lexical")
+    for q in qs:
+        for mode in modes:
             r.search(q, k=6, mode=mode)  # type: ignore[attr-defined]
-        xs = []
-        for _ in range(reps):
-            for q in qs:
+    times: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(reps):
+        for q in qs:
+            for mode in modes:
                 t = time.perf_counter()
                 r.search(q, k=6, mode=mode)  # type: ignore[attr-defined]
-                xs.append(time.perf_counter() - t)
-        out[mode] = percentiles(xs)
-    return out
+                times[mode].append(time.perf_counter() - t)
+    return {m: percentiles(xs) for m, xs in times.items()}
 
 
 # -- relevance calibration ------------------------------------------------------------------------------
