@@ -654,12 +654,19 @@ class Assistant:
         if tail:
             yield Delta(tail)
         text = cleaner.emitted.strip()
-        if allow_refusal and _model_refused(text):
+        if not cleaner.markers.cited():
+            text = cit.cite_uncited(text, cleaner.markers)
+        if cleaner.markers.cited():  # a cited answer is a refusal only if it opens with the refusal sentence
+            refused = re.sub(r"\s|\[\d+\]", "", text).startswith(re.sub(r"\s", "", prompts.phrase("refusal"))[:10])
+        else:
+            refused = _model_refused(text) or _mentions_refusal(text)
+        if allow_refusal and refused:
             suffix = self._topics_suffix(hits)
             if suffix:
                 yield Delta(suffix)
             yield self._answer(q, standalone, prompts.phrase("refusal") + suffix, True, [], hits, timer)
             return
+        text = _drop_refusal_sentence(text) if cleaner.markers.cited() else text
         checked = self._check(text, cleaner.markers.cited(), hits)
         yield self._answer(q, standalone, checked.text, False, checked.citations, hits, timer,
                            usage=dict(self.chat.last_usage))
@@ -790,6 +797,17 @@ def _model_refused(text: str) -> bool:
     core = re.sub(r"\s|\[\d+\]", "", text)
     refusal = re.sub(r"\s", "", prompts.phrase("refusal"))
     return core.startswith(refusal[:10]) or (len(core) < 60 and re.search(r"没有涉及|无法根据|未提及|没有提到", core) is not None)
+
+
+def _mentions_refusal(text: str) -> bool:
+    return re.sub(r"\s", "", prompts.phrase("refusal"))[:10] in re.sub(r"\s|\[\d+\]", "", text)
+
+
+def _drop_refusal_sentence(text: str) -> str:
+    """A cited answer that also tacks on the refusal sentence: keep the answer, drop the contradiction."""
+    head = prompts.phrase("refusal").strip()[:10]
+    i = text.find(head)
+    return text[:i].rstrip() if i > 0 else text
 
 
 @dataclass

@@ -200,6 +200,27 @@ def support(sentence: str, passages: Sequence[str]) -> float:
     return len(grams & pool) / len(grams)
 
 
+def cite_uncited(text: str, markers: MarkerMap, threshold: float = SUPPORT_THRESHOLD) -> str:
+    """Give each uncited sentence a marker for the source that best supports it, when one does.
+
+    Small models often drop the [n] markers: the citation is then found in code, by the same lexical support
+    measure that checks the model's own citations, so no claim is left unattributed.
+    """
+    out = []
+    for body, nums in split_cited_sentences(text):
+        if nums:
+            out.append(body + "".join(f"[{n}]" for n in dict.fromkeys(nums)))
+            continue
+        scores = [support(body, [c.text]) for c in markers.sources]
+        best = max(range(len(scores)), key=scores.__getitem__, default=-1)
+        if best >= 0 and scores[best] >= threshold:
+            n = markers.display.setdefault(best + 1, len(markers.display) + 1)
+            out.append(f"{body}[{n}]")
+        else:
+            out.append(body)
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Checked:
     """An answer after citation mapping and support checks."""

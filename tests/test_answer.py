@@ -202,6 +202,32 @@ def test_unsupported_model_sentences_are_flagged(tmp_path: Path) -> None:
     assert "（未核实）" in assistant.render_references(answer)
 
 
+def test_a_model_that_drops_its_markers_still_gets_citations_from_code(tmp_path: Path) -> None:
+    chat = FakeChatModel(["数据中心是数字基础设施的核心，地方政府应当统筹布局算力网络。量子计算将改变一切。"])
+    assistant, _ = make(tmp_path, chat)
+    answer = assistant.ask("数据中心有什么地位？")
+    assert not answer.refused
+    assert answer.answer.startswith("数据中心是数字基础设施的核心，地方政府应当统筹布局算力网络。[1]")
+    assert "量子计算将改变一切。" in answer.answer and not answer.answer.endswith("]")
+    assert [c.chunk.section for c in answer.citations] == ["数字基础设施"]
+    assert_citations_retrieved(answer)
+
+
+def test_a_cited_answer_with_a_tacked_on_refusal_keeps_the_answer(tmp_path: Path) -> None:
+    chat = FakeChatModel(["数据中心是数字基础设施的核心[2]。" + prompts.phrase("refusal")])
+    assistant, _ = make(tmp_path, chat)
+    answer = assistant.ask("数据中心有什么地位？")
+    assert not answer.refused and answer.citations
+    assert prompts.phrase("refusal") not in answer.answer
+
+
+def test_an_uncited_answer_ending_in_the_refusal_is_a_refusal(tmp_path: Path) -> None:
+    chat = FakeChatModel(["这个问题很复杂，涉及很多方面。" + prompts.phrase("refusal")])
+    assistant, _ = make(tmp_path, chat)
+    answer = assistant.ask("绿色标准体系由哪个部门制定？")
+    assert answer.refused and answer.citations == []
+
+
 def test_model_refusal_becomes_the_fixed_refusal(tmp_path: Path) -> None:
     chat = FakeChatModel([prompts.phrase("refusal")])
     assistant, _ = make(tmp_path, chat)
