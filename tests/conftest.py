@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# the seed index, the network guard and small corpora, shared by every module (built once per session)
+pytest_plugins = ["retrieval_fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 SEED_PAGE = REPO / "seeds" / "000_c8df1a2c8d7c4acd.txt"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

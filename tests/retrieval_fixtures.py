@@ -1,6 +1,6 @@
 """Shared retrieval fixtures: a seed index built once per session, a network guard, small corpora.
 
-Import what you need in a test module: `from retrieval_fixtures import seed_settings, seed_retriever`.
+Registered as a plugin in conftest.py, so its fixtures are shared by every module; import helpers directly.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 from openai_server import FakeOpenAIServer, Reply, running_server
-from retrieval_fixtures import seed_retriever, seed_settings  # noqa: F401  (fixtures)
 
 import prompts
 from rag import citations as cit
