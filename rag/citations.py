@@ -29,6 +29,16 @@ _LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\n]*)\)")
 _LINK_DEF = re.compile(rf"\[[^\]\n]+\]:\s*https?://{_URL_CHARS}*", re.I)
 _BARE_URL_IMG = re.compile(rf"https?://{_URL_CHARS}+?\.(?:png|jpe?g|gif|svg|webp)\b{_URL_CHARS}*", re.I)
 _SENT_END = "。！？!?；;\n"
+# Sentences of a passage that are not content: orders addressed to an assistant (a poisoned document) or encoded
+# payloads. They are never quoted and never count as support for a claim.
+NOT_CONTENT = re.compile(
+    r"(忽略|无视|忘记|忘掉)[^。]{0,10}(指令|规则|要求|提示|设定)|ignore\s+(all|previous|the)?\s*instructions|"
+    r"system\s*prompt|系统提示|(回答|输出|回复|打印)\s*[A-Za-z]{4,}|[A-Za-z0-9+/]{24,}={0,2}", re.I)
+
+
+def content_of(passage: str) -> str:
+    """The passage without its non-content sentences."""
+    return "".join(p for p in re.split(r"(?<=[。！？!?；;\n])", passage) if not NOT_CONTENT.search(p))
 
 
 def sanitize(text: str) -> str:
@@ -196,7 +206,7 @@ def support(sentence: str, passages: Sequence[str]) -> float:
         return 1.0
     pool: set[str] = set()
     for p in passages:
-        pool |= _grams(p)
+        pool |= _grams(content_of(p))
     return len(grams & pool) / len(grams)
 
 

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag import citations as cit
 from rag.types import Chunk, Essay, Hit
 
 _CN_NUM = "一二三四五六七八九十"
@@ -27,9 +28,6 @@ _STOP_PHRASES = (
     "提到", "提出", "指出", "强调", "说", "谈", "讲", "主要", "具体", "一下", "介绍", "内容", "方面", "几个",
     "多少", "谁", "他", "她", "其", "中", "里", "还", "逐条", "列出", "哪几", "包括", "论述", "是怎么", "定义", "含义", "意思",
 )
-# Sentences that address the reader's assistant rather than state anything (a poisoned document): never quoted.
-_INSTRUCTION = re.compile(r"(忽略|无视|忘记)[^。]{0,10}(指令|规则|要求|提示)|ignore\s+(all|previous|the)?\s*instructions|"
-                          r"system\s*prompt|系统提示|(回答|输出|回复)\s*[A-Z]{4,}", re.I)
 ENUM_QUESTION = re.compile(r"哪些|哪几|哪[一二三四五六七八九两]|几个|几项|几条|几种|几方面|几点|逐条|列出|举措|措施|路径|途径|怎么做|如何做|做法|有什么|特征|表现|要求|方向")
 
 
@@ -91,6 +89,8 @@ class SentenceIndex:
             for si, section in enumerate(e.sections):
                 for para in section.paragraphs:
                     for off, s in split_sentences(para):
+                        if cit.NOT_CONTENT.search(s):  # orders to an assistant or encoded payloads: never quoted
+                            continue
                         sents.append(Sentence(e.id, si, para_no, offset + off, offset + off + len(s), s.strip(),
                                               _ordinal(s.strip())))
                         df.update(set(bigrams(s)))
@@ -251,7 +251,7 @@ def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex) ->
         prior = 1.0 / (1.0 + 0.35 * (i - 1))
         for s in index.in_span(h.chunk.essay_id, a, b):
             key = (s.essay_id, s.start)
-            if key in seen or _INSTRUCTION.search(s.text):
+            if key in seen:
                 continue
             seen.add(key)
             cov = index.coverage(core, s.text)
