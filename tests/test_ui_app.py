@@ -151,6 +151,14 @@ def _answer(text: str, citations: list[Citation] | None = None) -> Answer:
                   retrieved=[Hit(c.chunk, 0.5) for c in cites], backend="extractive", model="")
 
 
+def test_a_rewritten_follow_up_is_shown_above_the_answer() -> None:
+    answer = _answer("产业韧性是一种能力[1]。")
+    answer.question, answer.standalone_question = "其中第二条呢？", "李晓华说的<b>第二条</b>是什么？"
+    out = render.answer_html(answer, "k1")
+    assert "按上下文理解为：李晓华说的&lt;b&gt;第二条&lt;/b&gt;是什么？" in out
+    assert "按上下文理解为" not in render.answer_html(_answer("产业韧性是一种能力[1]。"), "k1")
+
+
 @pytest.mark.parametrize("evil", [
     "<script>alert(1)</script>",
     '<img src=x onerror="alert(1)">',

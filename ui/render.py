@@ -184,6 +184,8 @@ def _answer_body(answer_text: str, citations: Sequence[Citation], key: str) -> s
 def answer_html(answer: Answer, key: str) -> str:
     """The final chat message: the answer with clickable markers, then the cited passages as expandable cards."""
     parts: list[str] = []
+    if answer.standalone_question and answer.standalone_question.strip() != answer.question.strip():
+        parts.append(f'<div class="pq-notice pq-rewritten">按上下文理解为：{escape_text(answer.standalone_question)}</div>\n\n')
     if answer.notice:
         parts.append(f'<div class="pq-notice">{escape_text(answer.notice)}</div>\n\n')
     parts.append(_answer_body(answer.answer, answer.citations, key))
