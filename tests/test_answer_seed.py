@@ -64,6 +64,13 @@ def test_uncovered_questions_are_refused(offline: Assistant, question: str) -> N
     assert answer.answer.startswith(prompts.phrase("refusal")) and "（" in answer.answer
 
 
+@pytest.mark.xfail(strict=True, reason="known gap: an author's name plus common words (市场, 建议) passes the "
+                   "coverage gate although 房地产 occurs nowhere in the essays")
+def test_uncovered_topic_attributed_to_a_real_author_is_refused(offline: Assistant) -> None:
+    answer = offline.ask("李晓华对房地产市场调控有什么建议？")
+    assert answer.refused and not answer.citations
+
+
 def test_false_premise_is_corrected(offline: Assistant) -> None:
     answer = offline.ask("李晓华为什么主张先污染后治理？")
     assert answer.answer.startswith(prompts.phrase("premise_intro"))
