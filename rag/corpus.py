@@ -233,14 +233,10 @@ def _essay_starts(lines: Sequence[str]) -> list[int]:
     """Indexes of title lines: a title-like line followed by a byline, at the top or after a finished paragraph."""
     starts = []
     for i in range(len(lines) - 1):
-        at_boundary = i == 0 or _ends_sentence(lines[i - 1]) or _is_affiliation_end(lines, i - 1)
+        at_boundary = i == 0 or _ends_sentence(lines[i - 1])  # `）` of an affiliation counts as an end
         if at_boundary and _is_heading(undouble(lines[i])) and _is_name(lines[i + 1]):
             starts.append(i)
     return starts
-
-
-def _is_affiliation_end(lines: Sequence[str], j: int) -> bool:
-    return j >= 0 and lines[j].endswith(("）", ")"))
 
 
 def _split_affiliation(body: list[str]) -> tuple[list[str], str]:
