@@ -252,9 +252,9 @@ def _open_retriever(settings: Settings, say: Progress) -> Retriever:
         raise StoreError("索引建立失败（the index is still empty）；请运行 `policy-qa ingest --rebuild`。")
     collection = store.open_collection(info, PolicyQAEmbeddingFunction.for_embedder(embedder))
     chunks, _vectors = store.load_chunks(collection)
-    order = {e.id: n for n, e in enumerate(store.load_essays(info))}
-    chunks.sort(key=lambda c: (order.get(c.essay_id, len(order)), c.char_start))
     essays = store.load_essays(info)
+    order = {e.id: n for n, e in enumerate(essays)}
+    chunks.sort(key=lambda c: (order.get(c.essay_id, len(order)), c.char_start))
     return Retriever(
         chunks=chunks,
         essays=essays,
