@@ -656,11 +656,7 @@ class Assistant:
         text = cleaner.emitted.strip()
         if not cleaner.markers.cited():
             text = cit.cite_uncited(text, cleaner.markers)
-        if cleaner.markers.cited():  # a cited answer is a refusal only if it opens with the refusal sentence
-            refused = re.sub(r"\s|\[\d+\]", "", text).startswith(re.sub(r"\s", "", prompts.phrase("refusal"))[:10])
-        else:
-            refused = _model_refused(text) or _mentions_refusal(text)
-        if allow_refusal and refused:
+        if allow_refusal and _model_refused(text, cited=bool(cleaner.markers.cited())):
             suffix = self._topics_suffix(hits)
             if suffix:
                 yield Delta(suffix)
@@ -793,14 +789,14 @@ def _list_items(answer: str) -> list[str]:
     return best
 
 
-def _model_refused(text: str) -> bool:
+def _model_refused(text: str, cited: bool = False) -> bool:
+    """Did the model refuse? A cited answer only if it opens with the refusal sentence; an uncited one if it
+    contains it anywhere or is a short "not covered" reply."""
     core = re.sub(r"\s|\[\d+\]", "", text)
-    refusal = re.sub(r"\s", "", prompts.phrase("refusal"))
-    return core.startswith(refusal[:10]) or (len(core) < 60 and re.search(r"没有涉及|无法根据|未提及|没有提到", core) is not None)
-
-
-def _mentions_refusal(text: str) -> bool:
-    return re.sub(r"\s", "", prompts.phrase("refusal"))[:10] in re.sub(r"\s|\[\d+\]", "", text)
+    head = re.sub(r"\s", "", prompts.phrase("refusal"))[:10]
+    if cited:
+        return core.startswith(head)
+    return head in core or (len(core) < 60 and re.search(r"没有涉及|无法根据|未提及|没有提到", core) is not None)
 
 
 def _drop_refusal_sentence(text: str) -> str:
