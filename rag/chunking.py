@@ -59,6 +59,16 @@ def split_section(text: str, chunk_size: int, chunk_overlap: int = 0, encoding: 
     return out
 
 
+def split_parts(text: str, part_size: int, encoding: str = DEFAULT_ENCODING) -> list[str]:
+    """Sub-passages of one chunk (sentences, or clauses of a long sentence, grouped up to `part_size` tokens).
+
+    Each gets its own vector so a question answered by one sentence is not diluted by the rest of the
+    chunk; the chunk stays the unit that is returned and cited. part_size 0 means the chunk itself."""
+    if part_size <= 0:
+        return [text]
+    return [p for p in split_section(text, part_size, 0, encoding) if p.strip()] or [text]
+
+
 def chunk_id(essay_id: str, section_index: int, char_start: int, text: str) -> str:
     """Deterministic id: the same text at the same place in the same essay always gets the same id."""
     return hashlib.sha256(f"{essay_id}\0{section_index}\0{char_start}\0{text}".encode()).hexdigest()[:24]

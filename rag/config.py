@@ -63,6 +63,7 @@ class Settings:
     chroma_url: str = ""
     chunk_size: int = 160
     chunk_overlap: int = 0
+    part_size: int = 50  # tokens per sub-passage vector inside a chunk; 0 = one vector per chunk
     top_k: int = 6
     llm_timeout: float = 30.0
     llm_max_retries: int = 2
@@ -90,6 +91,7 @@ class Settings:
             chroma_url=e.get("POLICY_QA_CHROMA_URL", "").strip(),
             chunk_size=_int(e, "POLICY_QA_CHUNK_SIZE", 160, 20, 4000),
             chunk_overlap=_int(e, "POLICY_QA_CHUNK_OVERLAP", 0, 0, 2000),
+            part_size=_int(e, "POLICY_QA_PART_SIZE", 50, 0, 4000),
             top_k=_int(e, "POLICY_QA_TOP_K", 6, 1, 50),
             llm_timeout=_float(e, "POLICY_QA_LLM_TIMEOUT", 30.0),
             llm_max_retries=_int(e, "POLICY_QA_LLM_MAX_RETRIES", 2, 0, 10),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import chunk_corpus
+from rag.chunking import chunk_corpus, split_parts
 from rag.config import Settings
 from rag.corpus import load_corpus
 from rag.embeddings import CachedEmbedder, Embedder, PolicyQAEmbeddingFunction, embedder_config, make_embedder
@@ -41,6 +41,7 @@ class IngestReport:
 
     essays: int = 0
     chunks: int = 0
+    parts: int = 0
     embedded: int = 0
     reused: int = 0
     unchanged: bool = False
@@ -54,16 +55,30 @@ class IngestReport:
         if self.unchanged:
             head = f"索引已是最新：{self.essays} 篇文章，{self.chunks} 个片段（未改动）"
         else:
-            head = (f"已建立索引：{self.essays} 篇文章，{self.chunks} 个片段；新嵌入 {self.embedded}，"
+            head = (f"已建立索引：{self.essays} 篇文章，{self.chunks} 个片段"
+                    + (f"（{self.parts} 个子段落向量）" if self.parts else "")
+                    + f"；新嵌入 {self.embedded}，"
                     f"复用缓存 {self.reused}；模型 {self.embedding_model}；用时 {self.seconds:.1f} 秒")
         if self.errors:
             head += f"；{len(self.errors)} 个文件未能读取"
         return head
 
 
-def fingerprint(chunks: Sequence[Chunk], essays: Sequence[Essay], embedding: dict[str, object]) -> str:
+def effective_part_size(settings: Settings, embedder: Embedder | None) -> int:
+    """Sub-passage size in tokens, 0 when there are no vectors at all (lexical-only search)."""
+    return settings.part_size if embedder is not None else 0
+
+
+def make_parts(chunks: Sequence[Chunk], part_size: int) -> list[tuple[int, str]]:
+    """(chunk index, sub-passage text) for every chunk; none when part_size is 0."""
+    if part_size <= 0:
+        return []
+    return [(i, t) for i, c in enumerate(chunks) for t in split_parts(c.text, part_size)]
+
+
+def fingerprint(chunks: Sequence[Chunk], essays: Sequence[Essay], embedding: dict[str, object], part_size: int = 0) -> str:
     """Hash of everything that determines the index content."""
-    h = hashlib.sha256(json.dumps(embedding, sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps({**embedding, "part_size": part_size}, sort_keys=True).encode())
     for c in chunks:
         h.update(c.id.encode())
         h.update(json.dumps(c.metadata(), sort_keys=True, ensure_ascii=False).encode())
@@ -72,17 +87,22 @@ def fingerprint(chunks: Sequence[Chunk], essays: Sequence[Essay], embedding: dic
     return h.hexdigest()
 
 
-def embed_chunks(embedder: Embedder | None, chunks: Sequence[Chunk], progress: Progress = _quiet) -> np.ndarray:
-    """Passage vectors for the chunks (a constant 1-d vector when searching lexically only)."""
+def embed_texts(embedder: Embedder | None, texts: Sequence[str], progress: Progress = _quiet, label: str = "嵌入") -> np.ndarray:
+    """Passage vectors (a constant 1-d vector each when searching lexically only), with progress in batches."""
     if embedder is None:
-        return np.ones((len(chunks), 1), dtype=np.float32)
-    parts = []
-    step = _EMBED_BATCH if len(chunks) > _EMBED_BATCH else max(len(chunks), 1)
-    for i in range(0, len(chunks), step):
-        parts.append(embedder.embed_passages([c.text for c in chunks[i : i + step]]))
-        if len(chunks) > step:
-            progress(f"嵌入 {min(i + step, len(chunks))}/{len(chunks)}")
-    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+        return np.ones((len(texts), 1), dtype=np.float32)
+    out = []
+    step = _EMBED_BATCH if len(texts) > _EMBED_BATCH else max(len(texts), 1)
+    for i in range(0, len(texts), step):
+        out.append(embedder.embed_passages(texts[i : i + step]))
+        if len(texts) > step:
+            progress(f"{label} {min(i + step, len(texts))}/{len(texts)}")
+    return np.concatenate(out) if out else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def embed_chunks(embedder: Embedder | None, chunks: Sequence[Chunk], progress: Progress = _quiet) -> np.ndarray:
+    """Passage vectors for the chunks."""
+    return embed_texts(embedder, [c.text for c in chunks], progress)
 
 
 def build_index(
@@ -97,7 +117,8 @@ def build_index(
     started = time.perf_counter()
     chunks = chunk_corpus(essays, settings.chunk_size, settings.chunk_overlap)
     cfg = embedder_config(embedder)
-    fp = fingerprint(chunks, essays, cfg)
+    part_size = effective_part_size(settings, embedder)
+    fp = fingerprint(chunks, essays, cfg, part_size)
     report = IngestReport(essays=len(essays), chunks=len(chunks), embedding_model=str(cfg["model"]))
     with store.write_lock():
         current = store.current()
@@ -105,15 +126,19 @@ def build_index(
             report.unchanged, report.collection = True, current.collection
             return current, report
         progress(f"切分完成：{len(essays)} 篇文章，{len(chunks)} 个片段；正在嵌入……")
-        before = (embedder.hits, embedder.misses) if isinstance(embedder, CachedEmbedder) else (0, len(chunks))
+        parts = make_parts(chunks, part_size)
+        report.parts = len(parts)
+        before = (embedder.hits, embedder.misses) if isinstance(embedder, CachedEmbedder) else (0, 0)
         vectors = embed_chunks(embedder, chunks, progress)
+        part_vectors = embed_texts(embedder, [t for _i, t in parts], progress, "嵌入子段落") if parts else None
         if isinstance(embedder, CachedEmbedder):
             report.reused = embedder.hits - before[0]
             report.embedded = embedder.misses - before[1]
         else:
-            report.embedded = len(chunks) if embedder is not None else 0
+            report.embedded = len(chunks) + len(parts) if embedder is not None else 0
         progress("写入向量库并切换索引……")
-        info = store.publish(chunks, vectors, essays, PolicyQAEmbeddingFunction.for_embedder(embedder), fp, progress)
+        info = store.publish(chunks, vectors, essays, PolicyQAEmbeddingFunction.for_embedder(embedder), fp, progress,
+                             parts, part_vectors, part_size)
     report.collection = info.collection
     report.seconds = time.perf_counter() - started
     return info, report

@@ -32,6 +32,7 @@ from rag.types import Chunk, Essay, Section
 META = "policy_qa_meta"
 PREFIX = "policy_qa_"
 POINTER = "current"
+PARTS_SUFFIX = "_parts"  # a generation's sub-passage vectors live in "<generation>_parts"
 _ADD_BATCH = 2000
 _GET_BATCH = 5000
 
@@ -72,6 +73,13 @@ class IndexInfo:
     model: str
     dim: int
     count: int
+    part_size: int = 0  # tokens per sub-passage; 0 = the generation has no parts collection
+    parts: int = 0
+
+    @property
+    def parts_collection(self) -> str | None:
+        """Name of the sub-passage collection, if the generation has one."""
+        return self.collection + PARTS_SUFFIX if self.parts else None
 
     @property
     def embedding_config(self) -> dict[str, Any]:
@@ -109,15 +117,19 @@ class Store:
             return None
         m = got["metadatas"][0]
         return IndexInfo(str(m["collection"]), str(m["fingerprint"]), str(m["provider"]), str(m["model"]),
-                         int(m["dim"]), int(m["count"]))  # type: ignore[arg-type]
+                         int(m["dim"]), int(m["count"]), int(m.get("part_size") or 0),  # type: ignore[arg-type]
+                         int(m.get("parts") or 0))  # type: ignore[arg-type]
 
-    def open_collection(self, info: IndexInfo, ef: PolicyQAEmbeddingFunction | None = None) -> Collection:
-        """The chunk collection of a generation, with our embedding function passed explicitly."""
+    def open_collection(self, info: IndexInfo, ef: PolicyQAEmbeddingFunction | None = None, parts: bool = False) -> Collection:
+        """The chunk collection of a generation (or, with parts=True, its sub-passage collection)."""
+        name = info.parts_collection if parts else info.collection
+        if name is None:
+            raise StoreError("The search index has no sub-passage vectors; run `policy-qa ingest --rebuild`.")
         ef = ef or PolicyQAEmbeddingFunction.build_from_config(info.embedding_config)
         try:
-            return self.client.get_collection(info.collection, embedding_function=ef)  # type: ignore[arg-type]
+            return self.client.get_collection(name, embedding_function=ef)  # type: ignore[arg-type]
         except Exception as exc:
-            raise StoreError(f"The search index is damaged (collection {info.collection}: {exc}); run `policy-qa ingest --rebuild`.") from None
+            raise StoreError(f"The search index is damaged (collection {name}: {exc}); run `policy-qa ingest --rebuild`.") from None
 
     def load_essays(self, info: IndexInfo) -> list[Essay]:
         """The parsed essays saved with a generation."""
@@ -171,43 +183,55 @@ class Store:
         ef: PolicyQAEmbeddingFunction,
         fingerprint: str,
         progress: Callable[[str], None] = lambda _m: None,
+        parts: Sequence[tuple[int, str]] = (),
+        part_vectors: np.ndarray | None = None,
+        part_size: int = 0,
     ) -> IndexInfo:
-        """Fill a new generation, then switch the pointer to it; call with write_lock() held."""
+        """Fill a new generation (chunks, and sub-passages given as (chunk index, text)), then switch the
+        pointer to it; call with write_lock() held."""
         cfg = ef.get_config()
         previous = self.current()
         name = f"{PREFIX}{fingerprint[:16]}_{uuid.uuid4().hex[:8]}"
-        col = self.client.create_collection(
-            name,
-            embedding_function=ef,  # type: ignore[arg-type]
-            metadata={"embedding_provider": cfg["provider"], "embedding_model": cfg["model"],
-                      "embedding_dim": int(cfg["dim"]), "fingerprint": fingerprint, "created": time.time()},
-        )
-        for i in range(0, len(chunks), _ADD_BATCH):
-            part = chunks[i : i + _ADD_BATCH]
-            col.add(
-                ids=[c.id for c in part],
-                documents=[c.text for c in part],
-                metadatas=[c.metadata() for c in part],
-                embeddings=vectors[i : i + len(part)],
-            )
-            if len(chunks) > _ADD_BATCH:
-                progress(f"写入向量库 {min(i + _ADD_BATCH, len(chunks))}/{len(chunks)}")
+        metadata = {"embedding_provider": cfg["provider"], "embedding_model": cfg["model"],
+                    "embedding_dim": int(cfg["dim"]), "fingerprint": fingerprint, "created": time.time()}
+        col = self.client.create_collection(name, embedding_function=ef, metadata=metadata)  # type: ignore[arg-type]
+        self._fill(col, [c.id for c in chunks], [c.text for c in chunks], [c.metadata() for c in chunks], vectors,
+                   "写入向量库", progress)
+        if parts:
+            assert part_vectors is not None and len(part_vectors) == len(parts)
+            pcol = self.client.create_collection(name + PARTS_SUFFIX, embedding_function=ef,  # type: ignore[arg-type]
+                                                 metadata={**metadata, "part_size": part_size})
+            owners = [chunks[i] for i, _t in parts]
+            self._fill(pcol, [f"{c.id}-{n}" for n, c in enumerate(owners)], [t for _i, t in parts],
+                       [{"chunk_id": c.id, "author": c.author, "essay_id": c.essay_id} for c in owners], part_vectors,
+                       "写入子段落向量", progress)
         meta = self._meta_collection()
         one = np.ones((1, 1), dtype=np.float32)
         meta.upsert(ids=[f"essays:{name}"], documents=[json.dumps([e.to_dict() for e in essays], ensure_ascii=False)],
                     metadatas=[{"kind": "essays", "collection": name}], embeddings=one)
-        info = IndexInfo(name, fingerprint, str(cfg["provider"]), str(cfg["model"]), int(cfg["dim"]), len(chunks))
-        pointer: dict[str, str | int] = {"kind": "pointer", "collection": name, "fingerprint": fingerprint, "provider": info.provider,
-                   "model": info.model, "dim": info.dim, "count": info.count}
+        info = IndexInfo(name, fingerprint, str(cfg["provider"]), str(cfg["model"]), int(cfg["dim"]), len(chunks),
+                         part_size if parts else 0, len(parts))
+        pointer: dict[str, str | int] = {"kind": "pointer", "collection": name, "fingerprint": fingerprint,
+                                         "provider": info.provider, "model": info.model, "dim": info.dim,
+                                         "count": info.count, "part_size": info.part_size, "parts": info.parts}
         meta.upsert(ids=[POINTER], documents=[name], metadatas=[pointer], embeddings=one)  # the switch
         self._prune(keep={name} | ({previous.collection} if previous else set()))
         return info
+
+    @staticmethod
+    def _fill(col: Collection, ids: list[str], docs: list[str], metas: Sequence[Any], vectors: np.ndarray,
+              label: str, progress: Callable[[str], None]) -> None:
+        for i in range(0, len(ids), _ADD_BATCH):
+            j = i + _ADD_BATCH
+            col.add(ids=ids[i:j], documents=docs[i:j], metadatas=list(metas[i:j]), embeddings=vectors[i:j])
+            if len(ids) > _ADD_BATCH:
+                progress(f"{label} {min(j, len(ids))}/{len(ids)}")
 
     def _prune(self, keep: set[str]) -> None:
         """Drop every generation but the new one and the one it replaced (a reader may still use it)."""
         for col in self.client.list_collections():
             name = col.name
-            if not name.startswith(PREFIX) or name == META or name in keep:
+            if not name.startswith(PREFIX) or name == META or name.removesuffix(PARTS_SUFFIX) in keep:
                 continue
             self.client.delete_collection(name)
             self._meta_collection().delete(ids=[f"essays:{name}"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from retrieval_fixtures import SEED_PAGE
 
-from rag.chunking import HARD_LIMIT, chunk_corpus, chunk_essay
+from rag.chunking import HARD_LIMIT, chunk_corpus, chunk_essay, split_parts
 from rag.config import Settings
 from rag.corpus import load_corpus
 from rag.tokens import count_tokens
@@ -120,3 +120,13 @@ def test_empty_sections_are_skipped() -> None:
     essay = Essay("x-1", "标题", "作者", "", "x.txt", (Section("空", ()), Section("二", ("只有一句。",))))
     [only] = chunk_essay(essay, 100)
     assert only.section == "二" and only.char_start == 0 and only.text == "只有一句。"
+
+
+def test_sub_passages_cover_the_chunk_sentence_by_sentence(chunks: list) -> None:
+    for c in chunks:
+        parts = split_parts(c.text, 50)
+        assert "".join(parts).replace("\n", "") == c.text.replace("\n", "")
+        assert all(count_tokens(p) <= 50 * HARD_LIMIT for p in parts)
+    one, two = "推进绿色制造，是实现工业高质量发展的必然选择。", "循环利用是绿色工厂的关键环节；"
+    assert split_parts(one + two, max(count_tokens(one), count_tokens(two))) == [one, two]
+    assert split_parts(one + two, 0) == [one + two]

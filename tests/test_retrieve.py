@@ -6,7 +6,7 @@ import pytest
 from retrieval_fixtures import settings_for
 
 from rag.errors import InputError
-from rag.retrieve import Retriever, open_retriever
+from rag.retrieve import PART_WEIGHT, Retriever, blend, open_retriever
 
 pytest_plugins = ["retrieval_fixtures"]
 
@@ -106,3 +106,32 @@ def test_first_use_builds_the_index_with_progress(tmp_path, tiny_corpus) -> None
     r = open_retriever(settings_for(tmp_path / "home", POLICY_QA_EMBEDDINGS="none", POLICY_QA_CORPUS=str(tiny_corpus)),
                        progress=said.append)
     assert r.essays and any("首次" in m for m in said) and any("已建立索引" in m for m in said)
+
+
+def test_blend_mixes_chunk_and_best_part_scores_with_floors_for_missing_ones() -> None:
+    chunk = [(0, 0.90), (1, 0.88), (2, 0.80)]
+    best_part = {1: 0.95, 2: 0.85, 3: 0.99}
+    got = dict(blend(chunk, best_part))
+    w = PART_WEIGHT
+    assert got[1] == pytest.approx((1 - w) * 0.88 + w * 0.95)
+    assert got[0] == pytest.approx((1 - w) * 0.90 + w * 0.85)  # no part listed: the lowest part score
+    assert got[3] == pytest.approx((1 - w) * 0.80 + w * 0.99)  # chunk not listed: the lowest chunk score
+    assert [i for i, _s in blend(chunk, best_part)][0] == 3
+    assert blend(chunk, {}) == chunk
+
+
+def test_seed_index_has_sub_passage_vectors(seed_retriever: Retriever) -> None:
+    assert seed_retriever.parts is not None and seed_retriever.parts.count() > len(seed_retriever.chunks)
+
+
+@pytest.mark.parametrize(
+    ("question", "evidence"),
+    [
+        # answered by one sentence of a longer chunk: whole-chunk vectors alone rank another chunk first
+        ("为什么要多花钱搞基础科学？", "为新兴产业发展筑牢基础"),
+        ("怎样让钱更容易流到做实业的企业手里？", "畅通资金进入实体经济的渠道"),
+        ("穷一点的省份有没有办法追上沿海富裕地区？", "经济欠发达地区如能立足自身发展条件"),
+    ],
+)
+def test_one_sentence_answers_rank_first_with_sub_passages(seed_retriever: Retriever, question: str, evidence: str) -> None:
+    assert evidence in seed_retriever.search(question, k=1)[0].chunk.text

