@@ -70,6 +70,7 @@ class Settings:
     max_tokens: int = 1024
     max_question_tokens: int = 512
     max_retry_wait: float = 10.0
+    local_threads: int = 0  # CPU threads of the in-process local model; 0 = chosen from the core count
     auth: str = field(default="", repr=False)
     debug: bool = False
 
@@ -98,6 +99,7 @@ class Settings:
             max_tokens=_int(e, "POLICY_QA_MAX_TOKENS", 1024, 16, 32768),
             max_question_tokens=_int(e, "POLICY_QA_MAX_QUESTION_TOKENS", 512, 8, 100000),
             max_retry_wait=_float(e, "POLICY_QA_MAX_RETRY_WAIT", 10.0),
+            local_threads=_int(e, "POLICY_QA_LOCAL_THREADS", 0, 0, 256),
             auth=e.get("POLICY_QA_AUTH", "").strip(),
             debug=e.get("POLICY_QA_DEBUG", "").strip() in ("1", "true", "yes"),
         )

@@ -222,6 +222,12 @@ def default_threads() -> int:
     return max(2, (os.cpu_count() or 2) // 2)
 
 
+def threads_for(settings: Settings) -> int:
+    """POLICY_QA_LOCAL_THREADS, else the default. On a machine busy with other work one thread can be several
+    times faster than two: llama.cpp's threads spin-wait for each other."""
+    return settings.local_threads or default_threads()
+
+
 class LocalChatModel:
     """The ChatModel seam on an in-process llama.cpp model (greedy decoding, so answers are repeatable)."""
 
@@ -301,7 +307,7 @@ def load_local_model(
     report(f"正在加载本地模型 {QWEN_CODER_1_5B.name} …")
     try:
         llama = llama_cls(
-            model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=n_threads or default_threads(), verbose=False
+            model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=n_threads or threads_for(settings), verbose=False
         )
     except (ValueError, RuntimeError, OSError) as exc:
         raise LLMUnavailableError(f"本地模型加载失败：{exc}") from None

@@ -16,17 +16,19 @@ from typing import Any
 import pytest
 
 from rag.config import Settings
-from rag.errors import LLMConfigError, LLMError, LLMStreamError
+from rag.errors import ConfigError, LLMConfigError, LLMError, LLMStreamError
 from rag.local_llm import (
     INSTALL_HINT,
     QWEN_CODER_1_5B,
     LocalChatModel,
     ModelSpec,
     PartProvider,
+    default_threads,
     ensure_model_file,
     installed_parts,
     load_local_model,
     model_dir,
+    threads_for,
 )
 
 PART_BYTES = [b"GGUF" + bytes(range(256)) * 40, os.urandom(7000), b"\x00tail" * 333]
@@ -153,6 +155,13 @@ def test_a_missing_or_short_part_is_refused_before_writing(tmp_path: Path, parts
     with pytest.raises(LLMConfigError, match="不存在"):
         ensure_model_file(tmp_path / "models", spec, parts.providers())
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["fake-model.gguf.lock"]
+
+
+def test_thread_count_comes_from_the_setting_or_the_core_count() -> None:
+    assert threads_for(Settings.from_env({"POLICY_QA_LOCAL_THREADS": "1"})) == 1
+    assert threads_for(Settings.from_env({})) == default_threads() >= 2
+    with pytest.raises(ConfigError, match="POLICY_QA_LOCAL_THREADS"):
+        Settings.from_env({"POLICY_QA_LOCAL_THREADS": "many"})
 
 
 def test_missing_part_packages_name_the_extra() -> None:
