@@ -22,6 +22,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -222,6 +223,7 @@ def scale_run(n: int, essays: list, embedder: object, items: Sequence[Item], hom
     chunks = synthetic_chunks(n, essays)
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
+    shutil.rmtree(home / f"scale-{n}", ignore_errors=True)  # left by an earlier run with the same --home
     client = chromadb.PersistentClient(path=str(home / f"scale-{n}"), settings=ChromaSettings(anonymized_telemetry=False))
     ef = PolicyQAEmbeddingFunction.for_embedder(embedder)  # type: ignore[arg-type]
     col = client.create_collection(f"policy_qa_scale_{n}", embedding_function=ef)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ and an `（作者系……）` line per essay. `parse_page` undoes that damage; 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -460,6 +461,18 @@ def iter_files(paths: Iterable[Path]) -> list[Path]:
         else:
             files.append(p)
     return files
+
+
+def corpus_signature(paths: Sequence[Path]) -> str:
+    """Hash of the files load_corpus would read (path, size, modification time): cheap, nothing is parsed."""
+    h = hashlib.sha256()
+    for f in iter_files(paths):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        h.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
 
 
 def load_corpus(paths: Sequence[Path], on_error: OnError | None = None) -> list[Essay]:

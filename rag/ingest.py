@@ -1,7 +1,7 @@
 """Build the search index from corpus files: parse, chunk, embed (cached), then switch atomically.
 
     policy-qa ingest                 # index seeds/ (or POLICY_QA_CORPUS)
-    policy-qa ingest docs/ a.pdf     # add or replace these files' essays, keep the rest
+    policy-qa ingest docs/ a.pdf     # add or replace these files' and folders' essays, keep the rest
     policy-qa ingest --rebuild       # index exactly the given paths, from scratch
 
 Idempotent: the index fingerprint covers the embedding model, the chunk settings and every chunk's
@@ -21,9 +21,9 @@ import numpy as np
 
 from rag.chunking import chunk_corpus, split_parts
 from rag.config import Settings
-from rag.corpus import load_corpus
+from rag.corpus import corpus_signature, load_corpus
 from rag.embeddings import CachedEmbedder, Embedder, PolicyQAEmbeddingFunction, embedder_config, make_embedder
-from rag.errors import CorpusError, StoreError
+from rag.errors import CorpusError, StoreBusyError, StoreError
 from rag.store import IndexInfo, Store
 from rag.types import Chunk, Essay
 
@@ -112,6 +112,7 @@ def build_index(
     embedder: Embedder | None,
     force: bool = False,
     progress: Progress = _quiet,
+    corpus_sig: str = "",
 ) -> tuple[IndexInfo, IngestReport]:
     """Chunk, embed and publish `essays` as the new generation unless the index already holds exactly them."""
     started = time.perf_counter()
@@ -124,6 +125,8 @@ def build_index(
         current = store.current()
         if current is not None and current.fingerprint == fp and not force:
             report.unchanged, report.collection = True, current.collection
+            if current.corpus_sig != corpus_sig:
+                current = store.record_corpus_signature(current, corpus_sig)
             return current, report
         progress(f"切分完成：{len(essays)} 篇文章，{len(chunks)} 个片段；正在嵌入……")
         parts = make_parts(chunks, part_size)
@@ -138,14 +141,16 @@ def build_index(
             report.embedded = len(chunks) + len(parts) if embedder is not None else 0
         progress("写入向量库并切换索引……")
         info = store.publish(chunks, vectors, essays, PolicyQAEmbeddingFunction.for_embedder(embedder), fp, progress,
-                             parts, part_vectors, part_size)
+                             parts, part_vectors, part_size, corpus_sig)
     report.collection = info.collection
     report.seconds = time.perf_counter() - started
     return info, report
 
 
 def ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progress: Progress = _quiet) -> IngestReport:
-    """Index the given files/folders (default: the corpus folder); without `rebuild`, other indexed files stay."""
+    """Index the given files/folders (default: the corpus folder); without `rebuild`, other indexed files stay.
+
+    A folder given here replaces everything indexed from it before, so files deleted from it leave the index."""
     errors: list[str] = []
 
     def on_error(err: CorpusError) -> None:
@@ -154,6 +159,8 @@ def ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progress
 
     targets = paths or [settings.corpus]
     progress(f"读取语料：{', '.join(str(p) for p in targets)}")
+    with_corpus = _same_path_in(settings.corpus, targets)
+    corpus_sig = corpus_signature([settings.corpus]) if with_corpus else ""
     essays = load_corpus(targets, on_error=on_error)
     store = Store(settings)
     embedder = make_embedder(settings)
@@ -165,10 +172,42 @@ def ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progress
             except StoreError:
                 kept = []
             new_sources = {e.source for e in essays}
-            essays = [e for e in kept if e.source not in new_sources] + list(essays)
+            folders = [p.resolve() for p in targets if p.is_dir()]
+            essays = [e for e in kept if e.source not in new_sources and not _under(e.source, folders)] + list(essays)
+            corpus_sig = corpus_sig or current.corpus_sig  # the corpus part of the index is as it was
     if not essays:
         raise StoreError("没有可索引的文章（No essays to index）：" + ("; ".join(errors) or "the corpus is empty"))
-    _info, report = build_index(settings, essays, store, embedder, force=rebuild, progress=progress)
+    _info, report = build_index(settings, essays, store, embedder, force=rebuild, progress=progress,
+                                corpus_sig=corpus_sig)
     report.errors = errors
     progress(report.summary())
     return report
+
+
+def refresh_if_corpus_changed(settings: Settings, info: IndexInfo, progress: Progress = _quiet) -> IndexInfo:
+    """Re-ingest the corpus folder when its files changed since it was indexed (an index that does not hold the
+    corpus, or lives on a shared Chroma server, is left alone). Returns the generation to use."""
+    if not info.corpus_sig or settings.chroma_url or corpus_signature([settings.corpus]) == info.corpus_sig:
+        return info
+    progress(f"语料文件有改动（{settings.corpus}），正在更新索引……")
+    try:
+        ingest(settings, None, rebuild=False, progress=progress)
+    except StoreBusyError:
+        progress("另一个进程正在写入索引，暂用现有索引。")
+        return info
+    except StoreError as exc:  # e.g. every corpus file was deleted: keep serving what was indexed
+        progress(f"未能更新索引，继续使用现有索引：{exc}")
+        return info
+    return Store(settings).current() or info
+
+
+def _same_path_in(path: Path, paths: Sequence[Path]) -> bool:
+    target = path.resolve()
+    return any(p.resolve() == target for p in paths)
+
+
+def _under(source: str, folders: Sequence[Path]) -> bool:
+    if not folders:
+        return False
+    src = Path(source).resolve()
+    return any(src.is_relative_to(d) for d in folders)

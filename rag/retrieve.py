@@ -271,7 +271,7 @@ def open_retriever(settings: Settings, progress: Progress | None = None) -> Retr
 
 
 def _open_retriever(settings: Settings, say: Progress) -> Retriever:
-    from rag.ingest import build_index, effective_part_size, ingest
+    from rag.ingest import build_index, effective_part_size, ingest, refresh_if_corpus_changed
 
     store = Store(settings)
     embedder = make_embedder(settings)
@@ -284,10 +284,14 @@ def _open_retriever(settings: Settings, say: Progress) -> Retriever:
     elif info.embedding_config != wanted:
         say(f"索引由嵌入模型 {info.model}（{info.dim} 维）建立，当前设置为 {wanted['model']}（{wanted['dim']} 维）："
             "不混用向量，正在用当前模型重建……")
-        info, _report = build_index(settings, store.load_essays(info), store, embedder, force=True, progress=say)
+        info, _report = build_index(settings, store.load_essays(info), store, embedder, force=True, progress=say,
+                                    corpus_sig=info.corpus_sig)
     elif info.part_size != effective_part_size(settings, embedder):
         say(f"索引的子段落设置（{info.part_size}）与当前设置（POLICY_QA_PART_SIZE={settings.part_size}）不同，正在重建……")
-        info, _report = build_index(settings, store.load_essays(info), store, embedder, force=True, progress=say)
+        info, _report = build_index(settings, store.load_essays(info), store, embedder, force=True, progress=say,
+                                    corpus_sig=info.corpus_sig)
+    if info is not None:
+        info = refresh_if_corpus_changed(settings, info, say)
     if info is None:
         raise StoreError("索引建立失败（the index is still empty）；请运行 `policy-qa ingest --rebuild`。")
     ef = PolicyQAEmbeddingFunction.for_embedder(embedder)

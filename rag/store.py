@@ -8,6 +8,7 @@ mid-ingest leaves the previous index serving. Writers hold a file lock under the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -75,6 +76,7 @@ class IndexInfo:
     count: int
     part_size: int = 0  # tokens per sub-passage; 0 = the generation has no parts collection
     parts: int = 0
+    corpus_sig: str = ""  # corpus_signature() of the corpus folder when it was indexed; "" = not indexed
 
     @property
     def parts_collection(self) -> str | None:
@@ -118,7 +120,7 @@ class Store:
         m = got["metadatas"][0]
         return IndexInfo(str(m["collection"]), str(m["fingerprint"]), str(m["provider"]), str(m["model"]),
                          int(m["dim"]), int(m["count"]), int(m.get("part_size") or 0),  # type: ignore[arg-type]
-                         int(m.get("parts") or 0))  # type: ignore[arg-type]
+                         int(m.get("parts") or 0), str(m.get("corpus_sig") or ""))  # type: ignore[arg-type]
 
     def open_collection(self, info: IndexInfo, ef: PolicyQAEmbeddingFunction | None = None, parts: bool = False) -> Collection:
         """The chunk collection of a generation (or, with parts=True, its sub-passage collection)."""
@@ -186,6 +188,7 @@ class Store:
         parts: Sequence[tuple[int, str]] = (),
         part_vectors: np.ndarray | None = None,
         part_size: int = 0,
+        corpus_sig: str = "",
     ) -> IndexInfo:
         """Fill a new generation (chunks, and sub-passages given as (chunk index, text)), then switch the
         pointer to it; call with write_lock() held."""
@@ -210,12 +213,24 @@ class Store:
         meta.upsert(ids=[f"essays:{name}"], documents=[json.dumps([e.to_dict() for e in essays], ensure_ascii=False)],
                     metadatas=[{"kind": "essays", "collection": name}], embeddings=one)
         info = IndexInfo(name, fingerprint, str(cfg["provider"]), str(cfg["model"]), int(cfg["dim"]), len(chunks),
-                         part_size if parts else 0, len(parts))
-        pointer: dict[str, str | int] = {"kind": "pointer", "collection": name, "fingerprint": fingerprint,
-                                         "provider": info.provider, "model": info.model, "dim": info.dim,
-                                         "count": info.count, "part_size": info.part_size, "parts": info.parts}
-        meta.upsert(ids=[POINTER], documents=[name], metadatas=[pointer], embeddings=one)  # the switch
+                         part_size if parts else 0, len(parts), corpus_sig)
+        self._write_pointer(info)  # the switch
         self._prune(keep={name} | ({previous.collection} if previous else set()))
+        return info
+
+    def _write_pointer(self, info: IndexInfo) -> None:
+        pointer: dict[str, str | int] = {"kind": "pointer", "collection": info.collection,
+                                         "fingerprint": info.fingerprint, "provider": info.provider,
+                                         "model": info.model, "dim": info.dim, "count": info.count,
+                                         "part_size": info.part_size, "parts": info.parts,
+                                         "corpus_sig": info.corpus_sig}
+        self._meta_collection().upsert(ids=[POINTER], documents=[info.collection], metadatas=[pointer],
+                                       embeddings=np.ones((1, 1), dtype=np.float32))
+
+    def record_corpus_signature(self, info: IndexInfo, corpus_sig: str) -> IndexInfo:
+        """Note that the generation in use reflects the corpus files as they are now; call with write_lock() held."""
+        info = dataclasses.replace(info, corpus_sig=corpus_sig)
+        self._write_pointer(info)
         return info
 
     @staticmethod
