@@ -89,6 +89,18 @@ class IndexInfo:
         return {"provider": self.provider, "model": self.model, "dim": self.dim}
 
 
+def part_ids(chunks: Sequence[Chunk], parts: Sequence[tuple[int, str]]) -> list[str]:
+    """Ids of sub-passages given as (chunk index, text), in chunk order: "<chunk id>-<n>", n counting from 0 in
+    each chunk, so a chunk's sub-passages can be fetched by id."""
+    seen: dict[int, int] = {}
+    out = []
+    for i, _t in parts:
+        n = seen.get(i, 0)
+        seen[i] = n + 1
+        out.append(f"{chunks[i].id}-{n}")
+    return out
+
+
 def essay_from_dict(d: dict[str, Any]) -> Essay:
     """Inverse of Essay.to_dict()."""
     return Essay(
@@ -205,7 +217,7 @@ class Store:
             pcol = self.client.create_collection(name + PARTS_SUFFIX, embedding_function=ef,  # type: ignore[arg-type]
                                                  metadata={**metadata, "part_size": part_size})
             owners = [chunks[i] for i, _t in parts]
-            self._fill(pcol, [f"{c.id}-{n}" for n, c in enumerate(owners)], [t for _i, t in parts],
+            self._fill(pcol, part_ids(chunks, parts), [t for _i, t in parts],
                        [{"chunk_id": c.id, "author": c.author, "essay_id": c.essay_id} for c in owners], part_vectors,
                        "写入子段落向量", progress)
         meta = self._meta_collection()

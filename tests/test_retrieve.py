@@ -135,3 +135,14 @@ def test_seed_index_has_sub_passage_vectors(seed_retriever: Retriever) -> None:
 )
 def test_one_sentence_answers_rank_first_with_sub_passages(seed_retriever: Retriever, question: str, evidence: str) -> None:
     assert evidence in seed_retriever.search(question, k=1)[0].chunk.text
+
+
+@pytest.mark.parametrize(("question", "author"), [("中小银行应该怎么监管？", "王静"), ("怎样培养创新人才？", "傅晋华")])
+def test_filtered_search_scores_sub_passages_as_unfiltered_search_does(
+    seed_retriever: Retriever, question: str, author: str
+) -> None:
+    filtered = seed_retriever.search(question, k=3, author=author, mode="dense")
+    unfiltered = {h.chunk.id: h.dense for h in seed_retriever.search(question, k=40, mode="dense")}
+    assert filtered and all(h.chunk.author == author for h in filtered)
+    for h in filtered:
+        assert h.dense == pytest.approx(unfiltered[h.chunk.id], abs=1e-4)
