@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from rag.lexical import analyze
 from rag.types import Chunk, Essay, Hit, Section
 
 # A small corpus shaped like the real one: an introduction, a list of 一是/二是/三是 items, headed paragraphs.
@@ -91,9 +92,12 @@ class FakeRetriever:
         return [Hit(c, float(len(q & _grams(c.text))), rank=i) for i, c in enumerate(scored[: k or self.top_k], 1)]
 
     def relevance(self, question: str, hits: Sequence[Hit]) -> float:
-        """Share of the question's bigrams found in the best hit."""
-        q = _grams(question)
-        return len(q & _grams(hits[0].chunk.text)) / len(q) if hits and q else 0.0
+        """Like a calibrated probability: twice the best share of the question's topic bigrams (question words
+        removed) found in one of the top three hits, capped at 1."""
+        q = set(analyze(question, query=True))
+        if not hits or not q:
+            return 0.0
+        return min(1.0, 2 * max(len(q & _grams(h.chunk.text)) / len(q) for h in hits[:3]))
 
 
 @dataclass
