@@ -9,8 +9,9 @@ usually matches one sentence, and a whole-chunk vector dilutes that sentence wit
     r = open_retriever(Settings.from_env(), progress=print)   # builds the index on first use
     hits = r.search("中小银行应该怎么监管", k=5, author="王静")
 
-Fusion and the relevance calibration are chosen by `python evals/bench_retrieval.py` on
-evals/retrieval_set.jsonl; the figures are in the README's performance section.
+Fusion, sub-passage weights and the relevance calibration are chosen by `python evals/bench_retrieval.py` on
+evals/retrieval_set.jsonl and evals/retrieval_heldout.jsonl, and reported on evals/retrieval_test.jsonl too;
+the figures are in the README's performance section.
 """
 
 from __future__ import annotations
