@@ -110,11 +110,7 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
 def _history(req: dict[str, Any]) -> list[Any]:
     from rag.types import Turn
 
-    turns = []
-    for t in req.get("history") or []:
-        if isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str):
-            turns.append(Turn(role=t["role"], content=t["content"]))
-    return turns
+    return Turn.list_from(req.get("history"))
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:

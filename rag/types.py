@@ -90,6 +90,15 @@ class Turn:
     role: Literal["user", "assistant"]
     content: str
 
+    @staticmethod
+    def list_from(value: Any) -> list[Turn]:
+        """Turns from JSON-like data: [{"role": "user"|"assistant", "content": "..."}, ...]; anything else is
+        skipped (a history is context, so a malformed entry should not cost the user the answer)."""
+        if not isinstance(value, list):
+            return []
+        return [Turn(t["role"], t["content"]) for t in value
+                if isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)]
+
 
 @dataclass(frozen=True)
 class Citation:

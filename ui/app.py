@@ -9,6 +9,9 @@ The page only calls the Assistant API (the same one the CLI and the eval runner 
     from gradio_client import Client
     client = Client("http://127.0.0.1:7860/")
     print(client.predict("什么是产业韧性？", api_name="/chat")["answer"])
+    history = [{"role": "user", "content": "新型工业化高质量发展有哪些特征？"},
+               {"role": "assistant", "content": "<the previous answer>"}]
+    print(client.predict("其中第四个特征是什么意思？", "", "", history, api_name="/chat")["answer"])
 """
 
 from __future__ import annotations
@@ -220,14 +223,17 @@ class ChatPage:
         return ([], Session(), render.sources_panel_html(None), render.status_html(None, "对话已清空"),
                 gr.DownloadButton(value=None, interactive=False), "")
 
-    def api_chat(self, question: str, essay: str = "", author: str = "") -> dict[str, Any]:
-        """Answer one question (no history); the JSON of `policy-qa ask --json`, or {"error": ...}."""
+    def api_chat(self, question: str, essay: str = "", author: str = "",
+                 history: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """Answer one question, after the earlier turns if given ([{"role": "user"|"assistant", "content": ...}]);
+        the JSON of `policy-qa ask --json`, or {"error": ...}."""
         with self.gate.slot() as admitted:
             if not admitted:
                 return {"question": question, "error": BUSY_MESSAGE, "busy": True}
             final: Answer | None = None
             try:
-                for event in self.assistant.stream(question, author=_filter(author), essay=_filter(essay)):
+                for event in self.assistant.stream(question, history=Turn.list_from(history), author=_filter(author),
+                                                   essay=_filter(essay)):
                     if isinstance(event, Answer):
                         final = event
             except Exception as exc:
