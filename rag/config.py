@@ -71,6 +71,8 @@ class Settings:
     max_question_tokens: int = 512
     max_retry_wait: float = 10.0
     local_threads: int = 0  # CPU threads of the in-process local model; 0 = chosen from the core count
+    max_running: int = 4  # answers computed at once by `serve`
+    max_waiting: int = 16  # further questions that may wait for a slot before "busy"
     auth: str = field(default="", repr=False)
     debug: bool = False
 
@@ -100,6 +102,8 @@ class Settings:
             max_question_tokens=_int(e, "POLICY_QA_MAX_QUESTION_TOKENS", 512, 8, 100000),
             max_retry_wait=_float(e, "POLICY_QA_MAX_RETRY_WAIT", 10.0),
             local_threads=_int(e, "POLICY_QA_LOCAL_THREADS", 0, 0, 256),
+            max_running=_int(e, "POLICY_QA_MAX_RUNNING", 4, 1, 256),
+            max_waiting=_int(e, "POLICY_QA_MAX_WAITING", 16, 0, 10000),
             auth=e.get("POLICY_QA_AUTH", "").strip(),
             debug=e.get("POLICY_QA_DEBUG", "").strip() in ("1", "true", "yes"),
         )

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from ui_fakes import CHUNKS, ESSAYS, FakeAssistant, offline_settings, running_app
 
+from rag.config import Settings
 from rag.errors import ConfigError
 from rag.types import Answer, Citation, Hit
 from ui import render
@@ -43,6 +44,16 @@ def test_launch_defaults_are_loopback_private_and_bounded(tmp_path: Path) -> Non
     assert kw["mcp_server"] is False and kw["enable_monitoring"] is False and kw["ssr_mode"] is False
     assert opts.queue_max_size == QUEUE_MAX and opts.default_concurrency_limit == RUNNING
     assert "googleapis" not in str(kw["theme"].to_dict())
+
+
+def test_admission_limits_come_from_the_settings(tmp_path: Path) -> None:
+    settings = Settings.from_env({"POLICY_QA_HOME": str(tmp_path), "POLICY_QA_MAX_RUNNING": "8",
+                                  "POLICY_QA_MAX_WAITING": "100"})
+    opts = launch_options(settings)
+    assert opts.default_concurrency_limit == 8 and opts.queue_max_size == 216
+    assert Gate.for_settings(settings).capacity == 108
+    with pytest.raises(ConfigError, match="POLICY_QA_MAX_RUNNING"):
+        Settings.from_env({"POLICY_QA_MAX_RUNNING": "0"})
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "example.org"])

@@ -43,10 +43,10 @@ from ui.render import Exchange
 
 log = logging.getLogger(__name__)
 
-# Admission control. Two answers run at once per core pair (the offline backend is CPU-bound on 2 cores, an
-# endpoint backend waits on the network); sixteen more may wait for a slot. Twenty concurrent sessions are
-# therefore served without refusals (evals/load_ui.py), and request twenty-one gets the busy message at once
-# instead of piling up.
+# Admission control (defaults of POLICY_QA_MAX_RUNNING / POLICY_QA_MAX_WAITING). Four answers run at once (the
+# offline backend is CPU-bound on 2 cores, an endpoint backend waits on the network); sixteen more may wait for
+# a slot. Twenty concurrent sessions are therefore served without refusals (evals/load_ui.py), and request
+# twenty-one gets the busy message at once instead of piling up.
 RUNNING = 4
 WAITING = 16
 MAX_WAIT_S = 30.0
@@ -90,6 +90,11 @@ class Gate:
         self._inside = 0
         self.capacity = running + waiting
         self.max_wait_s = max_wait_s
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Gate:
+        """The gate sized by POLICY_QA_MAX_RUNNING and POLICY_QA_MAX_WAITING."""
+        return cls(settings.max_running, settings.max_waiting)
 
     @contextmanager
     def slot(self) -> Iterator[bool]:
@@ -286,7 +291,7 @@ def _ready_status(settings: Settings | None) -> str:
 
 def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: Gate | None = None) -> gr.Blocks:
     """The page for one assistant; call `.queue(...)` and `.launch(...)` via `serve` or `launch`."""
-    page = ChatPage(assistant, gate or Gate())
+    page = ChatPage(assistant, gate or (Gate.for_settings(settings) if settings else Gate()))
     essays = list(assistant.essays)
     with gr.Blocks(title="政策文章问答", analytics_enabled=False, fill_width=True,
                    delete_cache=(3600, 86400)) as demo:
@@ -437,6 +442,8 @@ def launch_options(settings: Settings, host: str = "127.0.0.1", port: int | None
         server_port=port,
         auth=auth,
         blocked_paths=tuple(str(Path(p).resolve()) for p in blocked),
+        queue_max_size=max(QUEUE_MAX, 2 * (settings.max_running + settings.max_waiting)),
+        default_concurrency_limit=settings.max_running,
     )
 
 
