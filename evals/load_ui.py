@@ -150,9 +150,11 @@ def _ask(client: Any, question: str) -> Result:
 
 def _ask_rest(http: Any, question: str) -> Result:
     """The same `/chat` call over Gradio's plain HTTP API (POST, then read the event stream): a lighter client."""
+    from ui.app import chat_api_data
+
     t0 = time.perf_counter()
     try:
-        event_id = http.post("gradio_api/call/chat", json={"data": [question, "", ""]}).json()["event_id"]
+        event_id = http.post("gradio_api/call/chat", json={"data": chat_api_data(question)}).json()["event_id"]
         body = http.get(f"gradio_api/call/chat/{event_id}").text
     except Exception as exc:
         return Result(time.perf_counter() - t0, "error", f"{type(exc).__name__}: {exc}"[:200])

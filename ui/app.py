@@ -500,10 +500,17 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
     demo.block_thread()
 
 
+def chat_api_data(question: str, essay: str = "", author: str = "",
+                  history: Sequence[dict[str, str]] = ()) -> list[Any]:
+    """The `data` list of a plain HTTP call to /chat (`POST /gradio_api/call/chat`): Gradio's HTTP API needs
+    every argument, gradio_client fills in the defaults itself."""
+    return [question, essay, author, list(history)]
+
+
 def warm_up_events(url: str) -> None:
     """One question through the app's own HTTP API: Gradio's first event costs ~0.6 s that no visitor should pay."""
     base = url.replace("0.0.0.0", "127.0.0.1").replace("[::]", "127.0.0.1").rstrip("/")
-    body = json.dumps({"data": [WARM_UP_QUESTION, "", ""]}).encode()
+    body = json.dumps({"data": chat_api_data(WARM_UP_QUESTION)}).encode()
     request = urllib.request.Request(f"{base}/gradio_api/call/chat", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
