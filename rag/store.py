@@ -8,13 +8,12 @@ mid-ingest leaves the previous index serving. Writers hold a file lock under the
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -241,7 +240,7 @@ class Store:
 
     def record_corpus_signature(self, info: IndexInfo, corpus_sig: str) -> IndexInfo:
         """Note that the generation in use reflects the corpus files as they are now; call with write_lock() held."""
-        info = dataclasses.replace(info, corpus_sig=corpus_sig)
+        info = replace(info, corpus_sig=corpus_sig)
         self._write_pointer(info)
         return info
 
