@@ -159,9 +159,12 @@ def _ask_rest(http: Any, question: str) -> Result:
     except Exception as exc:
         return Result(time.perf_counter() - t0, "error", f"{type(exc).__name__}: {exc}"[:200])
     elapsed = time.perf_counter() - t0
-    lines = body.strip().splitlines()
-    if not lines or lines[0] != "event: complete":
+    # a long wait first sends `event: heartbeat` blocks; the answer is the `event: complete` one
+    lines = [x for x in body.strip().splitlines() if x.strip()]
+    done = [i for i, x in enumerate(lines) if x == "event: complete"]
+    if not done or done[-1] + 1 >= len(lines):
         return Result(elapsed, "error", body[:200])
+    lines = lines[done[-1]:done[-1] + 2]
     out = json.loads(lines[-1].removeprefix("data:").strip())[0]
     if out.get("busy"):
         return Result(elapsed, "busy", out.get("error", ""))

@@ -138,11 +138,12 @@ class Assistant:
         self._chunk_cache: dict[str, list[Chunk]] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, backend: str | None = None, progress: Progress | None = None) -> Assistant:
-        """Open the retriever and the chat model the settings (or `backend`) ask for."""
+    def from_settings(cls, settings: Settings, backend: str | None = None, progress: Progress | None = None,
+                      retriever: Retriever | None = None) -> Assistant:
+        """Open the retriever (unless given) and the chat model the settings (or `backend`) ask for."""
         from rag.retrieve import open_retriever
 
-        retriever = open_retriever(settings, progress=progress)
+        retriever = retriever or open_retriever(settings, progress=progress)
         from rag.evidence import warm_up
 
         warm_up(settings.cache_dir)  # the word segmenter's dictionary loads in about a second: not on a question
@@ -159,6 +160,11 @@ class Assistant:
             # the local model's context is 4,096 tokens: leave room for the system prompt and the answer
             return cls(retriever, chat, settings, summary_budget=2000)
         return cls(retriever, chat, settings)
+
+    def with_retriever(self, retriever: Retriever) -> Assistant:
+        """The same assistant (chat model, prompt, budgets) over another index generation."""
+        return type(self)(retriever, self.chat, self.settings, system_prompt=self.system_prompt,
+                          fallback=self.fallback, summary_budget=self.summary_budget)
 
     @property
     def essays(self) -> list[Essay]:

@@ -7,41 +7,58 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
 from rag.errors import ConfigError, InputError, PolicyQAError
+from rag.inputs import Request, parse_line
+from rag.types import Essay
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a tool stopped by SIGPIPE
 
 
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
 
 
-def _batch(question: str) -> Iterator[dict[str, Any]]:
-    """Yield request objects: one question, or one per stdin line when QUESTION is '-'."""
+def _batch(question: str) -> Iterator[tuple[int, Request | InputError]]:
+    """(line number, request or the reason the line is unusable): one question, or one per stdin line when
+    QUESTION is '-'. A bad line is reported by the caller and the batch goes on."""
     if question != "-":
-        yield {"question": question}
+        yield 0, Request(question)
         return
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
+    for n, raw in enumerate(sys.stdin.buffer, 1):
+        if not raw.strip():
             continue
-        if line.startswith("{"):
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"标准输入中的 JSON 行无法解析：{exc.msg}") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
-                raise InputError('标准输入中的 JSON 行需要 "question" 字段')
-            yield obj
-        else:
-            yield {"question": line}
+        try:
+            yield n, parse_line(raw)
+        except InputError as exc:
+            yield n, exc
+
+
+def _line_error(args: argparse.Namespace, n: int, exc: InputError, question: str | None = None) -> None:
+    """One batch line failed: a JSON error object (stdout with --json, else stderr); the batch continues."""
+    obj: dict[str, Any] = {"error": str(exc), "line": n}
+    if question is not None:
+        obj["question"] = question
+    if args.json:
+        _print_json(obj)
+    else:
+        print(json.dumps(obj, ensure_ascii=False), file=sys.stderr, flush=True)
+
+
+def check_essay(resolve: Any, essays: Sequence[Essay], key: str | None) -> None:
+    """An --essay filter that matches nothing is an error listing the essays (rather than an empty or unfiltered
+    search)."""
+    if key and not resolve(key):
+        listed = "；".join(f"{e.id}《{e.title}》" for e in essays)
+        raise InputError(f"没有找到文章“{key}”。可选的文章：{listed}")
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
@@ -49,9 +66,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from rag.ingest import ingest
 
     paths = [Path(p) for p in args.paths] or None
-    report = ingest(settings, paths, rebuild=args.rebuild, progress=_stderr_progress)
-    for err in report.errors:
-        print(f"跳过 {err}", file=sys.stderr)
+    report = ingest(settings, paths, rebuild=args.rebuild, progress=_stderr_progress)  # prints each skip once
     print(report.summary())
     return 0
 
@@ -61,18 +76,27 @@ def _stderr_progress(message: str) -> None:
 
 
 def cmd_corpus(settings: Settings, args: argparse.Namespace) -> int:
-    """Print the essays -> sections -> paragraph counts outline."""
-    from rag.corpus import load_corpus
+    """Print the essays -> sections -> paragraph counts outline of what is indexed (or, with --source, of the
+    corpus folder's files as parsed now)."""
+    from rag.datadir import shown
 
-    errors: list[str] = []
-    essays = load_corpus([settings.corpus], on_error=lambda e: errors.append(str(e)))
-    for err in errors:
-        print(f"跳过 {err}", file=sys.stderr)
+    if args.source:
+        from rag.corpus import Limits, load_corpus
+
+        errors: list[str] = []
+        essays = load_corpus([settings.corpus], on_error=lambda e: errors.append(str(e)),
+                             limits=Limits.from_settings(settings))
+        for err in errors:
+            print(f"跳过 {err}", file=sys.stderr)
+    else:
+        from rag.retrieve import open_retriever
+
+        essays = list(open_retriever(settings, progress=_stderr_progress).essays)
     if args.json:
         _print_json([e.to_dict() for e in essays])
         return 0
     for essay in essays:
-        print(f"《{essay.title}》 {essay.author}")
+        print(f"《{essay.title}》 {essay.author}  [{essay.id}] 来源：{shown(essay.source)}")
         if essay.affiliation:
             print(f"  {essay.affiliation}")
         for section in essay.sections:
@@ -85,10 +109,22 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     from rag.retrieve import open_retriever
 
     retriever = open_retriever(settings, progress=_stderr_progress)
-    for req in _batch(args.question):
-        question = req["question"]
-        hits = retriever.search(question, k=args.k, author=req.get("author") or args.author,
-                                essay=req.get("essay") or args.essay, mode=args.mode)
+    check_essay(retriever.resolve_essays, retriever.essays, args.essay)
+    status = 0
+    for n, req in _batch(args.question):
+        try:
+            if isinstance(req, InputError):
+                raise req
+            question = req.question
+            check_essay(retriever.resolve_essays, retriever.essays, req.essay)
+            hits = retriever.search(question, k=args.k, author=req.author or args.author,
+                                    essay=req.essay or args.essay, mode=args.mode)
+        except InputError as exc:
+            if args.question != "-":
+                raise
+            status = EXIT_ERROR
+            _line_error(args, n, exc, None if isinstance(req, InputError) else req.question)
+            continue
         if args.json:
             _print_json({
                 "question": question,
@@ -104,33 +140,35 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{i}. [{h.score:.3f}] {h.chunk.author}《{h.chunk.title}》·{h.chunk.section}")
             print(f"   {h.chunk.text}")
         print()
-    return 0
+    return status
 
 
-def _history(req: dict[str, Any]) -> list[Any]:
+def _history(req: Request) -> list[Any]:
     from rag.types import Turn
 
-    return Turn.list_from(req.get("history"))
+    return Turn.list_from(req.history)
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
-    """Answer each question with citations."""
-    from rag.answer import Assistant
+    """Answer each question with citations (a batch follows any ingest that happens while it runs)."""
+    from rag.live import LiveAssistant
     from rag.types import Answer, Delta
 
-    assistant = Assistant.from_settings(settings, backend=args.backend, progress=_stderr_progress)
+    assistant = LiveAssistant.from_settings(settings, backend=args.backend, progress=_stderr_progress)
+    check_essay(assistant.retriever.resolve_essays, assistant.essays, args.essay)
     status = 0
-    for req in _batch(args.question):
+    for n, req in _batch(args.question):
         try:
+            if isinstance(req, InputError):
+                raise req
+            check_essay(assistant.retriever.resolve_essays, assistant.essays, req.essay)
+            author, essay = req.author or args.author, req.essay or args.essay
             if args.json:
-                result = assistant.ask(req["question"], history=_history(req),
-                                       author=req.get("author") or args.author, essay=req.get("essay") or args.essay)
+                result = assistant.ask(req.question, history=_history(req), author=author, essay=essay)
                 _print_json(result.to_dict())
                 continue
             final: Answer | None = None
-            for event in assistant.stream(req["question"], history=_history(req),
-                                          author=req.get("author") or args.author,
-                                          essay=req.get("essay") or args.essay):
+            for event in assistant.stream(req.question, history=_history(req), author=author, essay=essay):
                 if isinstance(event, Delta):
                     print(event.text, end="", flush=True)
                 else:
@@ -142,10 +180,7 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
             if args.question != "-":
                 raise
             status = EXIT_ERROR
-            if args.json:
-                _print_json({"question": req.get("question"), "error": str(exc)})
-            else:
-                print(str(exc), file=sys.stderr)
+            _line_error(args, n, exc, None if isinstance(req, InputError) else req.question)
     return status
 
 
@@ -207,8 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rebuild", action="store_true", help="rebuild the index from scratch (atomic)")
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("corpus", help="the outline: essays, sections, paragraph counts")
+    s = sub.add_parser("corpus", help="what is indexed: essays, sources, sections, paragraph counts")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--source", action="store_true",
+                   help="parse the corpus folder (POLICY_QA_CORPUS) as it is now instead of listing the index")
     s.set_defaults(func=cmd_corpus)
 
     def filters(sp: argparse.ArgumentParser) -> None:
@@ -261,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(settings, args))
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, as Unix tools do, and keep the interpreter from
+        # complaining about the unflushed stdout on exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except PolicyQAError as exc:
         if settings.debug:
             raise

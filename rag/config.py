@@ -73,6 +73,17 @@ class Settings:
     local_threads: int = 0  # CPU threads of the in-process local model; 0 = chosen from the core count
     max_running: int = 4  # answers computed at once by `serve`
     max_waiting: int = 16  # further questions that may wait for a slot before "busy"
+    # Ingest limits (docs/index.md): a file over one is skipped with a line naming the limit and its setting.
+    # Parsing runs at roughly 1-2 MB of Chinese text per second here and embedding at ~5-9 passages/s on 2 cores, so
+    # the defaults keep one file to about a minute of parsing and a few minutes of embedding.
+    max_file_mb: int = 20  # POLICY_QA_MAX_FILE_MB: bytes on disk of any one file
+    max_inflated_mb: int = 100  # POLICY_QA_MAX_INFLATED_MB: uncompressed size of a .docx's zip members
+    max_pdf_pages: int = 500  # POLICY_QA_MAX_PDF_PAGES: the seed page is 1 page; a 500-page report is ~1 M characters
+    max_chunks_per_file: int = 1000  # POLICY_QA_MAX_CHUNKS_PER_FILE: ~4,000 vectors with sub-passages, ~10 min
+    follow_links: bool = False  # POLICY_QA_FOLLOW_LINKS=1 indexes symlinks that point outside the corpus folder
+    # Old index generations stay this long after they stop being current, so a reader that opened one just before
+    # a switch can finish its request (an answer takes at most POLICY_QA_LLM_TIMEOUT x retries, 90 s by default).
+    keep_generations_s: int = 600  # POLICY_QA_KEEP_GENERATIONS_S
     auth: str = field(default="", repr=False)
     debug: bool = False
 
@@ -104,6 +115,12 @@ class Settings:
             local_threads=_int(e, "POLICY_QA_LOCAL_THREADS", 0, 0, 256),
             max_running=_int(e, "POLICY_QA_MAX_RUNNING", 4, 1, 256),
             max_waiting=_int(e, "POLICY_QA_MAX_WAITING", 16, 0, 10000),
+            max_file_mb=_int(e, "POLICY_QA_MAX_FILE_MB", 20, 1, 100000),
+            max_inflated_mb=_int(e, "POLICY_QA_MAX_INFLATED_MB", 100, 1, 100000),
+            max_pdf_pages=_int(e, "POLICY_QA_MAX_PDF_PAGES", 500, 1, 10**7),
+            max_chunks_per_file=_int(e, "POLICY_QA_MAX_CHUNKS_PER_FILE", 1000, 1, 10**7),
+            follow_links=e.get("POLICY_QA_FOLLOW_LINKS", "").strip() in ("1", "true", "yes"),
+            keep_generations_s=_int(e, "POLICY_QA_KEEP_GENERATIONS_S", 600, 0, 10**7),
             auth=e.get("POLICY_QA_AUTH", "").strip(),
             debug=e.get("POLICY_QA_DEBUG", "").strip() in ("1", "true", "yes"),
         )

@@ -9,12 +9,18 @@ and an `（作者系……）` line per essay. `parse_page` undoes that damage; 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
+import time
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.config import Settings
+from rag.datadir import shown
 from rag.errors import CorpusError
 from rag.types import Essay, Section
 
@@ -38,6 +44,43 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _BYLINE = re.compile(r"^(?:作者|文|撰文|作者姓名)\s*[:：|｜/]\s*(.+)$")
 
 OnError = Callable[[CorpusError], None]
+Progress = Callable[[str], None]
+_MB = 1024 * 1024
+PROGRESS_EVERY_S = 2.0  # a reading progress line at most this often, so a long ingest never looks stuck
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-file bounds on what is read (their settings and defaults are in rag/config.py and docs/index.md)."""
+
+    max_file_mb: int = 20
+    max_inflated_mb: int = 100
+    max_pdf_pages: int = 500
+    follow_links: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The limits the settings ask for."""
+        return cls(settings.max_file_mb, settings.max_inflated_mb, settings.max_pdf_pages, settings.follow_links)
+
+
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def name_title(stem: str) -> str:
+    """A title or id made from a file name: control characters (a newline in the name) become one space."""
+    return re.sub(r"\s+", " ", _NAME_CONTROL.sub(" ", stem)).strip() or "untitled"
+
+
+def _stem(source: str) -> str:
+    return name_title(Path(source).stem)
+
+
+def content_key(essay: Essay) -> str:
+    """Hash of what an essay says (title, author, affiliation, sections), whatever file it came from."""
+    d = essay.to_dict()
+    body = {k: d[k] for k in ("title", "author", "affiliation", "sections")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def clean_text(text: str) -> str:
@@ -260,7 +303,7 @@ def parse_page(text: str, source: str) -> list[Essay]:
     lines = _clean_lines(text)
     starts = _essay_starts(lines)
     essays = []
-    stem = Path(source).stem
+    stem = _stem(source)
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(lines)
         body, affiliation = _split_affiliation(lines[start + 2 : end])
@@ -309,7 +352,8 @@ def parse_plain(text: str, source: str, title_hint: str = "") -> list[Essay]:
     sections = _sections(blocks)
     if not sections:
         return []
-    return [Essay(f"{Path(source).stem}-1", title or Path(source).stem, author, affiliation, source, tuple(sections))]
+    return [Essay(f"{_stem(source)}-1", title or name_title(Path(source).stem), author, affiliation, source,
+                  tuple(sections))]
 
 
 def _unwrapped_blocks(lines: Sequence[str]) -> list[_Block]:
@@ -363,51 +407,69 @@ def parse_markdown(text: str, source: str) -> list[Essay]:
     secs = tuple(Section(t, tuple(ps)) for t, ps in sections if ps)
     if not secs:
         return []
-    return [Essay(f"{Path(source).stem}-1", title or Path(source).stem, author, affiliation, source, secs)]
+    return [Essay(f"{_stem(source)}-1", title or name_title(Path(source).stem), author, affiliation, source, secs)]
 
 
 def _read_text_file(path: Path) -> str:
     data = path.read_bytes()
     if not data.strip():
-        raise CorpusError(str(path), "文件为空")
+        raise CorpusError(shown(path), "文件为空")
     if b"\x00" in data[:4096]:
-        raise CorpusError(str(path), "看起来是二进制文件，不是文本")
+        raise CorpusError(shown(path), "看起来是二进制文件，不是文本")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise CorpusError(str(path), "无法按 UTF-8 或 GB18030 解码")
+    raise CorpusError(shown(path), "无法按 UTF-8 或 GB18030 解码")
 
 
-def _read_pdf(path: Path) -> str:
+def _read_pdf(path: Path, limits: Limits) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
+    pdf_log = logging.getLogger("pypdf")
+    level = pdf_log.level
+    pdf_log.setLevel(logging.CRITICAL)  # its warnings ("invalid pdf header") become the one skip line instead
     try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            raise CorpusError(str(path), "PDF 已加密，无法读取")
-        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(str(path))
+            if reader.is_encrypted:
+                raise CorpusError(shown(path), "PDF 已加密，无法读取")
+            pages = len(reader.pages)
+            if pages > limits.max_pdf_pages:
+                raise CorpusError(shown(path), f"PDF 有 {pages} 页，超过上限 {limits.max_pdf_pages} 页"
+                                  "（POLICY_QA_MAX_PDF_PAGES）")
+            text = "\n".join(page.extract_text() or "" for page in reader.pages)
     except CorpusError:
         raise
-    except (PdfReadError, ValueError, OSError, KeyError) as exc:
-        raise CorpusError(str(path), f"PDF 无法解析（{type(exc).__name__}）") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed PDF can raise almost anything inside pypdf
+        raise CorpusError(shown(path), f"PDF 无法解析（{type(exc).__name__}）") from None
+    finally:
+        pdf_log.setLevel(level)
     if not text.strip():
-        raise CorpusError(str(path), "PDF 中没有可提取的文字（可能是扫描件）")
+        raise CorpusError(shown(path), "PDF 中没有可提取的文字（可能是扫描件）")
     return text
 
 
-def _read_docx(path: Path) -> list[Essay]:
+def _read_docx(path: Path, limits: Limits) -> list[Essay]:
     import zipfile
 
     from docx import Document
     from docx.opc.exceptions import PackageNotFoundError
 
     try:
+        with zipfile.ZipFile(path) as z:  # the sizes a zip declares bound what reading it can inflate to
+            inflated = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CorpusError(shown(path), f"DOCX 无法解析（{type(exc).__name__}）") from None
+    if inflated > limits.max_inflated_mb * _MB:
+        raise CorpusError(shown(path), f"DOCX 解压后 {inflated / _MB:.0f} MB，超过上限 {limits.max_inflated_mb} MB"
+                          "（POLICY_QA_MAX_INFLATED_MB）")
+    try:
         doc = Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise CorpusError(str(path), f"DOCX 无法解析（{type(exc).__name__}）") from None
+        raise CorpusError(shown(path), f"DOCX 无法解析（{type(exc).__name__}）") from None
     lines = []
     for p in doc.paragraphs:
         style = (p.style.name if p.style is not None else "") or ""
@@ -423,27 +485,31 @@ def _read_docx(path: Path) -> list[Essay]:
         lines.append("")
     essays = parse_markdown("\n".join(lines), str(path))
     if not essays:
-        raise CorpusError(str(path), "DOCX 中没有正文")
+        raise CorpusError(shown(path), "DOCX 中没有正文")
     return essays
 
 
-def load_file(path: Path) -> list[Essay]:
+def load_file(path: Path, limits: Limits | None = None) -> list[Essay]:
     """Parse one file into essays; raises CorpusError with the reason when it cannot."""
+    limits = limits or Limits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise CorpusError(str(path), f"不支持的文件类型 {suffix or '（无扩展名）'}，支持 {' '.join(SUPPORTED_SUFFIXES)}")
+        raise CorpusError(shown(path), f"不支持的文件类型 {suffix or '（无扩展名）'}，支持 {' '.join(SUPPORTED_SUFFIXES)}")
     if not path.is_file():
-        raise CorpusError(str(path), "文件不存在")
+        raise CorpusError(shown(path), "文件不存在")
+    size = path.stat().st_size
+    if size > limits.max_file_mb * _MB:
+        raise CorpusError(shown(path), f"文件 {size / _MB:.0f} MB，超过上限 {limits.max_file_mb} MB（POLICY_QA_MAX_FILE_MB）")
     if suffix == ".docx":
-        return _read_docx(path)
+        return _read_docx(path, limits)
     if suffix == ".pdf":
-        essays = parse_plain(_read_pdf(path), str(path), title_hint=path.stem)
+        essays = parse_plain(_read_pdf(path, limits), str(path), title_hint=name_title(path.stem))
     elif suffix in (".md", ".markdown"):
         essays = parse_markdown(_read_text_file(path), str(path))
     else:
-        essays = parse_plain(_read_text_file(path), str(path), title_hint=path.stem)
+        essays = parse_plain(_read_text_file(path), str(path), title_hint=name_title(path.stem))
     if not essays:
-        raise CorpusError(str(path), "没有找到正文")
+        raise CorpusError(shown(path), "没有找到正文")
     return essays
 
 
@@ -475,14 +541,37 @@ def corpus_signature(paths: Sequence[Path]) -> str:
     return h.hexdigest()
 
 
-def load_corpus(paths: Sequence[Path], on_error: OnError | None = None) -> list[Essay]:
+def _leaves(f: Path, folders: Sequence[Path]) -> Path | None:
+    """Where a file found inside a given folder really lives, when a symlink takes it outside that folder."""
+    for root in folders:
+        if f.is_relative_to(root):
+            target = f.resolve()
+            return None if target.is_relative_to(root.resolve()) else target
+    return None
+
+
+def load_corpus(paths: Sequence[Path], on_error: OnError | None = None, limits: Limits | None = None,
+                progress: Progress | None = None) -> list[Essay]:
     """Load every essay under the given files and folders; a bad file is reported and the rest still load."""
+    limits = limits or Limits()
+    folders = [p for p in paths if p.is_dir()]
+    files = iter_files(paths)
     essays: list[Essay] = []
-    for f in iter_files(paths):
+    started = last = time.monotonic()
+    for n, f in enumerate(files, 1):
+        if progress is not None and time.monotonic() - last >= PROGRESS_EVERY_S:
+            last = time.monotonic()
+            progress(f"读取语料 {n}/{len(files)}：{shown(f)}")
         try:
-            essays += load_file(f)
+            outside = None if limits.follow_links else _leaves(f, folders)
+            if outside is not None:
+                raise CorpusError(shown(f), f"符号链接指向语料文件夹之外（{shown(outside)}），已跳过；"
+                                  "设置 POLICY_QA_FOLLOW_LINKS=1 可允许")
+            essays += load_file(f, limits)
         except CorpusError as exc:
             if on_error is None:
                 raise
             on_error(exc)
+    if progress is not None and time.monotonic() - started >= PROGRESS_EVERY_S:
+        progress(f"读取完成：{len(files)} 个文件，用时 {time.monotonic() - started:.1f} 秒")
     return essays

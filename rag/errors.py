@@ -28,6 +28,14 @@ class StoreBusyError(StoreError):
     """Another process is writing the index."""
 
 
+class StoreDamagedError(StoreError):
+    """The embedded store's files fail SQLite's own check: derived data to move aside and rebuild."""
+
+
+class StoreReadOnlyError(StoreError):
+    """The data folder is read-only: the index can be searched, not written."""
+
+
 class InputError(PolicyQAError):
     """The user's question is empty, too long or otherwise unusable."""
 

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from rag import datadir
 from rag.chunking import chunk_corpus, split_parts
 from rag.config import Settings
-from rag.corpus import corpus_signature, load_corpus
+from rag.corpus import Limits, content_key, corpus_signature, load_corpus
 from rag.embeddings import CachedEmbedder, Embedder, PolicyQAEmbeddingFunction, embedder_config, make_embedder
-from rag.errors import CorpusError, StoreBusyError, StoreError
+from rag.errors import CorpusError, StoreBusyError, StoreDamagedError, StoreError, StoreReadOnlyError
 from rag.store import IndexInfo, Store
 from rag.types import Chunk, Essay
 
@@ -49,6 +50,7 @@ class IngestReport:
     embedding_model: str = ""
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the CLI."""
@@ -61,6 +63,8 @@ class IngestReport:
                     f"复用缓存 {self.reused}；模型 {self.embedding_model}；用时 {self.seconds:.1f} 秒")
         if self.errors:
             head += f"；{len(self.errors)} 个文件未能读取"
+        if self.duplicates:
+            head += f"；{len(self.duplicates)} 个文件与已有内容重复，未重复索引"
         return head
 
 
@@ -147,10 +151,82 @@ def build_index(
     return info, report
 
 
+def _open_store(settings: Settings, progress: Progress) -> Store:
+    """The store, with a damaged embedded one moved aside first (it is derived data) and said so in one line."""
+    from rag.store import reset_persistent_store
+
+    try:
+        store = Store(settings)
+        store.current()
+        return store
+    except (StoreBusyError, StoreReadOnlyError):
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - Chroma's Rust core panics with a BaseException on damaged files
+        if settings.chroma_url or datadir.is_read_only(settings):
+            raise
+        why = str(exc) if isinstance(exc, StoreDamagedError) else f"索引无法读取（{type(exc).__name__}）"
+        moved = reset_persistent_store(settings)
+        progress(f"{why}；已移到 {datadir.shown(moved)}，将重新建立索引。")
+        return Store(settings)
+
+
+def _unique_ids(kept: Sequence[Essay], new: Sequence[Essay]) -> list[Essay]:
+    """Give a new essay whose id is taken (the same file name in another folder) an id qualified by its path."""
+    taken = {e.id for e in kept}
+    out = []
+    for e in new:
+        if e.id in taken:
+            stem, _sep, n = e.id.rpartition("-")
+            tag = hashlib.sha1(str(Path(e.source).resolve()).encode()).hexdigest()[:6]
+            e = Essay(f"{stem}-{tag}-{n}" if stem else f"{e.id}-{tag}", e.title, e.author, e.affiliation, e.source,
+                      e.sections)
+        taken.add(e.id)
+        out.append(e)
+    return out
+
+
+def _drop_duplicates(kept: Sequence[Essay], new: Sequence[Essay], progress: Progress) -> tuple[list[Essay], list[str]]:
+    """New essays whose text is already indexed or read from an earlier file are left out, one line per file."""
+    seen = {content_key(e): e.source for e in kept}
+    out: list[Essay] = []
+    reported: dict[str, str] = {}
+    for e in new:
+        key = content_key(e)
+        first = seen.get(key)
+        if first is not None and first != e.source:
+            if e.source not in reported:
+                reported[e.source] = f"{datadir.shown(e.source)}：内容与 {datadir.shown(first)} 相同，只索引一次"
+                progress(f"重复：{reported[e.source]}")
+            continue
+        seen.setdefault(key, e.source)
+        out.append(e)
+    return out, list(reported.values())
+
+
+def _within_chunk_limit(settings: Settings, essays: Sequence[Essay], on_error: Callable[[CorpusError], None]) -> list[Essay]:
+    """Drop the essays of a file that would make more than POLICY_QA_MAX_CHUNKS_PER_FILE chunks (before embedding)."""
+    by_file: dict[str, list[Essay]] = {}
+    for e in essays:
+        by_file.setdefault(e.source, []).append(e)
+    out: list[Essay] = []
+    for source, group in by_file.items():
+        n = len(chunk_corpus(group, settings.chunk_size, settings.chunk_overlap))
+        if n > settings.max_chunks_per_file:
+            on_error(CorpusError(datadir.shown(source), f"会切成 {n} 个片段，超过上限 {settings.max_chunks_per_file}"
+                                 "（POLICY_QA_MAX_CHUNKS_PER_FILE）"))
+            continue
+        out += group
+    return out
+
+
 def ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progress: Progress = _quiet) -> IngestReport:
     """Index the given files/folders (default: the corpus folder); without `rebuild`, other indexed files stay.
 
-    A folder given here replaces everything indexed from it before, so files deleted from it leave the index."""
+    A folder given here replaces everything indexed from it before, so files deleted from it leave the index.
+    Identical text is indexed once; a file over a limit is skipped with one line; when files were given and none
+    of them could be read, nothing changes and StoreError says why."""
     errors: list[str] = []
 
     def on_error(err: CorpusError) -> None:
@@ -158,12 +234,18 @@ def ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progress
         progress(f"跳过：{err}")
 
     targets = paths or [settings.corpus]
-    progress(f"读取语料：{', '.join(str(p) for p in targets)}")
+    progress(f"读取语料：{', '.join(datadir.shown(p) for p in targets)}")
+    if datadir.is_read_only(settings):
+        raise StoreReadOnlyError(datadir.read_only_message(settings))
     with_corpus = _same_path_in(settings.corpus, targets)
     corpus_sig = corpus_signature([settings.corpus]) if with_corpus else ""
-    essays = load_corpus(targets, on_error=on_error)
-    store = Store(settings)
+    loaded = load_corpus(targets, on_error=on_error, limits=Limits.from_settings(settings), progress=progress)
+    loaded = _within_chunk_limit(settings, loaded, on_error)
+    if not loaded and errors:
+        raise StoreError(f"没有一个文件能读取（{len(errors)} 个文件已跳过，原因见上），索引未改动。")
+    store = _open_store(settings, progress)
     embedder = make_embedder(settings)
+    kept: list[Essay] = []
     if not rebuild:
         current = store.current()
         if current is not None:
@@ -171,15 +253,18 @@ def ingest(settings: Settings, paths: list[Path] | None, rebuild: bool, progress
                 kept = store.load_essays(current)
             except StoreError:
                 kept = []
-            new_sources = {e.source for e in essays}
+            new_sources = {Path(e.source).resolve() for e in loaded}
             folders = [p.resolve() for p in targets if p.is_dir()]
-            essays = [e for e in kept if e.source not in new_sources and not _under(e.source, folders)] + list(essays)
+            kept = [e for e in kept if Path(e.source).resolve() not in new_sources and not _under(e.source, folders)]
             corpus_sig = corpus_sig or current.corpus_sig  # the corpus part of the index is as it was
+    fresh, duplicates = _drop_duplicates(kept, loaded, progress)
+    essays = kept + _unique_ids(kept, fresh)
     if not essays:
         raise StoreError("没有可索引的文章（No essays to index）：" + ("; ".join(errors) or "the corpus is empty"))
     _info, report = build_index(settings, essays, store, embedder, force=rebuild, progress=progress,
                                 corpus_sig=corpus_sig)
     report.errors = errors
+    report.duplicates = duplicates
     progress(report.summary())
     return report
 

@@ -24,12 +24,20 @@ from typing import Any, Literal
 import numpy as np
 from chromadb.api.models.Collection import Collection
 
+from rag import datadir
 from rag.chunking import split_parts
 from rag.config import Settings
 from rag.embeddings import Embedder, PolicyQAEmbeddingFunction, embedder_config, make_embedder
-from rag.errors import ConfigError, InputError, StoreBusyError, StoreError
+from rag.errors import (
+    ConfigError,
+    InputError,
+    StoreBusyError,
+    StoreDamagedError,
+    StoreError,
+    StoreReadOnlyError,
+)
 from rag.lexical import LexicalIndex
-from rag.store import Store, reset_persistent_store
+from rag.store import IndexInfo, Store, reset_persistent_store
 from rag.types import Chunk, Essay, Hit
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -279,21 +287,33 @@ class Retriever:
 
 def open_retriever(settings: Settings, progress: Progress | None = None) -> Retriever:
     """Open the index, building it from settings.corpus when empty, damaged or made with another embedding model."""
+    return open_index(settings, progress)[0]
+
+
+def open_index(settings: Settings, progress: Progress | None = None) -> tuple[Retriever, IndexInfo]:
+    """open_retriever, also returning the generation it opened (what rag.live follows)."""
     say = progress or (lambda _m: None)
     try:
-        return _open_retriever(settings, say)
-    except (StoreBusyError, ConfigError, InputError):
+        return _open_index(settings, say)
+    except (StoreBusyError, StoreReadOnlyError, ConfigError, InputError):
         raise
-    except Exception as exc:  # the embedded store is derived data: rebuild it rather than fail
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - Chroma's Rust core panics with a BaseException on damaged files
+        # the embedded store is derived data: rebuild it rather than fail
         if settings.chroma_url:
             raise StoreError(f"Chroma 服务器上的索引无法读取（{type(exc).__name__}: {exc}）；"
                              "请运行 `policy-qa ingest --rebuild`。") from None
-        say(f"索引已损坏或无法读取（{type(exc).__name__}），正在从语料重建……")
-        reset_persistent_store(settings)
-        return _open_retriever(settings, say)
+        if datadir.is_read_only(settings):  # a readable index on a read-only mount is never moved aside
+            raise StoreError(f"只读数据文件夹中的索引无法读取（{type(exc).__name__}）；"
+                             f"{datadir.read_only_message(settings)}") from None
+        why = str(exc) if isinstance(exc, StoreDamagedError) else f"索引无法读取（{type(exc).__name__}）"
+        moved = reset_persistent_store(settings)
+        say(f"{why}；已移到 {datadir.shown(moved)}，正在从语料重建……")
+        return _open_index(settings, say)
 
 
-def _open_retriever(settings: Settings, say: Progress) -> Retriever:
+def _open_index(settings: Settings, say: Progress) -> tuple[Retriever, IndexInfo]:
     from rag.ingest import build_index, effective_part_size, ingest, refresh_if_corpus_changed
 
     store = Store(settings)
@@ -317,6 +337,11 @@ def _open_retriever(settings: Settings, say: Progress) -> Retriever:
         info = refresh_if_corpus_changed(settings, info, say)
     if info is None:
         raise StoreError("索引建立失败（the index is still empty）；请运行 `policy-qa ingest --rebuild`。")
+    return open_generation(settings, store, embedder, info), info
+
+
+def open_generation(settings: Settings, store: Store, embedder: Embedder | None, info: IndexInfo) -> Retriever:
+    """The Retriever over one published generation, as it is (nothing is built or refreshed)."""
     ef = PolicyQAEmbeddingFunction.for_embedder(embedder)
     collection = store.open_collection(info, ef)
     parts = store.open_collection(info, ef, parts=True) if info.parts and embedder is not None else None

@@ -4,11 +4,17 @@ Layout inside Chroma: one collection of chunks per index generation (`policy_qa_
 small `policy_qa_meta` collection holding the pointer to the generation in use plus the parsed essays of
 each generation. A rebuild fills a new generation and then moves the pointer in one write, so a crash
 mid-ingest leaves the previous index serving. Writers hold a file lock under the index folder.
+
+After each switch the writer also replaces a small file, `index/generation.json`, naming the new generation:
+a running reader stats it on every request (microseconds) and reopens when it changed (see rag/live.py). A
+replaced generation is dropped only after POLICY_QA_KEEP_GENERATIONS_S, and never while it is one of the two
+newest, so a reader that opened it just before a switch finishes its request on it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -24,14 +30,16 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
 
+from rag import datadir
 from rag.config import Settings
 from rag.embeddings import PolicyQAEmbeddingFunction
-from rag.errors import ConfigError, StoreBusyError, StoreError
+from rag.errors import ConfigError, StoreBusyError, StoreError, StoreReadOnlyError
 from rag.types import Chunk, Essay, Section
 
 META = "policy_qa_meta"
 PREFIX = "policy_qa_"
 POINTER = "current"
+GENERATION_FILE = "generation.json"  # the published generation's name, for readers' cheap change check
 PARTS_SUFFIX = "_parts"  # a generation's sub-passage vectors live in "<generation>_parts"
 _ADD_BATCH = 2000
 _GET_BATCH = 5000
@@ -51,16 +59,41 @@ def make_chroma_client(settings: Settings) -> ClientAPI:
             )
         except Exception as exc:  # chromadb raises plain ValueError/ConnectError when the server is down
             raise StoreError(f"Cannot reach the Chroma server at POLICY_QA_CHROMA_URL={settings.chroma_url}: {exc}") from None
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
+    datadir.check_home(settings)
+    chroma_dir = settings.index_dir / "chroma"
+    if chroma_dir.exists() and not chroma_dir.is_dir():
+        raise StoreError(f"索引需要文件夹 {datadir.shown(chroma_dir)}，但它是一个文件；请移走它。")
+    if (chroma_dir / datadir.SQLITE_FILE).is_file():
+        datadir.check_sqlite(chroma_dir / datadir.SQLITE_FILE)  # before Chroma reads a damaged page
+    if datadir.is_read_only(settings):
+        if not chroma_dir.is_dir():
+            raise StoreReadOnlyError(datadir.read_only_message(settings) + "（这里还没有索引）")
+        return chromadb.PersistentClient(path=str(datadir.read_only_copy(chroma_dir)), settings=chroma_settings)
+    datadir.index_folder(settings)
+    return chromadb.PersistentClient(path=str(chroma_dir), settings=chroma_settings)
 
 
-def reset_persistent_store(settings: Settings) -> None:
-    """Move a damaged embedded store aside (kept for inspection, never read again) so it can be rebuilt."""
+def reset_persistent_store(settings: Settings) -> str:
+    """Move a damaged embedded store aside (kept for inspection, never read again) so it can be rebuilt; returns
+    where it went. A read-only folder is never touched."""
+    if datadir.is_read_only(settings):
+        raise StoreReadOnlyError(datadir.read_only_message(settings))
     chroma_dir = settings.index_dir / "chroma"
     chromadb.api.client.SharedSystemClient.clear_system_cache()  # forget the open handle on the damaged files
+    target = settings.index_dir / f"chroma.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     if chroma_dir.exists():
-        chroma_dir.rename(settings.index_dir / f"chroma.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+        chroma_dir.rename(target)
+    (settings.index_dir / GENERATION_FILE).unlink(missing_ok=True)
+    return str(target)
+
+
+def generation_signature(settings: Settings) -> tuple[int, int, int] | None:
+    """Identity of the published-generation file (replaced on every switch), or None when there is none."""
+    try:
+        st = os.stat(settings.index_dir / GENERATION_FILE)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 @dataclass(frozen=True)
@@ -175,8 +208,9 @@ class Store:
     @contextmanager
     def write_lock(self) -> Iterator[None]:
         """Exclusive writer lock; a second writer fails at once instead of waiting or corrupting the store."""
-        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.settings.index_dir / "write.lock"), timeout=0)
+        if datadir.is_read_only(self.settings):
+            raise StoreReadOnlyError(datadir.read_only_message(self.settings))
+        lock = FileLock(str(datadir.lock_file(self.settings)), timeout=0)
         try:
             lock.acquire()
         except Timeout:
@@ -226,8 +260,18 @@ class Store:
         info = IndexInfo(name, fingerprint, str(cfg["provider"]), str(cfg["model"]), int(cfg["dim"]), len(chunks),
                          part_size if parts else 0, len(parts), corpus_sig)
         self._write_pointer(info)  # the switch
+        self._announce(info)
         self._prune(keep={name} | ({previous.collection} if previous else set()))
         return info
+
+    def _announce(self, info: IndexInfo) -> None:
+        """Replace index/generation.json atomically, so readers in other processes notice the switch."""
+        if self.settings.chroma_url:
+            return  # a shared server's readers poll the pointer itself
+        path = self.settings.index_dir / GENERATION_FILE
+        tmp = path.with_name(f".{GENERATION_FILE}.{uuid.uuid4().hex[:8]}")
+        tmp.write_text(json.dumps({"collection": info.collection, "published": time.time()}), encoding="utf-8")
+        os.replace(tmp, path)
 
     def _write_pointer(self, info: IndexInfo) -> None:
         pointer: dict[str, str | int] = {"kind": "pointer", "collection": info.collection,
@@ -254,10 +298,20 @@ class Store:
                 progress(f"{label} {min(j, len(ids))}/{len(ids)}")
 
     def _prune(self, keep: set[str]) -> None:
-        """Drop every generation but the new one and the one it replaced (a reader may still use it)."""
-        for col in self.client.list_collections():
-            name = col.name
-            if not name.startswith(PREFIX) or name == META or name.removesuffix(PARTS_SUFFIX) in keep:
+        """Drop generations replaced more than POLICY_QA_KEEP_GENERATIONS_S ago, except the new one and the one it
+        replaced; then delete the segment folders Chroma leaves behind on disk."""
+        cols = [c for c in self.client.list_collections() if c.name.startswith(PREFIX) and c.name != META]
+        created = {c.name: float((c.metadata or {}).get("created") or 0.0) for c in cols
+                   if not c.name.endswith(PARTS_SUFFIX)}
+        order = sorted(created, key=lambda n: created[n])
+        # a generation stopped being current when the next one was created
+        retired = {n: created[order[i + 1]] for i, n in enumerate(order[:-1])}
+        now = time.time()
+        for col in cols:
+            base = col.name.removesuffix(PARTS_SUFFIX)
+            if base in keep or now - retired.get(base, now) < self.settings.keep_generations_s:
                 continue
-            self.client.delete_collection(name)
-            self._meta_collection().delete(ids=[f"essays:{name}"])
+            self.client.delete_collection(col.name)
+            self._meta_collection().delete(ids=[f"essays:{col.name}"])
+        if not self.settings.chroma_url:  # also folders left by earlier versions
+            datadir.sweep_segments(self.settings.index_dir / "chroma")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import urllib.error
 import urllib.request
@@ -346,7 +347,7 @@ def test_busy_gate_answers_with_busy_message() -> None:
     page = ChatPage(FakeAssistant(), gate)
     with gate.slot():
         chat, session, _ = _run(page, "什么是产业韧性？", Session())
-        assert page.api_chat("什么是产业韧性？")["busy"] is True
+        assert asyncio.run(page.api_chat("什么是产业韧性？"))["busy"] is True
     assert BUSY_MESSAGE in chat[-1]["content"]
     assert session.exchanges[-1].error == BUSY_MESSAGE
 

@@ -33,8 +33,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
 import gradio as gr
 
+from rag import inputs
 from rag.config import Settings
 from rag.errors import ConfigError, InputError, LLMError, PolicyQAError
 from rag.types import Answer, Delta, Essay, Turn
@@ -96,28 +98,40 @@ class Gate:
         """The gate sized by POLICY_QA_MAX_RUNNING and POLICY_QA_MAX_WAITING."""
         return cls(settings.max_running, settings.max_waiting)
 
+    def admit(self) -> bool:
+        """Take a place in line without waiting: False when the line is full (then say busy at once)."""
+        with self._lock:
+            if self._inside >= self.capacity:
+                return False
+            self._inside += 1
+            return True
+
+    def leave(self) -> None:
+        """Give back the place taken by admit()."""
+        with self._lock:
+            self._inside -= 1
+
+    @contextmanager
+    def running(self) -> Iterator[bool]:
+        """After admit(): yield True while holding a running slot, False when the wait ran out."""
+        got = self._slots.acquire(timeout=self.max_wait_s)
+        try:
+            yield got
+        finally:
+            if got:
+                self._slots.release()
+
     @contextmanager
     def slot(self) -> Iterator[bool]:
         """Yield True while holding a running slot, False when the line is full or the wait ran out."""
-        with self._lock:
-            if self._inside >= self.capacity:
-                admitted = False
-            else:
-                self._inside += 1
-                admitted = True
-        if not admitted:
+        if not self.admit():
             yield False
             return
         try:
-            got = self._slots.acquire(timeout=self.max_wait_s)
-            try:
+            with self.running() as got:
                 yield got
-            finally:
-                if got:
-                    self._slots.release()
         finally:
-            with self._lock:
-                self._inside -= 1
+            self.leave()
 
 
 @dataclass
@@ -163,7 +177,7 @@ class ChatPage:
                 author: str | None) -> Iterator[tuple[Any, ...]]:
         """Stream one answer into the chat, then fill the sources panel, status line and export file."""
         session = session or Session()
-        question = (question or "").strip()
+        question = question.strip() if isinstance(question, str) and _encodable(question) else ""
         chat = list(chat or [])
         if not question:
             yield gr.skip(), list(chat), gr.skip(), gr.skip(), session, gr.skip()
@@ -211,6 +225,19 @@ class ChatPage:
         yield (gr.skip(), list(chat), render.sources_panel_html(final, key), render.status_html(final), session,
                self._export(session))
 
+    def generation(self) -> str:
+        """The index generation the assistant answers from ("" for an assistant that does not follow one)."""
+        return str(getattr(self.assistant, "generation", ""))
+
+    def refresh_corpus(self, known: str) -> tuple[Any, ...]:
+        """New header, filters and outline when the assistant moved to another generation since the page drew them."""
+        current = self.generation()
+        if current == known:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        essays = self.assistant.essays
+        return (current, _brand_html(essays), gr.Dropdown(choices=_essay_choices(essays)),
+                gr.Dropdown(choices=_author_choices(essays)))
+
     def _export(self, session: Session) -> Any:
         markdown = render.conversation_markdown(session.exchanges)
         digest = hashlib.sha1(markdown.encode()).hexdigest()[:10]
@@ -228,27 +255,49 @@ class ChatPage:
         return ([], Session(), render.sources_panel_html(None), render.status_html(None, "对话已清空"),
                 gr.DownloadButton(value=None, interactive=False), "")
 
-    def api_chat(self, question: str, essay: str = "", author: str = "",
-                 history: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    async def api_chat(self, question: Any, essay: Any = "", author: Any = "",
+                       history: Any = None) -> dict[str, Any]:
         """Answer one question, after the earlier turns if given ([{"role": "user"|"assistant", "content": ...}]);
-        the JSON of `policy-qa ask --json`, or {"error": ...}."""
-        with self.gate.slot() as admitted:
-            if not admitted:
-                return {"question": question, "error": BUSY_MESSAGE, "busy": True}
+        the JSON of `policy-qa ask --json`, or {"error": ...}. Bad fields and a full line are answered on the
+        event loop at once; only admitted questions take a worker thread."""
+        try:
+            req = inputs.request(question, essay or None, author or None, history)
+        except InputError as exc:
+            shown = question if isinstance(question, str) and _encodable(question) else None
+            return {"question": shown, "error": str(exc), "input_error": True}
+        if not self.gate.admit():
+            return {"question": req.question, "error": BUSY_MESSAGE, "busy": True}
+        try:
+            return await anyio.to_thread.run_sync(self._answer_admitted, req)
+        finally:
+            self.gate.leave()
+
+    def _answer_admitted(self, req: inputs.Request) -> dict[str, Any]:
+        with self.gate.running() as got:
+            if not got:
+                return {"question": req.question, "error": BUSY_MESSAGE, "busy": True}
             final: Answer | None = None
             try:
-                for event in self.assistant.stream(question, history=Turn.list_from(history), author=_filter(author),
-                                                   essay=_filter(essay)):
+                for event in self.assistant.stream(req.question, history=Turn.list_from(req.history),
+                                                   author=req.author, essay=req.essay):
                     if isinstance(event, Answer):
                         final = event
             except Exception as exc:
                 if not isinstance(exc, PolicyQAError):
                     log.exception("answering failed")
-                return {"question": question, "error": user_message(exc),
+                return {"question": req.question, "error": user_message(exc),
                         "input_error": isinstance(exc, InputError)}
         if final is None:
-            return {"question": question, "error": INTERNAL_ERROR}
+            return {"question": req.question, "error": INTERNAL_ERROR}
         return final.to_dict()
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _asset(name: str) -> str:
@@ -270,6 +319,12 @@ def theme() -> gr.themes.Base:
         button_primary_background_fill="#b3261e",
         button_primary_background_fill_hover="#8f1d17",
     )
+
+
+def _brand_html(essays: Sequence[Essay]) -> str:
+    return ('<div class="pq-brand"><div class="pq-logo">问</div><div><div class="pq-title">政策文章问答</div>'
+            f'<div class="pq-subtitle">{len(essays)} 篇产业政策文章 · 每句回答注明作者、文章与章节 · '
+            "文章未涉及的问题会直说</div></div></div>")
 
 
 def _essay_choices(essays: Sequence[Essay]) -> list[tuple[str, str]]:
@@ -297,11 +352,7 @@ def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: 
                    delete_cache=(3600, 86400)) as demo:
         session = gr.State(Session())
         with gr.Row(elem_id="pq-header", equal_height=True):
-            gr.HTML(
-                '<div class="pq-brand"><div class="pq-logo">问</div><div><div class="pq-title">政策文章问答</div>'
-                f'<div class="pq-subtitle">{len(essays)} 篇产业政策文章 · 每句回答注明作者、文章与章节 · '
-                "文章未涉及的问题会直说</div></div></div>",
-            )
+            brand = gr.HTML(_brand_html(essays))
             status = gr.HTML(render.status_html(None, _ready_status(settings)), elem_id="pq-status")
         with gr.Row(elem_id="pq-main"):
             with gr.Column(scale=7, elem_id="pq-left"):
@@ -333,30 +384,38 @@ def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: 
             with gr.Column(scale=5, elem_id="pq-right"), gr.Tabs():
                 with gr.Tab("来源", elem_id="pq-tab-sources"):
                     sources = gr.HTML(render.sources_panel_html(None), elem_id="pq-sources")
-                with gr.Tab("文章一览", elem_id="pq-tab-corpus"):
-                    summary_buttons = []
-                    for essay in essays:
-                        with gr.Group(elem_classes=["pq-essay-card"]):
-                            gr.HTML(render.outline_html(essay))
-                            summary_buttons.append(
-                                (gr.Button("概括全文", size="sm", elem_classes=["pq-summary-btn"]), essay)
-                            )
+                with gr.Tab("文章一览", elem_id="pq-tab-corpus") as corpus_tab:
+                    generation = gr.State(page.generation())
 
         outputs = [question, chatbot, sources, status, session, export]
         chat_inputs = [question, chatbot, session, essay_filter, author_filter]
         common: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden"}
+
+        # The outline is drawn from the generation being answered from, so it follows a new ingest.
+        with corpus_tab:
+            @gr.render(inputs=[generation])
+            def _outline(_generation: str) -> None:
+                for essay in page.assistant.essays:
+                    with gr.Group(elem_classes=["pq-essay-card"]):
+                        gr.HTML(render.outline_html(essay))
+                        button = gr.Button("概括全文", size="sm", elem_classes=["pq-summary-btn"])
+                    summary_q = gr.State(f"概括《{essay.title}》的主要内容。")
+                    button.click(page.respond, [summary_q, chatbot, session, gr.State(essay.id), gr.State("")],
+                                 outputs, api_visibility="private", **common).then(
+                        page.refresh_corpus, [generation], corpus_outputs, api_visibility="private", queue=False)
+
+        corpus_outputs = [generation, brand, essay_filter, author_filter]
         # Answers are admitted by the Gate (shared with /chat), so Gradio's per-event limit is lifted for them.
+        refresh: dict[str, Any] = {"api_visibility": "private", "queue": False}
         question.submit(page.respond, chat_inputs, outputs, api_name="respond", api_visibility="undocumented",
-                        **common)
-        send.click(page.respond, chat_inputs, outputs, api_visibility="private", **common)
+                        **common).then(page.refresh_corpus, [generation], corpus_outputs, **refresh)
+        send.click(page.respond, chat_inputs, outputs, api_visibility="private", **common).then(
+            page.refresh_corpus, [generation], corpus_outputs, **refresh)
         for button, text in example_buttons:
             button.click(lambda t=text: t, None, question, queue=False, api_visibility="private").then(
-                page.respond, chat_inputs, outputs, api_visibility="private", **common)
-        for button, essay in summary_buttons:
-            summary_q = gr.State(f"概括《{essay.title}》的主要内容。")
-            essay_id = gr.State(essay.id)
-            button.click(page.respond, [summary_q, chatbot, session, essay_id, gr.State("")], outputs,
-                         api_visibility="private", **common)
+                page.respond, chat_inputs, outputs, api_visibility="private", **common).then(
+                page.refresh_corpus, [generation], corpus_outputs, **refresh)
+        demo.load(page.refresh_corpus, [generation], corpus_outputs, **refresh)
         clear_outputs = [chatbot, session, sources, status, export, question]
         clear.click(page.clear, [session], clear_outputs, queue=False, api_visibility="private")
         # The Chatbot's own trash icon must forget the session history too, or the next answer would use it.
@@ -479,10 +538,10 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860,
     if not is_loopback(host) and options.auth is None:
         print(f"警告：{host} 上的服务没有设置访问密码（POLICY_QA_AUTH），同一网络的人都能访问。",
               file=sys.stderr, flush=True)
-    from rag.answer import Assistant
+    from rag.live import LiveAssistant
 
     _progress("正在加载文章与检索索引…")
-    assistant = Assistant.from_settings(settings, progress=_progress)
+    assistant = LiveAssistant.from_settings(settings, progress=_progress)  # follows every later ingest
     offline = settings.resolved_backend == "extractive"
     if offline:
         # The first search loads tokenizer dictionaries and warms the embedding model (about 2 s on 2 cores);
