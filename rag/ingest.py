@@ -166,7 +166,9 @@ def _open_store(settings: Settings, progress: Progress) -> Store:
     except BaseException as exc:  # noqa: BLE001 - Chroma's Rust core panics with a BaseException on damaged files
         if settings.chroma_url or datadir.is_read_only(settings):
             raise
-        why = str(exc) if isinstance(exc, StoreDamagedError) else f"索引无法读取（{type(exc).__name__}）"
+        if isinstance(exc, OSError):  # a file-system problem, not damage: say which path, move nothing
+            raise StoreError(f"无法访问 {datadir.shown(exc.filename or settings.index_dir)}：{exc.strerror}") from None
+        why = str(exc) if isinstance(exc, StoreDamagedError) else f"索引已损坏或无法读取（{type(exc).__name__}）"
         moved = reset_persistent_store(settings)
         progress(f"{why}；已移到 {datadir.shown(moved)}，将重新建立索引。")
         return Store(settings)

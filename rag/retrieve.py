@@ -307,7 +307,9 @@ def open_index(settings: Settings, progress: Progress | None = None) -> tuple[Re
         if datadir.is_read_only(settings):  # a readable index on a read-only mount is never moved aside
             raise StoreError(f"只读数据文件夹中的索引无法读取（{type(exc).__name__}）；"
                              f"{datadir.read_only_message(settings)}") from None
-        why = str(exc) if isinstance(exc, StoreDamagedError) else f"索引无法读取（{type(exc).__name__}）"
+        if isinstance(exc, OSError):  # a file-system problem, not damage: say which path, move nothing
+            raise StoreError(f"无法访问 {datadir.shown(exc.filename or settings.index_dir)}：{exc.strerror}") from None
+        why = str(exc) if isinstance(exc, StoreDamagedError) else f"索引已损坏或无法读取（{type(exc).__name__}）"
         moved = reset_persistent_store(settings)
         say(f"{why}；已移到 {datadir.shown(moved)}，正在从语料重建……")
         return _open_index(settings, say)

@@ -62,7 +62,7 @@ def make_chroma_client(settings: Settings) -> ClientAPI:
     datadir.check_home(settings)
     chroma_dir = settings.index_dir / "chroma"
     if chroma_dir.exists() and not chroma_dir.is_dir():
-        raise StoreError(f"索引需要文件夹 {datadir.shown(chroma_dir)}，但它是一个文件；请移走它。")
+        raise ConfigError(f"索引需要文件夹 {datadir.shown(chroma_dir)}，但它是一个文件；请移走它。")
     if (chroma_dir / datadir.SQLITE_FILE).is_file():
         datadir.check_sqlite(chroma_dir / datadir.SQLITE_FILE)  # before Chroma reads a damaged page
     if datadir.is_read_only(settings):
