@@ -67,7 +67,7 @@ def test_a_damaged_store_is_moved_aside_and_rebuilt_with_one_line(built_home: Pa
 # -- 10: a read-only data folder ------------------------------------------------------------------------------------
 def _read_only(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the CLI with `home` bind-mounted read-only in a private mount namespace (nothing outside changes)."""
-    inner = f'mount --bind "$H" "$H" && mount -o remount,bind,ro "$H" && exec "$@"'
+    inner = 'mount --bind "$H" "$H" && mount -o remount,bind,ro "$H" && exec "$@"'
     return subprocess.run(["unshare", "-rm", "sh", "-c", inner, "sh", sys.executable, "-m", "rag.cli", *args],
                           env={**_env(home), "H": str(home)}, capture_output=True, text=True, timeout=300)
 

@@ -18,7 +18,6 @@ from retrieval_fixtures import SEED_PAGE, TINY_ESSAY, settings_for, warm_home
 
 from rag.config import Settings
 from rag.ingest import ingest
-from rag.live import LiveAssistant
 from rag.retrieve import open_retriever
 from rag.store import Store
 
@@ -45,6 +44,8 @@ def _lexical(home: Path, corpus: Path, **env: str) -> Settings:
 
 
 def test_a_reader_answers_through_rebuilds_by_another_process(tmp_path: Path) -> None:
+    from rag.live import LiveAssistant
+
     home = tmp_path / "home"
     settings = _lexical(home, SEED_PAGE)
     live = LiveAssistant.from_settings(settings, backend="extractive")
@@ -62,6 +63,7 @@ def test_a_reader_answers_through_rebuilds_by_another_process(tmp_path: Path) ->
 
 
 def test_a_new_ingest_is_answered_and_shown_without_restart(tmp_path: Path) -> None:
+    from rag.live import LiveAssistant
     from ui.app import ChatPage, Gate
 
     home = tmp_path / "home"
