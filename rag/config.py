@@ -1,4 +1,5 @@
-"""One settings object, read from the environment once; every variable is documented in the README."""
+"""One settings object, read from the environment once; every variable is documented in the README (the ingest
+limits and index lifecycle ones in docs/index.md)."""
 
 from __future__ import annotations
 

@@ -112,6 +112,6 @@ def test_chat_api_rejects_bad_fields_with_an_input_error(args: tuple[object, ...
 
     page = ChatPage(FakeAssistant(), Gate())
     out = page.api_chat(*args)  # type: ignore[arg-type]
-    result = asyncio.run(out)
+    result = asyncio.run(out) if asyncio.iscoroutine(out) else out
     assert result.get("input_error") is True and "字段" in result["error"], result
     json.dumps(result, ensure_ascii=False).encode("utf-8")  # the reply itself is valid JSON text
