@@ -256,7 +256,7 @@ class Store:
         meta = self._meta_collection()
         one = np.ones((1, 1), dtype=np.float32)
         meta.upsert(ids=[f"essays:{name}"], documents=[json.dumps([e.to_dict() for e in essays], ensure_ascii=False)],
-                    metadatas=[{"kind": "essays", "collection": name}], embeddings=one)
+                    metadatas=[{"kind": "essays", "collection": name, "published": time.time()}], embeddings=one)
         info = IndexInfo(name, fingerprint, str(cfg["provider"]), str(cfg["model"]), int(cfg["dim"]), len(chunks),
                          part_size if parts else 0, len(parts), corpus_sig)
         self._write_pointer(info)  # the switch
@@ -301,10 +301,14 @@ class Store:
         """Drop generations replaced more than POLICY_QA_KEEP_GENERATIONS_S ago, except the new one and the one it
         replaced; then delete the segment folders Chroma leaves behind on disk."""
         cols = [c for c in self.client.list_collections() if c.name.startswith(PREFIX) and c.name != META]
-        created = {c.name: float((c.metadata or {}).get("created") or 0.0) for c in cols
+        # when each generation became current: its publish time (its creation time for older indexes)
+        got = self._meta_collection().get(where={"kind": "essays"}, include=["metadatas"])
+        published = {str(m.get("collection")): float(m.get("published") or 0.0)  # type: ignore[arg-type]
+                     for m in got["metadatas"] or []}
+        created = {c.name: published.get(c.name) or float((c.metadata or {}).get("created") or 0.0) for c in cols
                    if not c.name.endswith(PARTS_SUFFIX)}
         order = sorted(created, key=lambda n: created[n])
-        # a generation stopped being current when the next one was created
+        # a generation stopped being current when the next one was published
         retired = {n: created[order[i + 1]] for i, n in enumerate(order[:-1])}
         now = time.time()
         for col in cols:

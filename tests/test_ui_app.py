@@ -53,6 +53,8 @@ def test_admission_limits_come_from_the_settings(tmp_path: Path) -> None:
     opts = launch_options(settings)
     assert opts.default_concurrency_limit == 8 and opts.queue_max_size == 216
     assert Gate.for_settings(settings).capacity == 108
+    # every queued request is worked on at once, so the Gate (not Gradio's worker pool) decides who is busy
+    assert opts.launch_kwargs()["max_threads"] >= opts.queue_max_size
     with pytest.raises(ConfigError, match="POLICY_QA_MAX_RUNNING"):
         Settings.from_env({"POLICY_QA_MAX_RUNNING": "0"})
 
@@ -120,6 +122,7 @@ def test_running_app_launch_state(served: dict[str, Any]) -> None:
     assert demo.share is False and demo.share_url is None
     assert demo.analytics_enabled is False
     assert demo._queue.max_size == QUEUE_MAX
+    assert demo._queue.max_thread_count >= QUEUE_MAX  # no request waits in Gradio's queue for a worker
     assert demo._queue.default_concurrency_limit == RUNNING
     assert demo.max_file_size and demo.max_file_size <= 1024 * 1024
     status, body = _get(url + "/")
@@ -388,3 +391,39 @@ def test_serve_refuses_a_busy_port_before_loading_anything(tmp_path: Path) -> No
         with pytest.raises(ConfigError, match=f"Port {port}"):
             serve(offline_settings(tmp_path), "127.0.0.1", port)
     assert not (tmp_path / "index").exists()
+
+
+def test_busy_chat_calls_are_answered_while_every_slot_is_held() -> None:
+    """Beyond the line the API says busy at once, and questions waiting in line hold no worker thread (a blocked
+    thread pool delayed even busy answers by tens of seconds)."""
+    import anyio.to_thread
+
+    release = threading.Event()
+
+    class Held(FakeAssistant):
+        def stream(self, question: str, history: Any = (), author: str | None = None,
+                   essay: str | None = None) -> Iterator[Any]:
+            release.wait(30)
+            yield from super().stream(question, history=history, author=author, essay=essay)
+
+    page = ChatPage(Held(), Gate(running=1, waiting=8, max_wait_s=30))
+
+    async def burst() -> tuple[list[dict[str, Any]], int]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 3  # fewer threads than waiting questions
+        calls = [asyncio.ensure_future(page.api_chat("什么是产业韧性？")) for _ in range(30)]
+        done, _pending = await asyncio.wait(calls, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+        while len([c for c in calls if c.done()]) < 21:  # 1 running + 8 waiting; 21 are told busy
+            done, _pending = await asyncio.wait([c for c in calls if not c.done()], timeout=20,
+                                                return_when=asyncio.FIRST_COMPLETED)
+            assert done, "busy answers did not come while the slot was held"
+        # the thread pool is still free for other work while nine questions are in line
+        other = await asyncio.wait_for(anyio.to_thread.run_sync(lambda: 42), timeout=10)
+        early = [c.result() for c in calls if c.done()]
+        release.set()
+        rest = await asyncio.wait_for(asyncio.gather(*[c for c in calls if not c.done()]), timeout=60)
+        return early + list(rest), other
+
+    results, other = asyncio.run(burst())
+    assert other == 42
+    assert sum(1 for r in results if r.get("busy")) == 21
+    assert sum(1 for r in results if r.get("answer")) == 9
