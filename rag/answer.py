@@ -240,7 +240,8 @@ class Assistant:
         if premise is not None and premise.hits:
             hits = list(premise.hits)
         relevance = self.retriever.relevance(plan.standalone, hits) if hits else 0.0
-        coverage = self.evidence.coverage(plan.standalone, hits)
+        scope = [e for e in self.essays if e == plan.filter_essay or (filter_author and e.author == filter_author)]
+        coverage = self.evidence.coverage(plan.standalone, hits, scope=scope)
         covered = premise is not None or self.evidence.covered(relevance, coverage, plan.standalone, hits,
                                                                strict=self.chat is None)
         timer.lap("gate")
@@ -253,7 +254,7 @@ class Assistant:
         notes = self._notes(plan)
         if self.chat is None:
             composed = ex.compose_answer(self._topic_of(plan.standalone), hits, self.index, self._lookup,
-                                         ask=plan.ask, item=plan.item)
+                                         ask=plan.ask, item=plan.item, topic=self._topic_nouns(plan))
             text = composed.text
             if premise is not None:
                 text = f"{prompts.phrase('premise_intro')}{premise.explanation}文章的表述是：\n{text}"
@@ -286,6 +287,12 @@ class Assistant:
         if plan.presupposition is None:
             return None
         return pm.check(plan.presupposition.claim, hits, self.index)
+
+    def _topic_nouns(self, plan: Plan) -> tuple[str, ...]:
+        """The question's nouns that the essays use (what it is about), for the composer to stay on that topic;
+        a paraphrase's own nouns (风浪, 老百姓) are not in the text and cannot be required."""
+        return tuple(t.word for t in self.evidence.terms(plan.standalone)
+                     if t.flag.startswith("n") and len(t.word) >= 2 and t.word in self.evidence.corpus_text)
 
     def _covered_without_filters(self, plan: Plan) -> bool:
         """Would the question be covered with the filters off (so the filter, not the corpus, is the gap)?"""

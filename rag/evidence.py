@@ -139,12 +139,16 @@ class EvidenceModel:
         pieces = [p for p in question_core(q).split() if len(p) >= 2]
         return max(pieces, key=len) if pieces else ""
 
-    def coverage(self, question: str, hits: Sequence[Hit]) -> Coverage:
-        """Weighted share of the salient terms found in the hits (half credit when only elsewhere in the corpus)."""
+    def coverage(self, question: str, hits: Sequence[Hit], scope: Sequence[Essay] = ()) -> Coverage:
+        """Weighted share of the salient terms found in the hits (half credit when only elsewhere in the corpus).
+
+        With a `scope` (the essays a filter leaves), "elsewhere" means elsewhere in those essays, and a noun the
+        scope never uses is absent: the selected essays cannot answer a question about it."""
         terms = self.terms(question)
         if not terms:
             return Coverage(1.0, (), (), ())
         text = "".join(h.chunk.text + h.chunk.title + h.chunk.section for h in hits)
+        corpus = "\n".join(e.title + e.text.replace("\n", "") for e in scope) if scope else self.corpus_text
         total = got = 0.0
         missing, absent = [], []
         for t in terms:
@@ -153,9 +157,10 @@ class EvidenceModel:
             if t.word.lower() in text.lower():
                 got += weight
                 continue
-            if t.word in self.corpus_text:
+            latin = t.word.isascii()  # the essays are Chinese: an English word's absence says nothing
+            if t.word in corpus:
                 got += 0.5 * weight
-            elif t.hard:
+            elif not latin and (t.hard or (scope and t.flag.startswith("n"))):
                 absent.append(t.word)
             missing.append(t.word)
         return Coverage(got / total, tuple(terms), tuple(missing), tuple(absent))

@@ -320,6 +320,10 @@ _ASK_MARKERS = {
     "number": re.compile(r"\d|[一二三四五六七八九十百千万亿]+(个|项|倍|成)|百分之"),
 }
 ASK_BONUS = 0.12
+# A sentence naming none of the question's nouns (人才 in 怎样留住和用好人才) is scaled by OFF_TOPIC: a shared
+# verb (用好) must not outrank the sentences about the topic (dataset.jsonl: no answer lost at 0.4).
+OFF_TOPIC = 0.4
+TOPIC_PRESENT = 0.3  # ...when a sentence naming a topic noun covers this much of the question (paraphrases: < 0.25)
 # A kept sentence must carry this share of the best sentence's topic coverage: below it, sentences only pad the
 # answer with other topics (the padded answers of the tuning sets all had a second sentence under 0.5).
 KEEP_SHARE = 0.55
@@ -328,11 +332,12 @@ ITEM_CHARS = 320
 
 
 def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
-                   max_chars: int = 420, ask: str = "fact", item: str = "") -> Composed:
+                   max_chars: int = 420, ask: str = "fact", item: str = "", topic: Sequence[str] = ()) -> Composed:
     """Quote the sentences of the hits that answer the question as a short cited answer grouped by essay.
 
     `ask` is what the question asks for (rag.planner.Ask); `item` the list item a follow-up refers to, whose
-    paragraph is quoted as a whole (its heading says what, the rest says how)."""
+    paragraph is quoted as a whole (its heading says what, the rest says how); `topic` the question's nouns: a
+    sentence that names none of them is about something else and only pads the answer."""
     hits = list(hits)
     scored = score_sentences(question, hits, index)
     if not scored:
@@ -343,9 +348,18 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         if run:
             return Composed(_format(run, hits, index, lookup), hits, 1.5)
     marker = _ASK_MARKERS.get(ask)
-    if marker is not None:
-        scored = sorted(((sc + (ASK_BONUS if marker.search(s.text) and sc > 0 else 0.0), s, n)
-                         for sc, s, n in scored), key=lambda t: (-t[0], t[2], t[1].start))
+    on_topic = max((index.coverage(core, s.text) for _sc, s, _n in scored if any(t in s.text for t in topic)),
+                   default=0.0)
+    # only a question whose topic the passages name outright is held to it (a paraphrase matches by meaning)
+    topic = topic if on_topic >= TOPIC_PRESENT else ()
+    if marker is not None or topic:
+        def adjust(sc: float, s: Sentence) -> float:
+            if marker is not None and sc > 0 and marker.search(s.text):
+                sc += ASK_BONUS
+            if topic and not any(t in s.text for t in topic):
+                sc *= OFF_TOPIC
+            return sc
+        scored = sorted(((adjust(sc, s), s, n) for sc, s, n in scored), key=lambda t: (-t[0], t[2], t[1].start))
     best_score = scored[0][0]
     best_cov = max(index.coverage(core, s.text) for _, s, _ in scored[:5])
     enumerative = ask == "list" or ENUM_QUESTION.search(question) is not None
@@ -373,7 +387,10 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             break
         if score < 0.6 * best_score:
             break
-        if chosen and index.coverage(core, s.text) < KEEP_SHARE * best_cov and s.paragraph != best.paragraph:
+        cov = index.coverage(core, s.text)
+        next_to = any(s.paragraph == c.paragraph and (abs(s.start - c.end) <= 2 or abs(c.start - s.end) <= 2)
+                      for c in chosen)
+        if chosen and cov < KEEP_SHARE * best_cov and not (next_to and cov > 0):
             continue
         if any(_similar(c.text, s.text) for c in chosen):
             continue
@@ -381,9 +398,9 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             continue
         chosen.append(s)
         used += len(s.text)
-        if len(s.text) < 25:  # a lead-in such as “首要的是明晰推进思路。”: its content is the next sentence
+        if len(s.text) < 25:  # a lead-in (“首要的是明晰推进思路。”): its content follows, if on the topic
             nxt = _next_in_paragraph(s, index)
-            if nxt is not None and nxt not in chosen:
+            if nxt is not None and nxt not in chosen and index.coverage(core, nxt.text) > 0:
                 chosen.append(nxt)
                 used += len(nxt.text)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index))]
@@ -431,9 +448,33 @@ def format_group(group: ListGroup, hits: list[Hit], index: SentenceIndex, lookup
         lines[0] += _cite(group.intro.text, _hits_for(group.intro, hits, index, lookup))
     numbered = not all(item[0].ordinal for item in group.items)
     for k, item in enumerate(group.items, 1):
-        body = "".join(_cite(s.text, _hits_for(s, hits, index, lookup)) for s in item)
+        lead = item[0]
+        explained = [lead, *([x] if (x := explanation(lead, index)) is not None else [])]
+        body = "".join(_cite(s.text, _hits_for(s, hits, index, lookup)) for s in explained)
         lines.append(f"{k}. {body}" if numbered else body)
     return "\n".join(lines)
+
+
+# What makes a sentence the explanation of a terse list item: it defines or describes (是指, 体现为, 意味着).
+_EXPLAINS = re.compile(r"是指|指的是|体现为|表现为|意味着|就是|即|要求|关键在于|重点是")
+ITEM_HEADING_CHARS = 25  # an item sentence shorter than this is a heading (生产效率优。): it needs its explanation
+
+
+def explanation(lead: Sentence, index: SentenceIndex, window: int = 3) -> Sentence | None:
+    """The sentence that says what a terse list item means: among the next few of its paragraph, the first that
+    defines or describes, else the next one; None for an item that explains itself or has nothing after it."""
+    if len(lead.text) >= ITEM_HEADING_CHARS:
+        return None
+    sents = index.sentences[lead.essay_id]
+    i = sents.index(lead)
+    after = []
+    for s in sents[i + 1:i + 1 + window]:
+        if s.paragraph != lead.paragraph or s.ordinal:
+            break
+        after.append(s)
+    if not after:
+        return None
+    return next((s for s in after if _EXPLAINS.search(s.text)), after[0])
 
 
 def _format(parts: list[Sentence], hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> str:

@@ -115,9 +115,18 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
             return share + 0.8, f"文章的说法是“{clause.strip()}”，是要避免或改变的做法，而不是主张。"
         if _OTHERS.search(clause) and not _OTHERS.search(claim):
             return share + 0.7, f"文章中“{clause.strip()}”说的是其他国家或过去的做法，并不是作者的主张。"
-        neg = _NEG_MODAL.search(claim)
-        if neg and _POS_MODAL.search(clause) and not _NEG_MODAL.search(clause):
-            return share + 0.6, f"问题说“{neg.group(0)}”，文章的说法却是“{clause.strip()}”。"
+    neg = _NEG_MODAL.search(claim)
+    if neg:
+        # the claim denies a predicate (不可能|实现赶超): the clause holding that predicate affirms it (有机会实现赶超)
+        predicate = bigrams(question_core(claim[neg.end():]))
+        for clause in _clauses(text):
+            pos = _POS_MODAL.search(clause)
+            if pos and _share(index, predicate, clause) >= 0.6 and not _NEG_MODAL.search(clause):
+                return whole + 0.6, f"问题说“{neg.group(0)}”，文章的说法却是“{clause.strip()}”。"
+    for clause in _clauses(text):
+        share = _share(index, grams, clause)
+        if share < ALIGN_MIN:
+            continue
         ab = _ABANDON.search(claim)
         if ab and ab.group(0) not in clause and _STRENGTHEN.search(clause) and not _REJECT.search(clause):
             return share + 0.5, f"问题说“{ab.group(0)}”，文章的说法却是“{clause.strip()}”。"
