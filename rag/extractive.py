@@ -345,6 +345,8 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     core = bigrams(question_core(question))
     if item:
         run = item_run(item, hits, index)
+        if run and ask == "definition":  # what an item means: its heading and the sentence that explains it
+            run = [run[0], *([x] if (x := explanation(run[0], index)) is not None else run[1:2])]
         if run:
             return Composed(_format(run, hits, index, lookup), hits, 1.5)
     marker = _ASK_MARKERS.get(ask)

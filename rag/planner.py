@@ -69,9 +69,9 @@ _ASKS: tuple[tuple[Ask, re.Pattern[str]], ...] = (
 )
 # A stance or fact the question takes for granted: "X为什么主张/认为/说 CLAIM", "X认为CLAIM，对吗", "既然CLAIM".
 _PRESUPPOSE = (
+    re.compile(r"既然(?P<claim>.{4,60}?)[，,]"),
     re.compile(r"(?:为什么|为何|凭什么)(?:会|要)?(?:主张|认为|说|提出|强调|坚持|要求|建议|提倡|觉得)?(?P<claim>.{4,60}?)(?:[？?。！!]|$)"),
     re.compile(r"(?:主张|认为|说|提出|强调|提倡|建议|觉得)(?P<claim>.{4,60}?)[，,]?\s*(?:对吗|是吗|对不对|是不是|理由是什么|为什么)"),
-    re.compile(r"既然(?P<claim>.{4,60}?)[，,]"),
 )
 _CN = "一二三四五六七八九十"
 
@@ -106,7 +106,7 @@ def language_of(text: str) -> Language:
     latin = len(re.findall(r"[A-Za-z]{2,}", text))
     if han == 0 and latin:
         return "en"
-    return "mixed" if latin >= 2 and han < 12 else "zh"
+    return "mixed" if latin else "zh"
 
 
 def ask_of(question: str) -> Ask:
