@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.sentences import question_core
 from rag.types import Essay, Hit
 
 # Words that say what is asked, not what about.
@@ -131,8 +132,6 @@ class EvidenceModel:
 
     def topic(self, question: str) -> str:
         """The question's topic words (nouns and verbal nouns), for carrying a topic into a follow-up."""
-        from rag.extractive import question_core
-
         q = question
         for a in self.authors:
             q = q.replace(a, " ")

@@ -21,7 +21,7 @@ from typing import Literal
 
 from rag import citations as cit
 from rag.evidence import EvidenceModel
-from rag.extractive import bigrams
+from rag.sentences import bigrams
 from rag.types import Essay, Turn
 
 Kind = Literal["qa", "summary", "topic", "meta", "overview"]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rag.extractive import Sentence, SentenceIndex, bigrams, question_core
+from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
 from rag.types import Essay, Hit
 
 Status = Literal["contradicted"]
