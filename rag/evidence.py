@@ -127,7 +127,9 @@ class EvidenceModel:
                 continue
             if not flag.startswith(_KEEP_FLAGS):
                 continue
-            out.append(Term(w, flag, flag.startswith(_HARD_FLAGS) and flag not in ("n",)))
+            # a year or a figure is a hard term; a vague time word (今后, 眼下) is not: paraphrases use them freely
+            hard = flag.startswith(_HARD_FLAGS) and flag != "n" and (flag not in ("m", "t") or bool(re.search(r"\d", w)))
+            out.append(Term(w, flag, hard))
         return out
 
     def topic(self, question: str) -> str:
@@ -168,7 +170,9 @@ class EvidenceModel:
                 strict: bool = True, coverage_min: float = COVERAGE_MIN,
                 relevance_min: float = RELEVANCE_MIN, relevance_sure: float = RELEVANCE_SURE) -> bool:
         """The gate: do the essays cover the question? `strict=False` leaves borderline cases to a model."""
-        if not hits or coverage.absent:
+        if not hits:
+            return False
+        if coverage.absent:
             return False
         if _QUANTITY.search(question) and not any(_DIGIT.search(h.chunk.text) for h in hits[:3]):
             return False
