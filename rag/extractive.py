@@ -53,11 +53,15 @@ def _span(chunk: Chunk, index: SentenceIndex) -> tuple[int, int]:
 
 
 def _cite(text: str, ns: Sequence[int]) -> str:
-    """Put the markers before the sentence's closing punctuation."""
+    """Put the markers before the sentence's closing punctuation, or after a closing quotation mark (…发展。”[1]),
+    so that a quotation is never split by its own citation."""
+    marks = "".join(f"[{n}]" for n in ns)
     m = re.search(r"[。！？!?；;]*[”’」』）)]*$", text)
     cut = m.start() if m else len(text)
     tail = text[cut:] or "。"
-    return f"{text[:cut]}{''.join(f'[{n}]' for n in ns)}{tail}"
+    if re.search(r"[”’」』]", tail):
+        return f"{text}{marks}"
+    return f"{text[:cut]}{marks}{tail}"
 
 
 def _hits_for(sentence: Sentence, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> list[int]:
@@ -228,10 +232,10 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         if group is not None and not top_is_list and g_score >= 0.5 and g_score >= best_cov - 0.02:
             return Composed(format_group(group, hits, index, lookup), hits, max(best_score, g_score))
     elif ask == "way" and not asks_one_item:
-        g_score, group = best_group(question, hits, index)
-        # a "how" whose answer is an enumeration the question's topic introduces (如何增强发展动能 → 一是…二是…)
-        if group is not None and g_score >= 0.7 and g_score >= best_cov:
-            return Composed(format_group(group, hits, index, lookup), hits, g_score)
+        # a "how" whose best sentence announces an enumeration (如何增强发展动能 → 一是…二是…): the enumeration
+        for g in index.groups:
+            if g.intro == scored[0][1]:
+                return Composed(format_group(g, hits, index, lookup), hits, best_score)
     best = scored[0][1]
     chosen: list[Sentence] = []
     used = 0
@@ -357,7 +361,10 @@ def summarize_essay(essay: Essay, hits: list[Hit], index: SentenceIndex, lookup:
         picked = _central(in_sec, index, per_section, section.title)
         cited = "".join(_cite(_trim(s.text), _hits_for(s, hits, index, lookup)) for s in picked)
         title = "引言" if section.title in ("", "引言") else section.title
-        lines.append(f"{len(lines)}. {title}：{cited}")
+        if _bare(picked[0].text).startswith(_bare(title)):  # a lead-sentence title: the sentence says it once
+            lines.append(f"{len(lines)}. {cited}")
+        else:
+            lines.append(f"{len(lines)}. {title}：{cited}")
     return Composed("\n".join(lines), hits, 1.0)
 
 
@@ -369,10 +376,15 @@ def _trim(text: str, limit: int = 110) -> str:
     return text[:cut] + "……。" if cut > 30 else text
 
 
+def _bare(text: str) -> str:
+    """Text without punctuation or a leading ordinal (一是…), for comparing a sentence with a title."""
+    return re.sub(r"\W", "", re.sub(rf"^[{CN_NUM}]是", "", text))
+
+
 def _central(sents: list[Sentence], index: SentenceIndex, k: int, title: str) -> list[Sentence]:
     """The section's lead sentence plus its most central one (highest bigram overlap with the section)."""
-    same_as_title = re.sub(r"\W", "", title)
-    body = [s for s in sents if re.sub(r"\W", "", s.text) != same_as_title] or sents
+    same_as_title = _bare(title)
+    body = [s for s in sents if _bare(s.text) != same_as_title] or sents
     lead = next((s for s in body if len(s.text) >= 12), body[0])
     items = [s for s in body if s.ordinal]
     if len(items) >= 2:

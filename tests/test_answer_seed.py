@@ -243,3 +243,10 @@ def test_an_english_question_is_answered_from_the_chinese_text_with_a_note(offli
     answer = offline.ask("What is industrial resilience (产业韧性)?")
     assert not answer.refused and prompts.phrase("english_notice") in answer.notice
     assert "产业韧性是指" in answer.answer
+
+
+def test_a_summary_says_a_lead_sentence_title_once(offline: Assistant) -> None:
+    answer = offline.ask("用几句话总结王成仁的文章")
+    lead = "在实践中，需统筹夯实产业基础与推动基础研究的关系"
+    assert answer.answer.count(lead) == 1
+    assert not re.search(r"\[\d+\][。！？]?[”」]", answer.answer)  # no marker inside a quotation
