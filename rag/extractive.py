@@ -280,7 +280,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             if nxt is not None and nxt not in chosen and index.coverage(core, nxt.text) > 0:
                 chosen.append(nxt)
                 used += len(nxt.text)
-    parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index))]
+    parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
 
 
@@ -463,8 +463,10 @@ def _central(sents: list[Sentence], index: SentenceIndex, k: int, title: str) ->
     return sorted(picked, key=lambda s: s.start)
 
 
-def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 110) -> list[Sentence]:
-    """A long enumerating sentence narrowed to its clauses (split at ；) that carry the question's words."""
+def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 110,
+          topic: Sequence[str] = ()) -> list[Sentence]:
+    """A long enumerating sentence narrowed to its clauses (split at ；) that carry the question's words (the
+    clause naming the question's topic nouns, if one does)."""
     if len(s.text) <= limit or "；" not in s.text:
         return [s]
     clauses: list[Sentence] = []
@@ -472,7 +474,8 @@ def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 1
         text = m.group(0)
         clauses.append(Sentence(s.essay_id, s.section_index, s.paragraph, s.start + m.start(), s.start + m.end(),
                                 text, 0))
-    scores = [index.coverage(core, c.text) for c in clauses]
+    scores = [index.coverage(core, c.text) * (1.0 if not topic or any(t in c.text for t in topic) else OFF_TOPIC)
+              for c in clauses]
     top = max(scores)
     if top <= 0:
         return [s]
