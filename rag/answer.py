@@ -620,6 +620,7 @@ class Assistant:
         assert self.chat is not None
         cleaner = cit.StreamCleaner([h.chunk for h in hits])
         timer.lap("prompt")
+        yield Delta("", stage="generating")
         first = True
         try:
             for piece in self.chat.stream(messages, max_tokens=self.settings.max_tokens):
