@@ -75,6 +75,7 @@ def _enable_line_editing(history_file: Path | None) -> Callable[[], None]:
             try:
                 history_file.parent.mkdir(parents=True, exist_ok=True)
                 readline.write_history_file(history_file)
+                history_file.chmod(0o600)  # the questions asked are the user's business
             except OSError:
                 pass
 
