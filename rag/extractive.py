@@ -27,7 +27,6 @@ from rag.types import Chunk, Essay, Hit
 __all__ = ["Composed", "ListGroup", "Sentence", "SentenceIndex", "bigrams", "compose_answer", "question_core",
            "split_sentences"]
 
-ENUM_QUESTION = re.compile(r"哪些|哪几|哪[一二三四五六七八九两]|几个|几项|几条|几种|几方面|几点|逐条|列出|举措|措施|路径|途径|怎么做|如何做|做法|有什么|特征|表现|要求|方向")
 
 
 ChunkLookup = Callable[[str, int, int], Chunk | None]
@@ -95,8 +94,10 @@ def _hits_for(sentence: Sentence, hits: list[Hit], index: SentenceIndex, lookup:
     return sorted(found, key=lambda j: _span(hits[j - 1].chunk, index)[0])
 
 
-def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex) -> list[tuple[float, Sentence, int]]:
-    """(score, sentence, hit number) for every sentence of the retrieved passages, best first."""
+def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex,
+                    long_penalty: bool = True) -> list[tuple[float, Sentence, int]]:
+    """(score, sentence, hit number) for every sentence of the retrieved passages, best first (a list question
+    keeps long enumerating sentences at full weight: `long_penalty=False`)."""
     core = bigrams(question_core(question))
     quoted = {re.sub(r"\W", "", q) for q in re.findall(r"“([^”]{2,40})”", question)}
     scored: list[tuple[float, Sentence, int]] = []
@@ -114,9 +115,20 @@ def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex) ->
                 scored.append((1.5, s, i))  # the heading the question quotes (a follow-up on a list item)
                 continue
             short = 0.85 if len(s.text) < 12 else 1.0  # bare headings say little on their own
-            scored.append(((0.75 * cov + 0.25 * prior) * short, s, i))
+            length = _length_factor(s.text) if long_penalty else 1.0
+            scored.append(((0.75 * cov + 0.25 * prior) * short * length, s, i))
     scored.sort(key=lambda t: (-t[0], t[2], t[1].start))
     return scored
+
+
+# A long sentence that lists many topics (an essay's thesis sentence) matches a little of every question; past
+# LONG_SENTENCE characters its score shrinks with the fourth root of its length (a 150-character sentence by 20%),
+# so a shorter sentence about the asked topic wins a near-tie.
+LONG_SENTENCE = 60
+
+
+def _length_factor(text: str) -> float:
+    return 1.0 if len(text) <= LONG_SENTENCE else (LONG_SENTENCE / len(text)) ** 0.25
 
 
 def _similar(a: str, b: str) -> bool:
@@ -194,10 +206,11 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     paragraph is quoted as a whole (its heading says what, the rest says how); `topic` the question's nouns: a
     sentence that names none of them is about something else and only pads the answer."""
     hits = list(hits)
-    scored = score_sentences(question, hits, index)
+    scored = score_sentences(question, hits, index, long_penalty=ask != "list")
     if not scored:
         return Composed("", hits, 0.0)
     core = bigrams(question_core(question))
+    item = item or named_item(question, index, hits)
     if item:
         run = item_run(item, hits, index)
         if run and ask == "definition":  # what an item means: its heading and the sentence that explains it
@@ -219,7 +232,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         scored = sorted(((adjust(sc, s), s, n) for sc, s, n in scored), key=lambda t: (-t[0], t[2], t[1].start))
     best_score = scored[0][0]
     best_cov = max(index.coverage(core, s.text) for _, s, _ in scored[:5])
-    enumerative = ask == "list" or ENUM_QUESTION.search(question) is not None
+    enumerative = ask == "list"
     asks_one_item = scored[0][0] >= 1.5  # the question quotes one item's heading (a follow-up on a list)
     if enumerative and not asks_one_item:
         top = scored[0][1]
@@ -255,6 +268,13 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             continue
         chosen.append(s)
         used += len(s.text)
+        if len(chosen) == 1 and ask in ("reason", "way") and _opens_paragraph(s, index) and \
+                len(s.text) < ITEM_HEADING_CHARS:
+            # the best match is a heading (强化安全协同，推动产业开放发展。): why or how is in the sentences under it
+            for body in _rest_of_paragraph(s, index)[:2]:
+                chosen.append(body)
+                used += len(body.text)
+            continue
         if len(s.text) < 25:  # a lead-in (“首要的是明晰推进思路。”): its content follows, if on the topic
             nxt = _next_in_paragraph(s, index)
             if nxt is not None and nxt not in chosen and index.coverage(core, nxt.text) > 0:
@@ -262,6 +282,26 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
                 used += len(nxt.text)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
+
+
+def named_item(question: str, index: SentenceIndex, hits: Sequence[Hit]) -> str:
+    """The heading of a list item the question names word for word (提升区域原始创新能力 in 傅晋华提出了哪些提升
+    区域原始创新能力的措施): the question is about that item, not about the list it belongs to."""
+    bare = re.sub(r"\W", "", question)
+    essays = {h.chunk.essay_id for h in hits[:3]}
+    best = ""
+    for g in index.groups:
+        if g.essay_id not in essays:
+            continue
+        for item in g.items:
+            lead = re.sub(rf"^(?:[{CN_NUM}]是|第[{CN_NUM}][，、]|首先|其次|再次|最后)", "", item[0].text)
+            head = re.sub(r"\W", "", re.split(r"[，。；]", lead)[0])
+            if len(head) >= NAMED_ITEM_CHARS and head in bare and len(head) > len(best):
+                best = head
+    return best
+
+
+NAMED_ITEM_CHARS = 6  # a shorter heading (科技水平高) is a topic word many questions use without meaning the item
 
 
 def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sentence]:
@@ -287,6 +327,23 @@ def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sente
                     used += len(nxt.text)
                 return run
     return []
+
+
+def _opens_paragraph(s: Sentence, index: SentenceIndex) -> bool:
+    sents = index.sentences[s.essay_id]
+    i = sents.index(s)
+    return i == 0 or sents[i - 1].paragraph != s.paragraph
+
+
+def _rest_of_paragraph(s: Sentence, index: SentenceIndex) -> list[Sentence]:
+    """The sentences after s in its paragraph, up to the next list item."""
+    sents = index.sentences[s.essay_id]
+    out = []
+    for nxt in sents[sents.index(s) + 1:]:
+        if nxt.paragraph != s.paragraph or nxt.ordinal:
+            break
+        out.append(nxt)
+    return out
 
 
 def _next_in_paragraph(s: Sentence, index: SentenceIndex) -> Sentence | None:
