@@ -244,6 +244,12 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         g_score, group = best_group(question, hits, index)
         if group is not None and not top_is_list and g_score >= 0.5 and g_score >= best_cov - 0.02:
             return Composed(format_group(group, hits, index, lookup), hits, max(best_score, g_score))
+        clauses = _clauses_of(top)
+        if len(clauses) >= MIN_CLAUSE_ITEMS:  # one sentence of parallel ；-clauses (统筹A；统筹B；统筹C): its items
+            essay = index.essays[top.essay_id]
+            lines = [f"{essay.author}在《{essay.title}》中提出："]
+            lines += [f"{k}. {_cite(_close(c.text), _hits_for(c, hits, index, lookup))}" for k, c in enumerate(clauses, 1)]
+            return Composed("\n".join(lines), hits, best_score)
     elif ask == "way" and not asks_one_item:
         # a "how" whose best sentence announces an enumeration (如何增强发展动能 → 一是…二是…): the enumeration
         for g in index.groups:
@@ -268,9 +274,9 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             continue
         chosen.append(s)
         used += len(s.text)
-        if len(chosen) == 1 and ask in ("reason", "way") and _opens_paragraph(s, index) and \
+        if len(chosen) == 1 and ask not in ("list", "definition") and _opens_paragraph(s, index) and \
                 len(s.text) < ITEM_HEADING_CHARS:
-            # the best match is a heading (强化安全协同，推动产业开放发展。): why or how is in the sentences under it
+            # the best match is a heading (强化安全协同，推动产业开放发展。): what it says is in the sentences under it
             for body in _rest_of_paragraph(s, index)[:2]:
                 chosen.append(body)
                 used += len(body.text)
@@ -280,7 +286,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             if nxt is not None and nxt not in chosen and index.coverage(core, nxt.text) > 0:
                 chosen.append(nxt)
                 used += len(nxt.text)
-    parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index))]
+    parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
 
 
@@ -463,16 +469,29 @@ def _central(sents: list[Sentence], index: SentenceIndex, k: int, title: str) ->
     return sorted(picked, key=lambda s: s.start)
 
 
-def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 110) -> list[Sentence]:
-    """A long enumerating sentence narrowed to its clauses (split at ；) that carry the question's words."""
+MIN_CLAUSE_ITEMS = 3  # fewer ；-clauses are one statement in two halves, not a list
+
+
+def _clauses_of(s: Sentence) -> list[Sentence]:
+    """The ；-separated clauses of a sentence, as sentences with their own offsets."""
+    return [Sentence(s.essay_id, s.section_index, s.paragraph, s.start + m.start(), s.start + m.end(), m.group(0), 0)
+            for m in re.finditer(r"[^；]+；?", s.text) if m.group(0).strip("；。 ")]
+
+
+def _close(text: str) -> str:
+    """A clause ending in ； shown on its own line ends like a sentence."""
+    return text[:-1] + "。" if text.endswith("；") else text
+
+
+def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 110,
+          topic: Sequence[str] = ()) -> list[Sentence]:
+    """A long enumerating sentence narrowed to its clauses (split at ；) that carry the question's words (the
+    clause naming the question's topic nouns, if one does)."""
     if len(s.text) <= limit or "；" not in s.text:
         return [s]
-    clauses: list[Sentence] = []
-    for m in re.finditer(r"[^；]+；?", s.text):
-        text = m.group(0)
-        clauses.append(Sentence(s.essay_id, s.section_index, s.paragraph, s.start + m.start(), s.start + m.end(),
-                                text, 0))
-    scores = [index.coverage(core, c.text) for c in clauses]
+    clauses = _clauses_of(s)
+    scores = [index.coverage(core, c.text) * (1.0 if not topic or any(t in c.text for t in topic) else OFF_TOPIC)
+              for c in clauses]
     top = max(scores)
     if top <= 0:
         return [s]
