@@ -61,7 +61,9 @@ def test_answers_cite_the_right_author_and_quote_the_key_phrases(offline: Assist
 def test_uncovered_questions_are_refused(offline: Assistant, question: str) -> None:
     answer = offline.ask(question)
     assert answer.refused and not answer.citations
-    assert answer.answer.startswith(prompts.phrase("refusal")) and "（" in answer.answer
+    assert answer.answer.startswith(prompts.phrase("refusal"))
+    if "天气" in question or "Python" in question:
+        assert answer.answer == prompts.phrase("refusal")  # nothing related to name
 
 
 @pytest.mark.xfail(strict=True, reason="known gap: an author's name plus common words (市场, 建议) passes the "
