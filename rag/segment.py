@@ -105,6 +105,9 @@ def _database(cache_dir: Path | None) -> Path:
     digest = hashlib.sha1(f"{source}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:12]
     folder = cache_dir if cache_dir is not None else Path(tempfile.gettempdir())
     dest = folder / f"jieba-dict-{digest}.sqlite"
+    if not dest.exists() and folder.is_dir() and not os.access(folder, os.W_OK):
+        # a read-only data folder (docs/index.md): build the dictionary in the system's temporary folder instead
+        dest = Path(tempfile.gettempdir()) / dest.name
     if not dest.exists():
         _build(source, dest)
     return dest
