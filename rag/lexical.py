@@ -27,6 +27,22 @@ _QUESTION_WORDS = re.compile(
     r"文章|作者|认为|提到|指出|谈到|一下|请问|吗|呢|吧"
 )
 _STOP_WORDS = frozenset("的了是和与及在对把被就也都而并又或等其之这那有为以从向中上下")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# What a request to summarise says besides the essay's name: no topic of its own.
+_GENERIC = re.compile(r"主要|内容|观点|核心|中心|思想|主题|概括|总结|归纳|介绍|简述|讲了|讲的|讲|说了|说的|说|谈了|谈的|谈|"
+                      r"论述|写了|写的|关于|大意|要点|一文|这篇|那篇|篇|这一部分|那一部分|这部分|那部分|部分|这一节|那一节|本节|一节|小节|章节|"
+                      r"这一段|这段|里|中|是|的|了|在|和|与|这|那")
+
+
+def has_cjk(text: str) -> bool:
+    """True when the text contains a Chinese character."""
+    return _HAN.search(text) is not None
+
+
+def is_generic(text: str) -> bool:
+    """True when, without question and summary words, fewer than two Chinese characters or Latin letters are left."""
+    rest = _GENERIC.sub("", _QUESTION_WORDS.sub("", text))
+    return len(re.findall(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z]", rest)) < 2
 
 
 def bigrams(text: str) -> list[str]:
@@ -87,9 +103,14 @@ class LexicalIndex:
         """Inverse document frequency of a character bigram in this index (unknown bigrams weigh most)."""
         return math.log(1.0 + self.size / (self._df.get(gram, 0) + 0.5))
 
+    def query_grams(self, query: str) -> set[str]:
+        """The question's bigrams without question words, and without Latin words the passages never use (an
+        English word in a Chinese question names the language it was asked in, not something missing)."""
+        return {g for g in bigrams(_QUESTION_WORDS.sub(" ", query)) if has_cjk(g) or g in self._df}
+
     def coverage(self, query: str, text: str) -> float:
         """IDF-weighted share of the question's bigrams (question words removed) that occur in `text`."""
-        grams = set(bigrams(_QUESTION_WORDS.sub(" ", query)))
+        grams = self.query_grams(query)
         if not grams:
             return 0.0
         weights = {g: self.idf(g) for g in grams}
