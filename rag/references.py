@@ -59,6 +59,7 @@ class References:
     sections: tuple[SectionRef, ...] = ()
     spans: tuple[tuple[int, int], ...] = field(default=(), compare=False)  # [start, end) of each name
     section_spans: tuple[tuple[int, int], ...] = field(default=(), compare=False)  # where sections are named
+    author_spans: tuple[tuple[int, int], ...] = field(default=(), compare=False)  # the part of `spans` naming authors
 
     @property
     def empty(self) -> bool:
@@ -72,11 +73,13 @@ class References:
         named = set(self.essay_ids) | set(self.quoted_ids)  # a quotation from elsewhere widens the scope to it
         return tuple(e.id for e in essays if e.id in named or e.author in self.authors)
 
-    def topic(self, question: str, sections: bool = False) -> str:
+    def topic(self, question: str, sections: bool = False, authors: bool = True) -> str:
         """The question with the names cut out, for matching text inside the scope (section titles too, if
-        `sections`: they are topic words, but without them a question may ask for nothing else)."""
+        `sections`: they are topic words, but without them a question may ask for nothing else; author names
+        stay if not `authors`)."""
         out, pos = [], 0
-        for a, b in sorted(self.spans + (self.section_spans if sections else ())):
+        cut = [x for x in self.spans if authors or x not in self.author_spans]
+        for a, b in sorted(cut + list(self.section_spans if sections else ())):
             if a >= pos:
                 out.append(question[pos:a])
                 out.append(" ")
@@ -246,6 +249,7 @@ class ReferenceFinder:
             sections=tuple(SectionRef(e, si, t) for e, si, t in sections),
             spans=tuple(a_spans + t_spans),
             section_spans=tuple(s_spans),
+            author_spans=tuple(a_spans),
         )
 
 
