@@ -159,6 +159,7 @@ def outcome_from(answer: Answer, wall_ms: float) -> Outcome:
         timings_ms=timings,
         usage={k: int(v) for k, v in answer.usage.items()},
         error=answer.error,
+        premise=str(answer.premise.get("status", "")) if answer.premise else "",
     )
 
 
@@ -167,10 +168,11 @@ def run_item(asker: Asker, item: Item) -> Outcome:
     history: list[Turn] = []
     try:
         for turn in item.history:
-            previous = asker.ask(turn, history=list(history))
+            previous = asker.ask(turn, history=list(history), author=item.filter_author, essay=item.filter_essay)
             history += [Turn("user", turn), Turn("assistant", previous.answer)]
         start = time.perf_counter()
-        answer = asker.ask(item.question, history=list(history))
+        answer = asker.ask(item.question, history=list(history), author=item.filter_author,
+                           essay=item.filter_essay)
         wall = (time.perf_counter() - start) * 1000
     except PolicyQAError as exc:
         return Outcome(answer="", refused=False, error=f"{type(exc).__name__}: {exc}")

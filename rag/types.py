@@ -152,6 +152,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str = ""
     error: str = ""
+    premise: dict[str, str] = field(default_factory=dict)  # a contradicted premise: claim, status, explanation
 
     def to_dict(self) -> dict[str, Any]:
         """The `ask --json` shape."""
@@ -178,4 +179,5 @@ class Answer:
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "notice": self.notice,
             "error": self.error,
+            "premise": self.premise or None,
         }
