@@ -86,7 +86,8 @@ def analyze(text: str, analyzer: str = DEFAULT_ANALYZER, query: bool = False) ->
 class LexicalIndex:
     """BM25 over a fixed list of passages; scores align with the passage order."""
 
-    def __init__(self, texts: Sequence[str], analyzer: str = DEFAULT_ANALYZER) -> None:
+    def __init__(self, texts: Sequence[str], analyzer: str = DEFAULT_ANALYZER,
+                 counted: Sequence[bool] | None = None) -> None:
         if analyzer not in ANALYZERS:
             raise ValueError(f"unknown analyzer {analyzer!r}")
         self.analyzer = analyzer
@@ -96,12 +97,16 @@ class LexicalIndex:
         if texts:
             tokens = [analyze(t, analyzer) or [""] for t in texts]
             self._bm25.index(tokens, show_progress=False)
-            for doc in texts:
-                self._df.update(set(bigrams(doc)))
+            # document frequencies for coverage() come from the `counted` texts only (the passages: byline
+            # records repeat titles and names, and would shift the weights the coverage boost was tuned with)
+            for n, doc in enumerate(texts):
+                if counted is None or counted[n]:
+                    self._df.update(set(bigrams(doc)))
+        self._docs = self.size if counted is None else sum(bool(x) for x in counted)
 
     def idf(self, gram: str) -> float:
         """Inverse document frequency of a character bigram in this index (unknown bigrams weigh most)."""
-        return math.log(1.0 + self.size / (self._df.get(gram, 0) + 0.5))
+        return math.log(1.0 + self._docs / (self._df.get(gram, 0) + 0.5))
 
     def query_grams(self, query: str) -> set[str]:
         """The question's bigrams without question words, and without Latin words the passages never use (an

@@ -214,7 +214,6 @@ class ReferenceFinder:
     # -- sections ------------------------------------------------------------------------------------------
     def _find_sections(self, q: str, scope: set[str]) -> tuple[list[tuple[str, int, str]], list[tuple[int, int]]]:
         nq = _norm(q)
-        quoted = [_norm(m.group(1)) for m in _QUOTED.finditer(q)]
         found: list[tuple[str, int, str]] = []
         spans: list[tuple[int, int]] = []
         for essay_id, si, title, ntitle, clauses in self._sections:
