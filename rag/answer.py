@@ -31,6 +31,9 @@ from rag.tokens import count_tokens
 from rag.types import Answer, Chunk, Citation, Delta, Essay, Hit, Turn
 
 Progress = Callable[[str], None]
+# A refusal names the nearest topics the essays cover only when retrieval found something related (relevance at
+# least this): off-topic questions (天气, 菜谱, a foreign central bank) score under 0.1 and get the plain refusal.
+TOPICS_RELEVANCE = 0.2
 SUMMARY_INPUT_TOKENS = 3000  # one essay of the seed page fits; longer essays are summarised in batches
 
 
@@ -249,7 +252,8 @@ class Assistant:
             if plan.filtered and self._covered_without_filters(plan):
                 yield from self._refuse_filtered(q, plan, filter_author, hits, timer)
             else:
-                yield from self._refuse(q, plan.standalone, hits, timer)
+                yield from self._refuse(q, plan.standalone, hits if relevance >= TOPICS_RELEVANCE else [], timer,
+                                        topics=relevance >= TOPICS_RELEVANCE)
             return
         notes = self._notes(plan)
         if self.chat is None:
@@ -517,8 +521,9 @@ class Assistant:
         fixed = [Citation(c.n, originals[c.n], c.supported, c.sentences) for c in checked.citations]
         return cit.Checked(checked.text, fixed)
 
-    def _refuse(self, q: str, standalone: str, hits: list[Hit], timer: _Timer) -> Iterator[Delta | Answer]:
-        text = prompts.phrase("refusal") + self._topics_suffix(hits)
+    def _refuse(self, q: str, standalone: str, hits: list[Hit], timer: _Timer,
+                topics: bool = True) -> Iterator[Delta | Answer]:
+        text = prompts.phrase("refusal") + (self._topics_suffix(hits) if topics else "")
         yield from self._fixed(q, standalone, text, timer, refused=True, hits=hits)
 
     def _topics_suffix(self, hits: Sequence[Hit]) -> str:
