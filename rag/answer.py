@@ -214,10 +214,10 @@ class Assistant:
             if callable(every):
                 every = every()
             if isinstance(every, list):
-                chunks = [c for c in every if c.essay_id == essay.id]
+                chunks = [c for c in every if c.essay_id == essay.id and not c.is_byline]  # the text, in order
             else:
                 hits = self.retriever.search(essay.title, k=500, essay=essay.id)
-                chunks = [h.chunk for h in hits if h.chunk.essay_id == essay.id]
+                chunks = [h.chunk for h in hits if h.chunk.essay_id == essay.id and not h.chunk.is_byline]
             self._chunk_cache[essay.id] = sorted(chunks, key=lambda c: c.char_start)
         return self._chunk_cache[essay.id]
 

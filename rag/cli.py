@@ -129,7 +129,7 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
             _print_json({
                 "question": question,
                 "hits": [
-                    {"chunk_id": h.chunk.id, "author": h.chunk.author, "title": h.chunk.title,
+                    {"chunk_id": h.chunk.id, "kind": h.chunk.kind, "author": h.chunk.author, "title": h.chunk.title,
                      "section": h.chunk.section, "text": h.chunk.text, "score": round(h.score, 4)}
                     for h in hits
                 ],

@@ -118,6 +118,8 @@ def source_label(chunk: Chunk) -> str:
 
 
 def _paragraphs(chunk: Chunk) -> str:
+    if chunk.is_byline:  # a byline record is no paragraph of the text
+        return "署名"
     a, b = chunk.paragraph_start + 1, chunk.paragraph_end + 1
     return f"第 {a} 段" if b <= a else f"第 {a}–{b} 段"
 
