@@ -31,7 +31,10 @@ CONNECT_TIMEOUT = 5.0  # an unreachable host should fail fast even when the answ
 
 
 class ChatModel(Protocol):
-    """A chat model: streams the answer's text pieces for a list of messages."""
+    """A chat model: streams the answer's text pieces for a list of messages.
+
+    `last_usage` holds the server's token counts; `"estimated": 1` marks counts made in code when the server
+    gave none. A model may also say whether a call is `cheap` (an endpoint) or costs seconds (a CPU model)."""
 
     backend: str
     model: str
@@ -71,6 +74,17 @@ def scrub(text: str, secret: str) -> str:
     return re.sub(r"\b(sk|pk|key)-[A-Za-z0-9_\-*]{6,}", "***", text)
 
 
+def _usage_dict(u: Any) -> dict[str, int]:
+    """The server's token counts (and the prompt tokens it served from its cache, when it says)."""
+    usage = {"prompt_tokens": u.prompt_tokens or 0, "completion_tokens": u.completion_tokens or 0,
+             "total_tokens": u.total_tokens or 0}
+    details = getattr(u, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    if cached is not None:
+        usage["cached_tokens"] = int(cached)
+    return usage
+
+
 def _retry_after(exc: openai.APIStatusError) -> float | None:
     headers = exc.response.headers if exc.response is not None else {}
     ms = headers.get("retry-after-ms")
@@ -97,10 +111,12 @@ class OpenAIChatModel:
     """Chat completions over any OpenAI-compatible endpoint: streaming, explicit timeout, bounded retries."""
 
     backend = "openai"
+    cheap = True  # a remote call costs about a second: follow-ups may be rewritten by the model
 
     def __init__(self, client: openai.OpenAI, model: str, *, timeout: float = 30.0, max_retries: int = 2,
                  max_retry_wait: float = 10.0, endpoint: str = "", secret: str = "",
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, temperature: float = 0.1,
+                 extra_body: dict[str, Any] | None = None) -> None:
         # retries are ours (the client's own would wait up to a minute on Retry-After)
         self.client = client.with_options(max_retries=0)
         self.model = model
@@ -110,6 +126,8 @@ class OpenAIChatModel:
         self.endpoint = endpoint or "api.openai.com"
         self._secret = secret
         self._sleep = sleep
+        self.temperature = temperature
+        self.extra_body = dict(extra_body or {})
         self._stream_options = True
         self._local = threading.local()  # one model serves concurrent sessions: usage is per thread
 
@@ -127,7 +145,8 @@ class OpenAIChatModel:
         """The chat model for OPENAI_BASE_URL / OPENAI_API_KEY / POLICY_QA_MODEL."""
         return cls(make_openai_client(settings), settings.model, timeout=settings.llm_timeout,
                    max_retries=settings.llm_max_retries, max_retry_wait=settings.max_retry_wait,
-                   endpoint=endpoint_label(settings.openai_base_url), secret=settings.openai_api_key)
+                   endpoint=endpoint_label(settings.openai_base_url), secret=settings.openai_api_key,
+                   temperature=settings.temperature, extra_body=settings.extra_body)
 
     # ------------------------------------------------------------------------------------------ requests
 
@@ -138,10 +157,12 @@ class OpenAIChatModel:
             try:
                 kwargs: dict[str, Any] = {}
                 if stream and self._stream_options:
-                    kwargs["stream_options"] = {"include_usage": True}
+                    kwargs["stream_options"] = {"include_usage": True}  # the server's counts, not estimates
+                if self.extra_body:
+                    kwargs["extra_body"] = self.extra_body
                 create: Any = self.client.chat.completions.create
                 return create(model=self.model, messages=messages, max_tokens=max_tokens, stream=stream,
-                              temperature=0.1, **kwargs)
+                              temperature=self.temperature, **kwargs)
             except openai.APITimeoutError:
                 raise LLMTimeoutError(self._timeout_message()) from None
             except openai.APIConnectionError:
@@ -203,9 +224,7 @@ class OpenAIChatModel:
         try:
             for chunk in response:
                 if getattr(chunk, "usage", None):
-                    usage = {"prompt_tokens": chunk.usage.prompt_tokens or 0,
-                             "completion_tokens": chunk.usage.completion_tokens or 0,
-                             "total_tokens": chunk.usage.total_tokens or 0}
+                    usage = _usage_dict(chunk.usage)
                 for choice in chunk.choices or []:
                     text = choice.delta.content if choice.delta is not None else None
                     if text:
@@ -234,8 +253,7 @@ class OpenAIChatModel:
         response = self._create(messages, max_tokens, stream=False)
         text = (response.choices[0].message.content or "") if response.choices else ""
         u = getattr(response, "usage", None)
-        self.last_usage = ({"prompt_tokens": u.prompt_tokens or 0, "completion_tokens": u.completion_tokens or 0,
-                            "total_tokens": u.total_tokens or 0} if u else self._estimate(messages, text))
+        self.last_usage = _usage_dict(u) if u else self._estimate(messages, text)
         return text
 
     @staticmethod

@@ -146,6 +146,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str = ""
     error: str = ""
+    # the streamed text was withdrawn (it failed the checks): show `answer` in its place
+    replaced: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The `ask --json` shape."""
@@ -172,4 +174,5 @@ class Answer:
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "notice": self.notice,
             "error": self.error,
+            "replaced": self.replaced,
         }
