@@ -22,6 +22,7 @@ from typing import Protocol
 import prompts
 from rag import citations as cit
 from rag import extractive as ex
+from rag import sources as src
 from rag import verify
 from rag.config import Settings
 from rag.errors import InputError, LLMConfigError, LLMError, LLMUnavailableError
@@ -474,7 +475,8 @@ class Assistant:
         note = ""
         if premise is not None:
             note = "注意：问题中的说法可能与资料不符，请先根据资料指出并纠正，再回答。"
-        sources = _format_sources(hits)
+        sources = src.prompt_sources(hits, plan.standalone, src.source_budget(self.settings.source_tokens,
+                                                                              self.backend))
         user = prompts.render("answer", sources=sources, question=_fence(plan.standalone), note=note,
                               refusal=prompts.phrase("refusal"))
         messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
@@ -508,7 +510,8 @@ class Assistant:
             return
         batches = _batches(chunks, self.summary_budget)
         if len(batches) == 1:
-            user = prompts.render("summary_essay", author=essay.author, title=essay.title, question=_fence(q),
+            user = prompts.render("summary_essay", author=src.fence(essay.author, one_line=True),
+                                  title=src.fence(essay.title, one_line=True), question=_fence(q),
                                   sources=_format_sources(hits))
             messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
             yield from self._generate(q, plan.standalone, messages, hits, timer,
@@ -521,7 +524,8 @@ class Assistant:
         offset = 0
         try:
             for batch in batches:
-                user = prompts.render("summary_map", author=essay.author, title=essay.title,
+                user = prompts.render("summary_map", author=src.fence(essay.author, one_line=True),
+                                  title=src.fence(essay.title, one_line=True),
                                       sources=_format_sources([Hit(c, 1.0) for c in batch], start=offset + 1))
                 messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
                 parts.append("".join(self.chat.stream(messages, max_tokens=min(400, self.settings.max_tokens))))
@@ -623,9 +627,12 @@ class Assistant:
         timer.lap("prompt")
         first = True
         try:
-            for piece in self.chat.stream(messages, max_tokens=self.settings.max_tokens):
+            # a CPU model's answer length is most of its time: it may ask for a shorter cap (max_answer_tokens)
+            cap = getattr(self.chat, "max_answer_tokens", None) or self.settings.max_tokens
+            for piece in self.chat.stream(messages, max_tokens=min(cap, self.settings.max_tokens)):
                 if first:
                     timer.lap("first_token")
+                    timer.ms["to_first_token"] = (time.perf_counter() - timer.start) * 1000  # what the user waits
                     first = False
                 out = cleaner.feed(piece)
                 if out:
@@ -863,17 +870,12 @@ class _Premise:
 
 
 def _fence(text: str) -> str:
-    """Keep user or document text from closing our delimiters."""
-    return text.replace("【资料", "〖资料").replace("【对话", "〖对话")
+    """Keep user or document text from closing our delimiters (look-alike brackets and spaces included)."""
+    return src.fence(text)
 
 
 def _format_sources(hits: Sequence[Hit], start: int = 1) -> str:
-    blocks = []
-    for i, h in enumerate(hits, start):
-        c = h.chunk
-        blocks.append(f"【资料 {i} 开始】\n作者：{c.author}\n标题：《{c.title}》\n章节：{c.section}\n内容：{_fence(c.text)}\n"
-                      f"【资料 {i} 结束】")
-    return "\n\n".join(blocks)
+    return src.format_sources(hits, start=start)
 
 
 def _batches(chunks: Sequence[Chunk], budget: int) -> list[list[Chunk]]:

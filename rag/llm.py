@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import openai
 
@@ -57,20 +57,66 @@ def make_openai_client(settings: Settings) -> openai.OpenAI:
     )
 
 
+# A path segment of the base URL that looks like a credential (some gateways put the key or a token in the
+# path): 16+ characters mixing letters and digits, or a key-shaped prefix. Model and version segments such as
+# `v1`, `compatible-mode`, `deployments/gpt-4o-mini` do not match.
+_SECRET_SEGMENT = re.compile(r"^(?:(?:sk|pk|key|token|api[_-]?key)[-_=][^/]{4,}|(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-.~%]{16,})$",
+                             re.I)
+# a copied part of the key at least this long counts as the key (a masked `sk-abcd…wxyz` keeps 4 + 4)
+_KEY_FRAGMENT = 8
+
+
+def _path_secrets(base_url: str) -> list[str]:
+    """The base URL's path segments (and user info) that look like credentials."""
+    if not base_url:
+        return []
+    parts = urlsplit(base_url)
+    found = [seg for seg in parts.path.split("/") if seg and _SECRET_SEGMENT.match(seg)]
+    if parts.password:
+        found.append(parts.password)
+    if parts.username and _SECRET_SEGMENT.match(parts.username):
+        found.append(parts.username)
+    return found
+
+
 def endpoint_label(base_url: str) -> str:
-    """Scheme, host and path of the endpoint, without credentials or query (safe to show)."""
+    """Scheme, host and path of the endpoint, without credentials, query or secret-looking path parts."""
     if not base_url:
         return "api.openai.com"
     parts = urlsplit(base_url)
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else base_url.split("?")[0]
+    path = "/".join("***" if seg and _SECRET_SEGMENT.match(seg) else seg for seg in parts.path.split("/"))
+    return f"{parts.scheme}://{host}{port}{path}" if parts.scheme else base_url.split("?")[0]
 
 
-def scrub(text: str, secret: str) -> str:
-    """Remove the key (and anything shaped like a key) from a message."""
-    if secret:
-        text = text.replace(secret, "***")
+def _fragments(text: str, secret: str, shortest: int) -> list[tuple[int, int]]:
+    """Spans of `text` (case-insensitive) that copy at least `shortest` consecutive characters of `secret`."""
+    low, sec = text.lower(), secret.lower()
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i <= len(low) - shortest:
+        if low[i:i + shortest] in sec:
+            j = i + shortest
+            while j < len(low) and low[i:j + 1] in sec:
+                j += 1
+            spans.append((i, j))
+            i = j
+        else:
+            i += 1
+    return spans
+
+
+def scrub(text: str, secret: str, base_url: str = "") -> str:
+    """Remove the key from a message: exact, URL-encoded or case-changed copies, copied fragments of it
+    (8+ characters), secret-looking parts of the base URL, and anything shaped like a key."""
+    secrets_ = [s for s in [secret, *_path_secrets(base_url)] if s]
+    for value in secrets_:
+        for form in {value, quote(value, safe=""), quote(value)}:
+            text = re.sub(re.escape(form), "***", text, flags=re.I)
+        if len(value) >= _KEY_FRAGMENT:
+            for start, end in reversed(_fragments(text, value, _KEY_FRAGMENT)):
+                text = text[:start] + "***" + text[end:]
     return re.sub(r"\b(sk|pk|key)-[A-Za-z0-9_\-*]{6,}", "***", text)
 
 
@@ -115,7 +161,7 @@ class OpenAIChatModel:
 
     def __init__(self, client: openai.OpenAI, model: str, *, timeout: float = 30.0, max_retries: int = 2,
                  max_retry_wait: float = 10.0, endpoint: str = "", secret: str = "",
-                 sleep: Callable[[float], None] = time.sleep, temperature: float = 0.1,
+                 sleep: Callable[[float], None] = time.sleep, temperature: float = 0.1, base_url: str = "",
                  extra_body: dict[str, Any] | None = None) -> None:
         # retries are ours (the client's own would wait up to a minute on Retry-After)
         self.client = client.with_options(max_retries=0)
@@ -125,6 +171,7 @@ class OpenAIChatModel:
         self.max_retry_wait = max_retry_wait
         self.endpoint = endpoint or "api.openai.com"
         self._secret = secret
+        self._base_url = base_url
         self._sleep = sleep
         self.temperature = temperature
         self.extra_body = dict(extra_body or {})
@@ -146,7 +193,8 @@ class OpenAIChatModel:
         return cls(make_openai_client(settings), settings.model, timeout=settings.llm_timeout,
                    max_retries=settings.llm_max_retries, max_retry_wait=settings.max_retry_wait,
                    endpoint=endpoint_label(settings.openai_base_url), secret=settings.openai_api_key,
-                   temperature=settings.temperature, extra_body=settings.extra_body)
+                   temperature=settings.temperature, extra_body=settings.extra_body,
+                   base_url=settings.openai_base_url)
 
     # ------------------------------------------------------------------------------------------ requests
 
@@ -209,7 +257,7 @@ class OpenAIChatModel:
         if status == 404:
             return LLMConfigError(
                 f"模型服务找不到模型 {self.model} 或接口 {self.endpoint}（HTTP 404）：请检查 POLICY_QA_MODEL 和 OPENAI_BASE_URL。")
-        detail = scrub(str(getattr(exc, "message", "") or ""), self._secret)[:160]
+        detail = scrub(str(getattr(exc, "message", "") or ""), self._secret, self._base_url)[:160]
         return LLMError(f"模型服务拒绝了请求（HTTP {status}）：{detail}")
 
     # ------------------------------------------------------------------------------------------ the seam

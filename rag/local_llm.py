@@ -262,6 +262,7 @@ class LocalChatModel:
 
     backend = "local"
     cheap = False  # a model call costs seconds on a CPU: follow-ups are rewritten by the heuristic alone
+    max_answer_tokens: int | None = None
 
     def __init__(self, llama: Any, model: str = QWEN_CODER_1_5B.name, busy_timeout: float = 300.0) -> None:
         self._llama = llama
@@ -332,6 +333,7 @@ class XllamaChatModel:
 
     backend = "local"
     cheap = False  # a model call costs seconds on a CPU: follow-ups are rewritten by the heuristic alone
+    max_answer_tokens: int | None = None
 
     def __init__(self, server: Any, model: str = QWEN_CODER_1_5B.name, busy_timeout: float = 300.0,
                  first_token_timeout: float = 600.0) -> None:
@@ -439,7 +441,7 @@ def _loopback(address: str) -> bool:
     return host in ("127.0.0.1", "::1", "localhost")
 
 
-def start_xllamacpp(path: Path, n_threads: int, xllamacpp: Any | None = None) -> Any:
+def start_xllamacpp(path: Path, n_threads: int, xllamacpp: Any | None = None, quiet: bool = True) -> Any:
     """The xllamacpp server on the model file: one slot, prompt cache on, listener on 127.0.0.1 behind a key."""
     xl = xllamacpp or _import_xllamacpp()
     params = xl.CommonParams()
@@ -458,6 +460,8 @@ def start_xllamacpp(path: Path, n_threads: int, xllamacpp: Any | None = None) ->
     params.cors_origins = "http://127.0.0.1"  # its default is any origin; the key guards it anyway
     params.n_threads_http = 1
     params.cache_prompt = True
+    if quiet:
+        params.verbosity = -1  # the engine logs every request at info level to stderr; POLICY_QA_DEBUG keeps it
     try:
         server = xl.Server(params)
     except Exception as exc:  # the runtime raises its own types on a bad file
@@ -485,14 +489,17 @@ def load_local_model(
     report(f"正在加载本地模型 {QWEN_CODER_1_5B.name}（{chosen}）…")
     threads = n_threads or threads_for(settings)
     if chosen == "xllamacpp":
-        model = XllamaChatModel(start_xllamacpp(path, threads, loader))
+        model = XllamaChatModel(start_xllamacpp(path, threads, loader, quiet=not settings.debug))
+        model.max_answer_tokens = settings.local_max_tokens
         atexit.register(model.close)  # no listener outlives the process's work
         return model
     try:
         llama = loader(model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=threads, verbose=False)
     except (ValueError, RuntimeError, OSError) as exc:
         raise LLMUnavailableError(f"本地模型加载失败：{exc}") from None
-    return LocalChatModel(llama, model=QWEN_CODER_1_5B.name)
+    local = LocalChatModel(llama, model=QWEN_CODER_1_5B.name)
+    local.max_answer_tokens = settings.local_max_tokens
+    return local
 
 
 def main() -> int:
