@@ -234,14 +234,23 @@ def _import_xllamacpp() -> Any:
     return xllamacpp
 
 
+def _installed(name: str) -> bool:
+    if name in sys.modules:
+        return sys.modules[name] is not None  # None marks a module that must not be imported
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def choose_runtime(preference: str = "auto") -> str:
     """`xllamacpp` or `llama-cpp`: the one asked for, else llama-cpp-python when installed (a native build,
     about twice as fast here), else the prebuilt xllamacpp."""
     if preference in ("xllamacpp", "llama-cpp"):
         return preference
-    if importlib.util.find_spec("llama_cpp") is not None:
+    if _installed("llama_cpp"):
         return "llama-cpp"
-    if importlib.util.find_spec("xllamacpp") is not None:
+    if _installed("xllamacpp"):
         return "xllamacpp"
     raise LLMConfigError(f"本地模型运行库未安装（xllamacpp 或 llama-cpp-python）：请运行 {INSTALL_HINT}")
 
