@@ -38,7 +38,7 @@ from evals.metrics import (
 )
 from evals.report import ConfigResult, RunResult, results_dict, terminal_summary, write_report
 from rag.config import Settings
-from rag.errors import InputError, PolicyQAError
+from rag.errors import InputError, LLMTimeoutError, PolicyQAError
 from rag.types import Answer, Delta, Essay, Hit, Turn
 
 MODES = ("hybrid", "dense", "lexical")
@@ -182,6 +182,34 @@ class OverTime(Exception):
         self.partial = partial
 
 
+class Deadline:
+    """The running item's deadline (monotonic seconds), shared with the chat model wrapper."""
+
+    at: float | None = None
+
+
+class DeadlineChat:
+    """A chat model whose streams stop at the running item's deadline, also inside steps that stream nothing
+    to the caller (an essay summary's map calls)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def stream(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
+        """The inner model's pieces until the deadline; past it, LLMTimeoutError (generation stopped)."""
+        pieces = self._inner.stream(messages, max_tokens=max_tokens)
+        try:
+            for piece in pieces:
+                yield piece
+                if Deadline.at is not None and time.monotonic() > Deadline.at:
+                    raise LLMTimeoutError("超过评测的每题时限")
+        finally:
+            pieces.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def _ask(asker: Asker, question: str, history: list[Turn], deadline: float | None) -> Answer:
     """One question; with a deadline the answer is streamed and abandoned (generation stopped) past it."""
     stream = getattr(asker, "stream", None)
@@ -209,6 +237,7 @@ def run_item(asker: Asker, item: Item, time_limit: float | None = None) -> Outco
     """Play an item's turns through the assistant (earlier answers become history); score the last turn."""
     history: list[Turn] = []
     deadline = time.monotonic() + time_limit if time_limit else None
+    Deadline.at = deadline
     start = time.perf_counter()
     try:
         for turn in item.history:
@@ -223,6 +252,10 @@ def run_item(asker: Asker, item: Item, time_limit: float | None = None) -> Outco
                        error=f"TimeLimit: 超过每题 {time_limit:g} 秒的时限")
     except PolicyQAError as exc:
         return Outcome(answer="", refused=False, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        Deadline.at = None
+    if deadline is not None and time.monotonic() > deadline:
+        return replace(outcome_from(answer, wall), error=f"TimeLimit: 超过每题 {time_limit:g} 秒的时限")
     return outcome_from(answer, wall)
 
 
@@ -319,13 +352,14 @@ def build_askers(settings: Settings, backend: str | None, modes: Sequence[str],
     from rag.answer import Assistant
 
     base = Assistant.from_settings(settings, backend=backend, progress=progress)
+    chat = DeadlineChat(base.chat) if base.chat is not None else None
     askers: dict[str, Asker] = {}
     for mode in modes:
         view = FixedModeRetriever(base.retriever, mode)
         # Load the embedding model and indexes now, so loading does not count as the first item's latency.
         with contextlib.suppress(PolicyQAError):
             view.search(WARM_UP_QUESTION, k=1)
-        askers[mode] = Assistant(view, base.chat, settings)
+        askers[mode] = Assistant(view, chat, settings, summary_budget=base.summary_budget)
     return askers, base.chat
 
 

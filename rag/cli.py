@@ -137,6 +137,7 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
                     final = event
             print()
             if final is not None:
+                _print_replacement(final)
                 print(assistant.render_references(final))
         except InputError as exc:
             if args.question != "-":
@@ -147,6 +148,15 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
             else:
                 print(str(exc), file=sys.stderr)
     return status
+
+
+def _print_replacement(final: Any) -> None:
+    """The streamed text failed the checks: say so and print the answer that replaces it."""
+    if getattr(final, "replaced", False):
+        import prompts
+
+        print(prompts.phrase("replaced_marker"))
+        print(final.answer)
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
@@ -178,6 +188,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             continue
         print()
         if final is not None:
+            _print_replacement(final)
             print(assistant.render_references(final))
             history += [Turn("user", question), Turn("assistant", final.answer)]
 

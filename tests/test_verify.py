@@ -154,3 +154,13 @@ def test_one_dropped_sentence_keeps_the_model_answer_with_a_notice(tmp_path: Pat
     assert answer.answer == "企业应当淘汰高耗能设备，推广清洁生产技术[1]。"
     assert answer.replaced and "删去" in answer.notice and "资料编号" in shown
     assert answer.to_dict()["replaced"] is True
+
+
+def test_the_page_says_where_streamed_text_was_replaced(tmp_path: Path) -> None:
+    from ui import render
+
+    assistant, _ = make(tmp_path, [REPEATED.replace("[1]", "[2]")])
+    _, answer = run(assistant, "推进绿色转型需要从哪些方面着力？")
+    html = render.answer_html(answer, "a1")
+    assert "pq-replaced" in html and "已撤回" in html and "未采用" in html
+    assert "pq-replaced" not in render.answer_html(offline(tmp_path, "推进绿色转型需要从哪些方面着力？"), "a2")

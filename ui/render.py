@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import prompts
 from rag.types import Answer, Chunk, Citation, Essay, Hit
 
 # [1]  [1,2]  [1、2]  【1】  ［1］ — the answer prompt asks for [n]; the others are what models drift to.
@@ -181,11 +182,16 @@ def _answer_body(answer_text: str, citations: Sequence[Citation], key: str) -> s
     return "".join(out)
 
 
+REPLACED_NOTE = prompts.phrase("replaced_marker")
+
+
 def answer_html(answer: Answer, key: str) -> str:
     """The final chat message: the answer with clickable markers, then the cited passages as expandable cards."""
     parts: list[str] = []
     if answer.standalone_question and answer.standalone_question.strip() != answer.question.strip():
         parts.append(f'<div class="pq-notice pq-rewritten">按上下文理解为：{escape_text(answer.standalone_question)}</div>\n\n')
+    if answer.replaced:  # the streamed model text was withdrawn: say so where it stood
+        parts.append(f'<div class="pq-notice pq-replaced">{escape_text(REPLACED_NOTE)}</div>\n\n')
     if answer.notice:
         parts.append(f'<div class="pq-notice">{escape_text(answer.notice)}</div>\n\n')
     parts.append(_answer_body(answer.answer, answer.citations, key))
