@@ -665,8 +665,7 @@ class Assistant:
             return
         if tail:
             yield Delta(tail)
-        streamed = cleaner.emitted.strip()
-        text = streamed
+        text = cleaner.emitted.strip()
         if not cleaner.markers.cited():
             text = cit.cite_uncited(text, cleaner.markers)
         if allow_refusal and _model_refused(text, cited=bool(cleaner.markers.cited())):
@@ -695,7 +694,8 @@ class Assistant:
         checked = self._check(verdict.text, verdict.cited, hits)
         final = self._answer(q, standalone, checked.text, False, checked.citations, hits, timer, usage=usage,
                              notice=verdict.notice)
-        final.replaced = checked.text != streamed  # the stream showed text that is not the answer any more
+        # sentences the stream showed were withdrawn (markers added in code are not a withdrawal)
+        final.replaced = verdict.changed
         yield final
 
     def _covered_strictly(self, standalone: str, hits: list[Hit]) -> bool:
