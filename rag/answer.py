@@ -562,7 +562,8 @@ class Assistant:
             yield from self._finish_extractive(q, plan.standalone, composed.text, composed.hits, timer,
                                                prompts.phrase("extractive_notice"))
             return
-        user = prompts.render("summary_topic", question=_fence(plan.standalone), sources=_format_sources(all_hits))
+        user = prompts.render("summary_topic", question=_fence(plan.standalone), sources=src.prompt_sources(
+            all_hits, plan.standalone, src.source_budget(self.settings.source_tokens, self.backend), keep_all=True))
         messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
         yield from self._generate(q, plan.standalone, messages, all_hits, timer, lambda: composed,
                                   allow_refusal=False)

@@ -142,10 +142,18 @@ def source_budget(source_tokens: int, backend: str) -> int:
     return LOCAL_SOURCE_TOKENS if backend == "local" else 0
 
 
-def prompt_sources(hits: Sequence[Hit], question: str, budget: int) -> str:
-    """The sources block for a question: whole passages, or with a budget the best excerpts that fit."""
+# A passage of a topic answer (every passage kept, one group per author) gets at least this many tokens.
+TOPIC_PASSAGE_TOKENS = 40
+
+
+def prompt_sources(hits: Sequence[Hit], question: str, budget: int, keep_all: bool = False) -> str:
+    """The sources block for a question: whole passages, or with a budget the best excerpts that fit.
+    `keep_all` (a topic across essays, grouped by author) keeps every passage and shares the budget out."""
     if budget <= 0:
         return format_sources(hits)
+    if keep_all and hits:
+        per_passage = max(TOPIC_PASSAGE_TOKENS, budget // len(hits))
+        return format_sources(hits, texts=[excerpt(h.chunk.text, question, per_passage) for h in hits])
     per = min(budget, max(LOCAL_PASSAGE_TOKENS, budget // LOCAL_MAX_PASSAGES))
     chosen = budget_passages(hits, question, budget, per, max(LOCAL_MAX_PASSAGES, budget // per))
     return format_sources(chosen.hits, texts=chosen.texts)
