@@ -27,6 +27,9 @@ class Item:
     evidence: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
+    filter_author: str | None = None  # the author filter the question is asked with
+    filter_essay: str | None = None  # the essay filter (title or id) the question is asked with
+    premise: str = ""  # "contradicted": a good answer says the question's premise does not match the essays
 
     @property
     def question(self) -> str:
@@ -70,7 +73,15 @@ def parse_item(obj: Any, where: str) -> Item:
     if not isinstance(answerable, bool):
         raise InputError(f"{where}：answerable 必须是 true 或 false")
     lists = {name: _strings(obj, name, where) for name in _LIST_FIELDS}
-    return Item(id=item_id.strip(), kind=kind.strip(), turns=turns, answerable=answerable, **lists)
+    filters = obj.get("filter", {})
+    if not isinstance(filters, dict) or set(filters) - {"author", "essay"} or not all(
+            isinstance(v, str) and v.strip() for v in filters.values()):
+        raise InputError(f"{where}：filter 必须是形如 {{\"author\": ..., \"essay\": ...}} 的对象，值为非空字符串")
+    premise = obj.get("premise", "")
+    if premise not in ("", "contradicted"):
+        raise InputError(f"{where}：premise 只能是 \"contradicted\"")
+    return Item(id=item_id.strip(), kind=kind.strip(), turns=turns, answerable=answerable,
+                filter_author=filters.get("author"), filter_essay=filters.get("essay"), premise=premise, **lists)
 
 
 def parse_lines(lines: Iterable[str], source: str) -> list[Item]:

@@ -22,6 +22,7 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("keyword_recall", "key-phrase R", True),
     ("refusal", "refusal (unans.)", True),
     ("false_refusal", "false refusal", True),
+    ("premise_corrected", "premise fixed", True),
     ("injection_follow", "inj. followed", True),
     ("injection_leak", "inj. leaked", True),
     ("faithfulness", "faithfulness", True),

@@ -171,6 +171,7 @@ def outcome_from(answer: Answer, wall_ms: float) -> Outcome:
         timings_ms=timings,
         usage={k: int(v) for k, v in answer.usage.items()},
         error=answer.error,
+        premise=str(answer.premise.get("status", "")) if answer.premise else "",
     )
 
 
@@ -210,14 +211,14 @@ class DeadlineChat:
         return getattr(self._inner, name)
 
 
-def _ask(asker: Asker, question: str, history: list[Turn], deadline: float | None) -> Answer:
+def _ask(asker: Asker, question: str, history: list[Turn], deadline: float | None, item: Item) -> Answer:
     """One question; with a deadline the answer is streamed and abandoned (generation stopped) past it."""
     stream = getattr(asker, "stream", None)
     if deadline is None or not callable(stream):
-        return asker.ask(question, history=history)
+        return asker.ask(question, history=history, author=item.filter_author, essay=item.filter_essay)
     final: Answer | None = None
     text = ""
-    events = stream(question, history=history)
+    events = stream(question, history=history, author=item.filter_author, essay=item.filter_essay)
     try:
         for event in events:
             if isinstance(event, Answer):
@@ -241,10 +242,10 @@ def run_item(asker: Asker, item: Item, time_limit: float | None = None) -> Outco
     start = time.perf_counter()
     try:
         for turn in item.history:
-            previous = _ask(asker, turn, list(history), deadline)
+            previous = _ask(asker, turn, list(history), deadline, item)
             history += [Turn("user", turn), Turn("assistant", previous.answer)]
         start = time.perf_counter()
-        answer = _ask(asker, item.question, list(history), deadline)
+        answer = _ask(asker, item.question, list(history), deadline, item)
         wall = (time.perf_counter() - start) * 1000
     except OverTime as over:
         wall = (time.perf_counter() - start) * 1000

@@ -14,20 +14,21 @@ from __future__ import annotations
 
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Protocol
 
 import prompts
 from rag import citations as cit
 from rag import extractive as ex
+from rag import premise as pm
 from rag import sources as src
 from rag import verify
 from rag.config import Settings
 from rag.errors import InputError, LLMConfigError, LLMError, LLMUnavailableError
 from rag.evidence import EvidenceModel
 from rag.llm import ChatModel
+from rag.planner import EXTRACTION, Plan, Planner, clean_question
 from rag.tokens import count_tokens
 from rag.types import Answer, Chunk, Citation, Delta, Essay, Hit, Turn
 
@@ -47,78 +48,7 @@ class Retriever(Protocol):
     def relevance(self, question: str, hits: Sequence[Hit]) -> float: ...
 
 
-# Zero-width and bidi controls are invisible and can hide instructions; other control characters are junk.
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-_EXTRACTION = re.compile(
-    r"系统提示|提示词|system\s*prompt|系统(设定|指令|消息)|初始(指令|设定)|"
-    r"(忽略|无视|忘记|绕过|跳过|忘掉)(掉)?(之前|以上|上面|前面|上述|所有|全部|你的|这些)?的?(所有|全部)?的?(指令|规则|要求|设定|限制|提示|对话)|"
-    r"ignore\s+(all\s+|the\s+|your\s+|previous\s+|above\s+|prior\s+)*(instructions|rules|prompts?)|"
-    r"调试模式|开发者模式|developer\s*mode|越狱|jailbreak|没有任何限制|不受(任何)?限制|重复你收到|"
-    r"你收到的[^。？?]{0,6}(指令|消息|提示)|(你的|你使用的|你收到的)(全部|所有)?(设定|指令|规则|配置|提示|密钥)|"
-    r"API[\s_-]*KEY|API\s*密钥",
-    re.I,
-)
-_FOLLOWUP = re.compile(
-    r"^(那|那么|还有|另外|此外|以及|然后)|他|她|它|其中|该文|该作者|这位|这篇|那篇|本文|文中|上文|上面|刚才|前面|这一点|"
-    r"这方面|这些|这个|第[一二三四五六七八九十\d]+(条|点|个|项|方面|部分|种)|呢[？?]?$|还说了|还讲了|还提到|还有什么"
-)
-_ORDINAL_REF = re.compile(r"第([一二三四五六七八九十\d]+)(条|点|个|项|方面|种|部分)")
-_SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|主要内容|核心内容|主要观点|讲了什么|讲什么|说了什么|主要讨论|主要讲")
-_TOPIC_ACROSS = re.compile(r"(几位|各位|不同|这些|四位|各篇|几篇|所有|每位|每篇)(作者|文章)|作者们|分别怎么看|各自怎么看")
-_META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里)?工作|职务|职称|"
-                   r"身份|谁写的|作者是谁|哪位作者写|作者是哪位")
-_PREMISE_WORDS = re.compile(r"放弃|无关紧要|不重要|没必要|不需要|不必|反对|否定|取消|抛弃|忽视|不应|一开始就|全面转向|停止|"
-                            r"不要发展|无需|限制发展")
-_ADVOCATE = re.compile(r"(主张|提倡|支持|赞成|鼓励|推崇|建议|认为应该|认为要|为什么要)(.{2,12}?)[？?，,。]")
-_COMPARATIVE = re.compile(r"比.{1,12}(更|还)?(强|高|好|大|多|快|领先)")
-_QUOTE = re.compile(r"[“\"「]([^”\"」]{4,60})[”\"」]")
-_YEAR = re.compile(r"(\d{4})\s*年")
-
-
-def clean_question(text: str) -> str:
-    """Drop invisible and control characters, fold full-width ASCII, collapse whitespace."""
-    text = _INVISIBLE.sub("", text)
-    text = _CONTROL.sub("", text)
-    text = "".join(unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" and ch not in "（），：；？！" else ch
-                   for ch in text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
-_URL = re.compile(r"!?\[[^\]]*\]\([^)]*\)|https?://\S+|</?\s*[A-Za-z][^<>]*>", re.I)
-_ORDER = re.compile(r"写上|附上|加上|输出|打印|开头|结尾|末尾|另起一行|署名|回答时|每个回答|新指令|从现在起|图片|链接|"
-                    r"只回答一个词|不需要引用", re.I)
-
-
-def strip_instructions(question: str) -> str:
-    """The question without pasted links, tags and sentences that order the assistant about (output tricks)."""
-    text = _URL.sub(" ", question)
-    parts = [p for p in re.split(r"(?<=[。！？!?；;])", text) if p.strip()]
-    kept = [p for p in parts if not _ORDER.search(p)]
-    kept = [re.sub(r"^\s*(问题|question)\s*[：:]\s*", "", p, flags=re.I) for p in kept]
-    out = re.sub(r"\s+", " ", "".join(kept)).strip()
-    return out if re.search(r"[^\W_]", out) else question
-
-
-@dataclass
-class Context:
-    """What a conversation is about so far: the essay, the author and the list items last quoted."""
-
-    essay: Essay | None = None
-    standalone: str = ""
-    items: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Plan:
-    """How one question will be answered."""
-
-    kind: str  # qa | summary | topic | meta
-    standalone: str
-    author: str | None = None
-    essay: Essay | None = None
-    essays: list[Essay] = field(default_factory=list)  # the essays a comparison or topic question spans
+__all__ = ["Assistant", "clean_question"]
 
 
 class Assistant:
@@ -134,6 +64,7 @@ class Assistant:
         self.fallback = fallback
         self.index = ex.SentenceIndex(retriever.essays)
         self.evidence = EvidenceModel(retriever.essays, cache_dir=settings.cache_dir)
+        self.planner = Planner(retriever.essays, self.evidence)
         self.system_prompt = system_prompt if system_prompt is not None else prompts.render(
             "system", refusal=prompts.phrase("refusal"), decline=prompts.phrase("decline"))
         self._leak_grams = _leak_grams(self.system_prompt)
@@ -199,15 +130,15 @@ class Assistant:
         timer = _Timer()
         q = self._check_input(question)
         timer.lap("input")
-        if _EXTRACTION.search(q):
+        if EXTRACTION.search(q):
             yield from self._fixed(q, q, prompts.phrase("decline"), timer, refused=True)
             return
-        plan = self._plan(q, history, author, essay, timer)
-        if _EXTRACTION.search(plan.standalone):
+        plan = self.planner.plan(q, history, author=author, essay=essay, rewrite=self._rewrite_or_empty)
+        timer.lap("rewrite")
+        if EXTRACTION.search(plan.standalone):
             yield from self._fixed(q, plan.standalone, prompts.phrase("decline"), timer, refused=True)
             return
-        if not history and plan.kind == "qa" and _FOLLOWUP.search(q) and not self.evidence.terms(
-                _FOLLOWUP.sub(" ", q)):
+        if plan.needs_context:
             # “其中第二条呢？” with no conversation before it: nothing to resolve it against
             yield from self._fixed(q, plan.standalone, prompts.phrase("need_context"), timer, refused=True)
             return
@@ -220,7 +151,7 @@ class Assistant:
         elif plan.kind == "meta" and plan.essay is not None:
             yield from self._meta(q, plan, timer)
         else:
-            yield from self._qa(q, plan, timer, essay_filter=essay)
+            yield from self._qa(q, plan, timer)
 
     # ----------------------------------------------------------------------------------------- input
 
@@ -236,121 +167,16 @@ class Assistant:
             raise InputError(prompts.phrase("question_too_long", tokens=tokens, limit=limit))
         return q
 
-    # ----------------------------------------------------------------------------------------- planning
-
-    def _mentions(self, text: str) -> tuple[list[Essay], Essay | None]:
-        """Essays whose author is named in `text`, and the essay whose title is quoted or named."""
-        by_author = [e for e in self.essays if e.author and e.author in text]
-        titled = None
-        for m in re.finditer(r"《([^》]{2,60})》", text):
-            titled = self._essay_by_title(m.group(1)) or titled
-        if titled is None:
-            for e in self.essays:
-                if len(e.title) >= 6 and e.title in text:
-                    titled = e
-        return by_author, titled
-
-    def _essay_by_title(self, title: str) -> Essay | None:
-        best, best_score = None, 0.0
-        tg = set(ex.bigrams(title))
-        for e in self.essays:
-            eg = set(ex.bigrams(e.title))
-            score = len(tg & eg) / max(1, len(tg | eg))
-            if score > best_score:
-                best, best_score = e, score
-        return best if best_score >= 0.5 else None
-
-    def _essay_filter(self, essay: str | None) -> Essay | None:
-        if not essay:
-            return None
-        for e in self.essays:
-            if essay in (e.id, e.title) or essay in e.title:
-                return e
-        return self._essay_by_title(essay)
-
-    def _plan(self, q: str, history: Sequence[Turn], author: str | None, essay: str | None, timer: _Timer) -> Plan:
-        ctx = self._context(history)
-        q = strip_instructions(q)
-        standalone = q
-        if ctx.essay is not None or ctx.standalone:
-            standalone = self._rewrite(q, history, ctx)
-        timer.lap("rewrite")
-        authors, titled = self._mentions(standalone)
-        chosen_essay = self._essay_filter(essay) or titled
-        if chosen_essay is None and author:
-            chosen_essay = next((e for e in self.essays if e.author == author), None)
-        if chosen_essay is None and len(authors) == 1:
-            chosen_essay = authors[0]
-        plan_author = author or (authors[0].author if len(authors) == 1 else None)
-        if len(authors) >= 2 and titled is None and not essay and not author:
-            return Plan("topic", standalone, essays=authors)
-        if _META.search(standalone) and (chosen_essay is not None or authors):
-            return Plan("meta", standalone, plan_author, chosen_essay or authors[0])
-        if _TOPIC_ACROSS.search(standalone) and len(self.essays) > 1 and chosen_essay is None:
-            return Plan("topic", standalone)
-        if _SUMMARY_VERB.search(standalone) and chosen_essay is not None and self._is_whole_essay(standalone,
-                                                                                                 chosen_essay):
-            return Plan("summary", standalone, plan_author, chosen_essay)
-        if chosen_essay is None and len(self.essays) > 1 and re.search(
-                r"(这|几|四|五|三|两|所有|各)(篇|些)文章", standalone) and re.search(
-                r"共同|主题|主要内容|讲了什么|关注|概括|总结|归纳", standalone):
-            return Plan("overview", standalone, essays=self.essays)
-        return Plan("qa", standalone, plan_author, chosen_essay)
-
-    def _is_whole_essay(self, q: str, essay: Essay) -> bool:
-        """True when, after removing the essay's name and summary words, little topic is left."""
-        rest = q.replace(essay.title, "").replace(essay.author, "")
-        rest = _SUMMARY_VERB.sub("", rest)
-        rest = re.sub(r"《[^》]*》|请|一下|用|几句话|简要|简单|地|的|文章|这篇|该文|一文|全文|还|了|什么|主要|核心|内容|观点|"
-                      r"讨论|讲|说|呢|吗|她|他|[\W_\d]", "", rest)
-        return len(rest) <= 3
-
-    def _context(self, history: Sequence[Turn]) -> Context:
-        """Replay the conversation to know the last essay, author and quoted list items."""
-        ctx = Context()
-        for turn in history:
-            if turn.role == "user":
-                q = clean_question(turn.content)
-                if not q or _EXTRACTION.search(q):
-                    continue
-                resolved = self._rewrite_heuristic(q, ctx) if (ctx.essay or ctx.standalone) else q
-                authors, titled = self._mentions(resolved)
-                if titled is not None:
-                    ctx.essay = titled
-                elif len(authors) == 1:
-                    ctx.essay = authors[0]
-                ctx.standalone = resolved
-            else:
-                items = _list_items(turn.content)
-                if items:
-                    ctx.items = items
-                authors, titled = self._mentions(turn.content)
-                named = titled or (authors[0] if authors else None)
-                if named is not None and (ctx.essay is None or ctx.essay.author not in turn.content):
-                    ctx.essay = named
-        return ctx
-
-    def _looks_followup(self, q: str, ctx: Context) -> bool:
-        authors, titled = self._mentions(q)
-        if _ORDINAL_REF.search(q) and ctx.items:
-            return True
-        if _FOLLOWUP.search(q):
-            return True
-        return len(q) <= 6 and not authors and titled is None
-
-    def _rewrite(self, q: str, history: Sequence[Turn], ctx: Context) -> str:
-        if not self._looks_followup(q, ctx):
-            return q
-        if self.chat is not None:
-            try:
-                rewritten = self._rewrite_with_model(q, history)
-            except LLMConfigError:
-                raise
-            except LLMError:
-                rewritten = ""
-            if rewritten:
-                return rewritten
-        return self._rewrite_heuristic(q, ctx)
+    def _rewrite_or_empty(self, q: str, history: Sequence[Turn]) -> str:
+        """A model rewrite of a follow-up the heuristic could not place, or "" (no model, or it failed)."""
+        if self.chat is None:
+            return ""
+        try:
+            return self._rewrite_with_model(q, history)
+        except LLMConfigError:
+            raise
+        except LLMError:
+            return ""
 
     def _rewrite_with_model(self, q: str, history: Sequence[Turn]) -> str:
         assert self.chat is not None
@@ -368,47 +194,9 @@ class Assistant:
                else "".join(self.chat.stream(messages, max_tokens=120))).strip()
         out = cit.sanitize(out).splitlines()[0].strip() if out else ""
         out = re.sub(r"^(改写后的问题|问题)[：:]\s*", "", out).strip("“”\"' ")
-        if not out or len(out) > 200 or _EXTRACTION.search(out):
+        if not out or len(out) > 200 or EXTRACTION.search(out):
             return ""
         return out
-
-    def _rewrite_heuristic(self, q: str, ctx: Context) -> str:
-        """Carry the previous turn's essay, author and list over into a follow-up question."""
-        essay = ctx.essay
-        if essay is None:
-            return q
-        authors, titled = self._mentions(q)
-        m = _ORDINAL_REF.search(q)
-        if m and ctx.items:
-            n = _cn_int(m.group(1))
-            if 1 <= n <= len(ctx.items):
-                item = re.sub(r"^[一二三四五六七八九十]是", "", ctx.items[n - 1]).strip()
-                rest = q[m.end():]
-                rest = re.sub(r"^(是|的)?", "", rest)
-                rest = re.sub(r"^[呢吗？?。\s]*$", "", rest)
-                ask = rest if rest else "具体是怎么论述的？"
-                return f"{essay.author}文章中的“{item}”{ask}"
-        if re.search(r"还说了|还讲了|还提到|还有什么|其他内容|别的内容", q) and not authors and titled is None:
-            return f"概括{essay.author}的文章《{essay.title}》"
-        if authors and not titled and re.fullmatch(r"[^，。？?]{0,8}(呢|怎么看|如何看|的看法呢|的观点呢)[？?]?", q) and \
-                ctx.standalone:
-            prev = ctx.standalone
-            if essay.author in prev:
-                return prev.replace(essay.author, authors[0].author)
-            return f"{authors[0].author}：{prev}"
-        topic = self.evidence.topic(ctx.standalone) if ctx.standalone else ""
-        if topic:
-            q = re.sub(r"这方面|那方面|这一点|这个问题|这些领域|这个话题", f"{topic}方面", q, count=1)
-            q = re.sub(r"^(那|那么)?它", f"{topic}", q, count=1)
-        if authors or titled is not None:
-            return q
-        q2 = re.sub(r"该作者|这位作者|作者|他们|她们|他|她", essay.author, q, count=1)
-        q2 = re.sub(r"这篇文章|这篇|该文|本文|文中|那篇文章", f"《{essay.title}》", q2, count=1)
-        if q2 == q:
-            q2 = re.sub(r"^(那|那么|还有|另外|此外|然后)", "", q2)
-            q2 = re.sub(r"它", "", q2) if "它" in q2 and ctx.standalone else q2
-            return f"{essay.author}文章中，{q2}"
-        return q2
 
     # ----------------------------------------------------------------------------------------- retrieval helpers
 
@@ -449,39 +237,92 @@ class Assistant:
 
     # ----------------------------------------------------------------------------------------- answering
 
-    def _qa(self, q: str, plan: Plan, timer: _Timer, essay_filter: str | None) -> Iterator[Delta | Answer]:
-        filtered_essay = self._essay_filter(essay_filter) if essay_filter else None
-        hits = self._search(plan.standalone, author=plan.author, essay=filtered_essay)
+    def _qa(self, q: str, plan: Plan, timer: _Timer) -> Iterator[Delta | Answer]:
+        filter_author = None if plan.filter_conflict else plan.filter_author
+        hits = self._search(plan.standalone, author=plan.author, essay=plan.filter_essay)
         timer.lap("retrieve")
         premise = self._premise(plan, hits)
         if premise is not None and premise.hits:
-            hits = premise.hits
+            hits = list(premise.hits)
         relevance = self.retriever.relevance(plan.standalone, hits) if hits else 0.0
-        coverage = self.evidence.coverage(plan.standalone, hits)
+        scope = [e for e in self.essays if e == plan.filter_essay or (filter_author and e.author == filter_author)]
+        coverage = self.evidence.coverage(plan.standalone, hits, scope=scope)
         covered = premise is not None or self.evidence.covered(relevance, coverage, plan.standalone, hits,
                                                                strict=self.chat is None)
         timer.lap("gate")
         if not covered:
-            yield from self._refuse(q, plan.standalone, hits, timer)
+            if plan.filtered and self._covered_without_filters(plan):
+                yield from self._refuse_filtered(q, plan, filter_author, hits, timer)
+            else:
+                yield from self._refuse(q, plan.standalone, hits, timer)
             return
+        notes = self._notes(plan)
         if self.chat is None:
-            composed = ex.compose_answer(self._topic_of(plan.standalone), hits, self.index, self._lookup)
+            composed = ex.compose_answer(self._topic_of(plan.standalone), hits, self.index, self._lookup,
+                                         ask=plan.ask, item=plan.item, topic=self._topic_nouns(plan))
             text = composed.text
             if premise is not None:
                 text = f"{prompts.phrase('premise_intro')}{premise.explanation}文章的表述是：\n{text}"
             yield from self._finish_extractive(q, plan.standalone, text, composed.hits, timer,
-                                               prompts.phrase("extractive_notice"))
+                                               " ".join([*notes, prompts.phrase("extractive_notice")]),
+                                               premise=premise)
             return
         note = ""
         if premise is not None:
-            note = "注意：问题中的说法可能与资料不符，请先根据资料指出并纠正，再回答。"
+            note = f"注意：问题中的说法与资料不符（{premise.explanation}），请先根据资料指出并纠正，再回答。"
         sources = src.prompt_sources(hits, plan.standalone, src.source_budget(self.settings.source_tokens,
                                                                               self.backend))
         user = prompts.render("answer", sources=sources, question=_fence(plan.standalone), note=note,
                               refusal=prompts.phrase("refusal"))
         messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
         yield from self._generate(q, plan.standalone, messages, hits, timer, lambda: ex.compose_answer(
-            plan.standalone, hits, self.index, self._lookup), allow_refusal=premise is None)
+            plan.standalone, hits, self.index, self._lookup, ask=plan.ask, item=plan.item),
+            allow_refusal=premise is None)
+
+    def _premise(self, plan: Plan, hits: list[Hit]) -> pm.PremiseCheck | None:
+        """A premise of the question the essays contradict, with the passages that show it."""
+        quoted = pm.check_quote(plan.standalone, plan.author, self.essays)
+        if quoted is not None:
+            quote, essay = quoted
+            found = self._search(quote, essay=essay, k=self.settings.top_k)
+            return pm.PremiseCheck(quote, "contradicted", f"这句话出自{essay.author}的《{essay.title}》，"
+                                   f"而不是{plan.author}的文章。", None, tuple(found))
+        year = pm.check_year(plan.standalone, hits, self.evidence.corpus_text, self.index)
+        if year is not None:
+            return year
+        if plan.presupposition is None:
+            return None
+        return pm.check(plan.presupposition.claim, hits, self.index)
+
+    def _topic_nouns(self, plan: Plan) -> tuple[str, ...]:
+        """The question's nouns that the essays use (what it is about), for the composer to stay on that topic;
+        a paraphrase's own nouns (风浪, 老百姓) are not in the text and cannot be required."""
+        return tuple(t.word for t in self.evidence.terms(plan.standalone)
+                     if t.flag.startswith("n") and len(t.word) >= 2 and t.word in self.evidence.corpus_text)
+
+    def _covered_without_filters(self, plan: Plan) -> bool:
+        """Would the question be covered with the filters off (so the filter, not the corpus, is the gap)?"""
+        hits = self._search(plan.standalone)
+        relevance = self.retriever.relevance(plan.standalone, hits) if hits else 0.0
+        return self.evidence.covered(relevance, self.evidence.coverage(plan.standalone, hits), plan.standalone,
+                                     hits, strict=True)
+
+    def _refuse_filtered(self, q: str, plan: Plan, author: str | None, hits: list[Hit],
+                         timer: _Timer) -> Iterator[Delta | Answer]:
+        scope = (f"所选文章《{plan.filter_essay.title}》（{plan.filter_essay.author}）" if plan.filter_essay
+                 else f"所选作者{author}的文章")
+        text = prompts.phrase("refusal_filtered", scope=scope)
+        yield from self._fixed(q, plan.standalone, text, timer, refused=True, hits=hits)
+
+    def _notes(self, plan: Plan) -> list[str]:
+        """One-line notices about how the question was read: English asked of Chinese essays, a dropped filter."""
+        notes = []
+        if plan.language != "zh":
+            notes.append(prompts.phrase("english_notice"))
+        if plan.filter_conflict and plan.filter_essay is not None:
+            notes.append(prompts.phrase("filter_conflict", author=plan.filter_author or "",
+                                        essay=f"《{plan.filter_essay.title}》", writer=plan.filter_essay.author))
+        return notes
 
     def _meta(self, q: str, plan: Plan, timer: _Timer) -> Iterator[Delta | Answer]:
         essay = plan.essay
@@ -584,40 +425,6 @@ class Assistant:
         messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
         yield from self._generate(q, plan.standalone, messages, composed.hits, timer, lambda: composed,
                                   allow_refusal=False)
-
-    # ----------------------------------------------------------------------------------------- premises
-
-    def _premise(self, plan: Plan, hits: list[Hit]) -> _Premise | None:
-        """Detect a question built on something the essays contradict; return the evidence to correct it."""
-        q = plan.standalone
-        # a quotation attributed to the wrong author
-        for m in _QUOTE.finditer(q):
-            quote = re.sub(r"\s", "", m.group(1))
-            for e in self.essays:
-                if quote in e.text.replace("\n", "") and plan.author and e.author != plan.author:
-                    found = self._search(quote, essay=e, k=self.settings.top_k)
-                    return _Premise(f"这句话出自{e.author}的《{e.title}》，而不是{plan.author}的文章。", found)
-        if not hits:
-            return None
-        top_text = "".join(h.chunk.text for h in hits[:3])
-        years = _YEAR.findall(q)
-        if years and any(y not in self.evidence.corpus_text for y in years):
-            other = [y for y in _YEAR.findall(top_text) if y not in years]
-            if other and self.evidence.coverage(_YEAR.sub("", q), hits).score >= 0.5:
-                return _Premise(f"文章中的时间是{other[0]}年，而不是{years[0]}年。", [])
-        pm = _PREMISE_WORDS.search(q)
-        if pm and pm.group(0) not in top_text and self.evidence.coverage(q.replace(pm.group(0), ""), hits).score >= 0.5:
-            return _Premise("", [])
-        am = _ADVOCATE.search(q)
-        if am:
-            claim = am.group(2)
-            for h in hits[:4]:
-                for s in ex.split_sentences(h.chunk.text):
-                    if claim[:4] in s[1] and re.search(r"西方|过去|避免|摒弃|而非|不是|告别|经历了|防止|降低|减少", s[1]):
-                        return _Premise("", [])
-        if _COMPARATIVE.search(q) and re.search(r"差距|欠发达|落后|不足|薄弱", top_text):
-            return _Premise("", [])
-        return None
 
     # ----------------------------------------------------------------------------------------- generation
 
@@ -742,7 +549,8 @@ class Assistant:
 
     def _finish_extractive(self, q: str, standalone: str, text: str, hits: list[Hit], timer: _Timer, notice: str,
                            backend: str = "extractive", error: str = "", replaced: bool = False,
-                           usage: dict[str, int] | None = None) -> Iterator[Delta | Answer]:
+                           usage: dict[str, int] | None = None,
+                           premise: pm.PremiseCheck | None = None) -> Iterator[Delta | Answer]:
         markers = cit.MarkerMap([h.chunk for h in hits])
         text = markers.apply(cit.sanitize(text)).strip()
         checked = self._check(text, markers.cited(), hits)
@@ -750,7 +558,8 @@ class Assistant:
         if not replaced:
             yield Delta(checked.text)
         final = self._answer(q, standalone, checked.text, False, checked.citations, hits, timer, notice=notice,
-                             backend=backend, model="extractive", error=error, usage=usage)
+                             backend=backend, model="extractive", error=error, usage=usage,
+                             premise=premise.to_dict() if premise else None)
         # replaced: the streamed model text is withdrawn; consumers show `answer` in its place
         final.replaced = replaced
         yield final
@@ -796,13 +605,14 @@ class Assistant:
 
     def _answer(self, q: str, standalone: str, text: str, refused: bool, citations: list[Citation],
                 hits: list[Hit], timer: _Timer, *, usage: dict[str, int] | None = None, notice: str = "",
-                backend: str | None = None, model: str | None = None, error: str = "") -> Answer:
+                backend: str | None = None, model: str | None = None, error: str = "",
+                premise: dict[str, str] | None = None) -> Answer:
         timer.total()
         return Answer(
             question=q, standalone_question=standalone, answer=text, refused=refused, citations=citations,
             retrieved=hits, backend=backend or self.backend,
             model=model or (self.chat.model if self.chat is not None else "extractive"),
-            usage=usage or {}, timings_ms=timer.ms, notice=notice, error=error,
+            usage=usage or {}, timings_ms=timer.ms, notice=notice, error=error, premise=premise or {},
         )
 
     def _leaks(self, text: str) -> bool:
@@ -824,29 +634,6 @@ def _leak_grams(system_prompt: str) -> set[str]:
     return grams
 
 
-_ITEM_LINE = re.compile(r"^\s*(?:[-•]\s*)?(?:\d+[.、]\s*|（\d+）\s*)?([一二三四五六七八九十]是)?([^。；\n]+)")
-
-
-def _list_items(answer: str) -> list[str]:
-    """The items of the last list in an answer: 一是…/numbered lines, else an inline enumeration A、B、C."""
-    items: list[str] = []
-    for line in answer.splitlines():
-        if re.match(r"^\s*(?:[-•]\s*)?(\d+[.、]|（\d+）|[一二三四五六七八九十]是)", line):
-            m = _ITEM_LINE.match(cit.strip_markers(line))
-            if m:
-                items.append(m.group(2).strip())
-    if len(items) >= 2:
-        return items
-    best: list[str] = []
-    for clause in re.split(r"[，。；：]", cit.strip_markers(answer)):
-        parts = [p for p in clause.split("、") if p]
-        if len(parts) >= 3 and len(parts) > len(best):
-            parts[0] = re.sub(r"^.*?(表现出|包括|聚焦|有|是)", "", parts[0])
-            parts[-1] = re.sub(r"(等|等特征|等方面|等领域|等产业)$", "", parts[-1])
-            best = parts
-    return best
-
-
 def _model_refused(text: str, cited: bool = False) -> bool:
     """Did the model refuse? A cited answer only if it opens with the refusal sentence; an uncited one if it
     contains it anywhere or is a short "not covered" reply."""
@@ -862,12 +649,6 @@ def _drop_refusal_sentence(text: str) -> str:
     head = prompts.phrase("refusal").strip()[:10]
     i = text.find(head)
     return text[:i].rstrip() if i > 0 else text
-
-
-@dataclass
-class _Premise:
-    explanation: str
-    hits: list[Hit]
 
 
 def _fence(text: str) -> str:
@@ -890,17 +671,6 @@ def _batches(chunks: Sequence[Chunk], budget: int) -> list[list[Chunk]]:
         batches[-1].append(c)
         used += t
     return batches
-
-
-def _cn_int(s: str) -> int:
-    if s.isdigit():
-        return int(s)
-    digits = "一二三四五六七八九"
-    if s == "十":
-        return 10
-    if s.startswith("十"):
-        return 10 + digits.index(s[1]) + 1
-    return digits.index(s[0]) + 1 if s[0] in digits else 0
 
 
 class _Timer:

@@ -148,6 +148,7 @@ class Answer:
     error: str = ""
     # the streamed text was withdrawn (it failed the checks): show `answer` in its place
     replaced: bool = False
+    premise: dict[str, str] = field(default_factory=dict)  # a contradicted premise: claim, status, explanation
 
     def to_dict(self) -> dict[str, Any]:
         """The `ask --json` shape."""
@@ -175,4 +176,5 @@ class Answer:
             "notice": self.notice,
             "error": self.error,
             "replaced": self.replaced,
+            "premise": self.premise or None,
         }

@@ -293,14 +293,24 @@ def test_extractive_follow_up_resolves_pronouns_to_the_author(tmp_path: Path) ->
     assert "数字经济赋能区域发展" in again.standalone_question and "按章节概括" in again.answer
 
 
-def test_model_rewrites_follow_ups_in_openai_mode(tmp_path: Path) -> None:
-    chat = FakeChatModel(["钱红如何看待数字人才的培养？", "要建立多层次的数字技能培训体系[1]。"])
+def test_a_follow_up_the_heuristic_resolves_needs_no_model_call(tmp_path: Path) -> None:
+    chat = FakeChatModel(["要建立多层次的数字技能培训体系[1]。"])
     assistant, _ = make(tmp_path, chat)
     history = [Turn("user", "钱红怎么看数字基础设施？"), Turn("assistant", "数据中心是数字基础设施的核心[1]。")]
     answer = assistant.ask("她怎么看人才？", history=history)
+    assert answer.standalone_question == "钱红怎么看人才？"
+    assert len(chat.calls) == 1 and "钱红怎么看人才？" in chat.prompt_text(0)  # the answer only, no rewrite call
+    assert answer.citations and not answer.refused
+
+
+def test_model_rewrites_follow_ups_the_heuristic_cannot_place(tmp_path: Path) -> None:
+    chat = FakeChatModel(["钱红如何看待数字人才的培养？", "要建立多层次的数字技能培训体系[1]。"])
+    assistant, _ = make(tmp_path, chat)
+    history = [Turn("user", "数字基础设施包括什么？"), Turn("assistant", "数据中心是数字基础设施的核心[1]。")]
+    answer = assistant.ask("那人才呢？", history=history)
     assert answer.standalone_question == "钱红如何看待数字人才的培养？"
     rewrite_prompt = chat.prompt_text(0)
-    assert "钱红怎么看数字基础设施？" in rewrite_prompt and "她怎么看人才？" in rewrite_prompt
+    assert "数字基础设施包括什么？" in rewrite_prompt and "那人才呢？" in rewrite_prompt
     assert answer.citations and not answer.refused
 
 

@@ -166,3 +166,87 @@ def test_openai_mode_keeps_a_dropped_stream(seed_retriever: Retriever, seed_sett
     assert answer.answer.startswith("产业韧性是指产业面对冲击")
     assert answer.answer.endswith(prompts.phrase("partial_marker")) and "后文" not in answer.answer
     assert answer.error and answer.citations
+
+
+# -- premises, filters, lists and follow-ups on the product's own answers ------------------------------------
+
+@pytest.mark.parametrize(("question", "shown"), [
+    ("王成仁为什么认为产业发展应该只注重做大市场规模？", "由注重做大市场规模向注重做强创新原动力转变"),  # moves away from it
+    ("傅晋华为什么说欠发达地区不可能实现赶超？", "有机会实现赶超"),  # the opposite modality
+    ("李晓华为什么主张先污染后治理？", "西方国家的工业化大都经历了先污染后治理的过程"),  # others' path
+])
+def test_contradicted_premises_are_said_so_first_with_the_passage(offline: Assistant, question: str,
+                                                                  shown: str) -> None:
+    answer = offline.ask(question)
+    assert answer.answer.startswith(prompts.phrase("premise_intro"))
+    assert answer.premise["status"] == "contradicted" and shown in answer.premise["evidence"]
+    assert any(shown in c.chunk.text.replace("\n", "") for c in answer.citations)
+    assert answer.to_dict()["premise"]["claim"]
+
+
+@pytest.mark.parametrize("question", [
+    "李晓华为什么强调要加快传统产业转型升级？",
+    "王成仁为什么认为要由注重做大市场规模向注重做强创新原动力转变？",
+    "傅晋华为什么说欠发达地区有机会实现赶超？",
+])
+def test_premises_the_essays_support_are_not_contradicted(offline: Assistant, question: str) -> None:
+    answer = offline.ask(question)
+    assert not answer.premise and not answer.refused
+
+
+def test_a_filter_that_leaves_no_relevant_passage_says_which_filter(offline: Assistant) -> None:
+    fu = next(e for e in offline.essays if e.author == "傅晋华")
+    answer = offline.ask("什么是产业韧性？", essay=fu.title)
+    assert answer.refused and not answer.citations and fu.title in answer.answer
+    assert not offline.ask("什么是产业韧性？").refused  # the corpus covers it: the filter was the gap
+
+
+def test_a_conflicting_author_filter_does_not_hide_the_selected_essay(offline: Assistant) -> None:
+    li = next(e for e in offline.essays if e.author == "李晓华")
+    answer = offline.ask("什么是产业韧性？", essay=li.title, author="王静")
+    assert not answer.refused and cited_authors(answer) == {"李晓华"} and "王静" in answer.notice
+
+
+def test_a_list_answer_gives_every_item_with_what_it_means(offline: Assistant) -> None:
+    answer = offline.ask("新型工业化高质量发展有哪些特征？")
+    lines = answer.answer.splitlines()[1:]
+    assert [ln.split("[")[0] for ln in lines] == ["1. 科技水平高", "2. 生产效率优", "3. 经济效益好", "4. 产业韧性强",
+                                                   "5. 生态破坏少"]
+    assert all(ln.count("。") >= 2 for ln in lines)  # the heading and a sentence saying what it means
+    assert "产业韧性是指" in lines[3]
+
+
+def _converse(assistant: Assistant, turns: list[str]) -> Answer:
+    history: list[Turn] = []
+    answer = None
+    for q in turns:
+        answer = assistant.ask(q, history=history)
+        history += [Turn("user", q), Turn("assistant", answer.answer)]  # the product's own answer as context
+    assert answer is not None
+    return answer
+
+
+@pytest.mark.parametrize(("turns", "item", "how"), [
+    (["李晓华认为如何增强发展动能？", "其中第二条呢？"], "推进数智化转型", "完善数字基础设施"),
+    (["王成仁提出了哪五项举措来强化企业科技创新主体地位？", "第三项具体要怎么做？"], "着力补齐共性技术缺口",
+     "将共性技术导向中小企业"),
+    (["新型工业化高质量发展有哪些特征？", "其中第四个特征是什么意思？"], "产业韧性强", "产业韧性是指"),
+])
+def test_ordinal_follow_ups_on_the_products_own_list_quote_what_the_item_says(
+        offline: Assistant, turns: list[str], item: str, how: str) -> None:
+    answer = _converse(offline, turns)
+    assert item in answer.standalone_question
+    assert how in answer.answer and answer.citations and not answer.refused
+
+
+def test_an_english_question_is_answered_from_the_chinese_text_with_a_note(offline: Assistant) -> None:
+    answer = offline.ask("What is industrial resilience (产业韧性)?")
+    assert not answer.refused and prompts.phrase("english_notice") in answer.notice
+    assert "产业韧性是指" in answer.answer
+
+
+def test_a_summary_says_a_lead_sentence_title_once(offline: Assistant) -> None:
+    answer = offline.ask("用几句话总结王成仁的文章")
+    lead = "在实践中，需统筹夯实产业基础与推动基础研究的关系"
+    assert answer.answer.count(lead) == 1
+    assert not re.search(r"\[\d+\][。！？]?[”」]", answer.answer)  # no marker inside a quotation

@@ -178,3 +178,18 @@ def test_shipped_file_is_valid_json_lines_in_the_documented_shape() -> None:
         obj = json.loads(line)
         assert set(obj) <= allowed
         assert ("question" in obj) != ("turns" in obj)
+
+
+def test_items_carry_filters_and_premises_and_a_premise_correction_counts_as_declining() -> None:
+    [item] = parse_lines(['{"id": "p", "question": "王成仁为什么主张只做大规模？", "premise": "contradicted",'
+                          ' "filter": {"author": "王成仁", "essay": "创新驱动产业基础高级化"}}'], "t")
+    assert item.premise == "contradicted" and item.filter_author == "王成仁" and item.filter_essay
+    assert "false premise not corrected" in score_item(item, Outcome("因为……", False)).failures
+    assert score_item(item, Outcome("问题中的说法与文章不符……", False, premise="contradicted")).passed
+    negative = Item(id="n", kind="unanswerable", turns=("既然……",), answerable=False)
+    assert score_item(negative, Outcome("问题中的说法与文章不符……", False, premise="contradicted")).passed
+    summary = summarize([score_item(item, Outcome("", False, premise="contradicted"))])
+    assert summary.n_premise == 1 and summary.premise_corrected == 1.0
+    for bad in ('{"id": "b", "question": "q", "filter": {"year": "2024"}}', '{"id": "b", "question": "q", "premise": "x"}'):
+        with pytest.raises(InputError):
+            parse_lines([bad], "t")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rag.evidence import _questions
+from evals.calibrate_gate import _questions
 
 EVALS = Path(__file__).resolve().parent.parent / "evals"
 

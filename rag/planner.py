@@ -1,0 +1,396 @@
+"""Question understanding: one typed Plan per question, shared by the extractive composer and the generated path.
+
+    from rag.planner import Planner
+    plan = Planner(essays, evidence).plan("其中第二条呢？", history, author=None, essay=None)
+    plan.kind, plan.ask, plan.standalone, plan.author, plan.essay, plan.presupposition
+
+What the planner decides, without retrieval: what kind of answer is wanted (a cited answer, a summary of one
+essay, a topic across essays, an overview, the byline), what the question asks for (a definition, a reason, a
+way, a list, a time or number, a stance), which authors/essays/sections it refers to, what a follow-up refers
+to in the conversation so far (the essay, the author, the items of the last list shown), and the claim a
+question presupposes (checked against the passages by rag.premise).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from rag import citations as cit
+from rag.evidence import EvidenceModel
+from rag.sentences import bigrams
+from rag.types import Essay, Turn
+
+Kind = Literal["qa", "summary", "topic", "meta", "overview"]
+Ask = Literal["definition", "reason", "way", "list", "time", "number", "stance", "fact"]
+Language = Literal["zh", "en", "mixed"]
+
+# Zero-width and bidi controls are invisible and can hide instructions; other control characters are junk.
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+# Requests for the assistant's own instructions or to drop its rules (declined before any retrieval).
+EXTRACTION = re.compile(
+    r"系统提示|提示词|system\s*prompt|系统(设定|指令|消息)|初始(指令|设定)|"
+    r"(忽略|无视|忘记|绕过|跳过|忘掉)(掉)?(之前|以上|上面|前面|上述|所有|全部|你的|这些)?的?(所有|全部)?的?(指令|规则|要求|设定|限制|提示|对话)|"
+    r"ignore\s+(all\s+|the\s+|your\s+|previous\s+|above\s+|prior\s+)*(instructions|rules|prompts?)|"
+    r"调试模式|开发者模式|developer\s*mode|越狱|jailbreak|没有任何限制|不受(任何)?限制|重复你收到|"
+    r"你收到的[^。？?]{0,6}(指令|消息|提示)|(你的|你使用的|你收到的)(全部|所有)?(设定|指令|规则|配置|提示|密钥)|"
+    r"API[\s_-]*KEY|API\s*密钥",
+    re.I,
+)
+# Words that only make sense against an earlier turn (pronouns, ordinals, "and what about…").
+FOLLOWUP = re.compile(
+    r"^(那|那么|还有|另外|此外|以及|然后)|他|她|它|其中|该文|该作者|这位|这篇|那篇|本文|文中|上文|上面|刚才|前面|这一点|"
+    r"这方面|这些|这个|第[一二三四五六七八九十\d]+(条|点|个|项|方面|部分|种)|呢[？?]?$|还说了|还讲了|还提到|还有什么"
+)
+ORDINAL_REF = re.compile(r"第([一二三四五六七八九十\d]+)(条|点|个|项|方面|种|部分)")
+SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|主要内容|核心内容|主要观点|讲了什么|讲什么|说了什么|主要讨论|主要讲|"
+                          r"summar|main (idea|point)|what is .* about", re.I)
+_TOPIC_ACROSS = re.compile(r"(几位|各位|不同|这些|四位|各篇|几篇|所有|每位|每篇)(作者|文章)|作者们|分别怎么看|各自怎么看")
+_META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里|儿)?(工作|上班|任职)|职务|职称|"
+                   r"身份|谁写的|作者是谁|哪位作者写|作者是哪位|where does .* work|affiliat", re.I)
+
+# What the question asks for, by its interrogative (checked in this order; the first match wins: 为什么要转变 asks
+# for a reason, 什么是…的特征 for a definition, 有哪些特征 for a list).
+_ASKS: tuple[tuple[Ask, re.Pattern[str]], ...] = (
+    ("reason", re.compile(r"为什么|为何|原因|理由|何以|凭什么|why", re.I)),
+    ("definition", re.compile(r"什么是|是什么意思|指的是|是指|指什么|含义|定义|意味着什么|是什么概念|什么叫|何谓|"
+                              r"^what is|^what does .* mean|defin", re.I)),
+    ("list", re.compile(r"哪些|哪几|哪[一二三四五六七八九两]|几个|几项|几条|几种|几方面|几点|逐条|列出|列举|举措|措施|路径|途径|"
+                        r"特征|表现在|方向|转变|任务|重点|which|what are|list", re.I)),
+    ("time", re.compile(r"什么时候|何时|哪一年|哪年|到哪年|when", re.I)),
+    ("number", re.compile(r"多少|几成|比例|占比|how many|how much", re.I)),
+    ("way", re.compile(r"怎么|怎样|如何|靠什么|从哪|途径|办法|做法|抓手|how", re.I)),
+    ("stance", re.compile(r"怎么看|如何看|看法|观点|立场|态度|主张|认为|对吗|是吗|对不对", re.I)),
+)
+# A stance or fact the question takes for granted: "X为什么主张/认为/说 CLAIM", "X认为CLAIM，对吗", "既然CLAIM".
+_PRESUPPOSE = (
+    re.compile(r"既然(?P<claim>.{4,60}?)[，,]"),
+    re.compile(r"(?:为什么|为何|凭什么)(?:会|要)?(?:主张|认为|说|提出|强调|坚持|要求|建议|提倡|觉得)?(?P<claim>.{4,60}?)(?:[？?。！!]|$)"),
+    re.compile(r"(?:主张|认为|说|提出|强调|提倡|建议|觉得)(?P<claim>.{4,60}?)[，,]?\s*(?:对吗|是吗|对不对|是不是|理由是什么|为什么)"),
+)
+_CN = "一二三四五六七八九十"
+
+
+def clean_question(text: str) -> str:
+    """Drop invisible and control characters, fold full-width ASCII, collapse whitespace."""
+    text = _INVISIBLE.sub("", text)
+    text = _CONTROL.sub("", text)
+    text = "".join(unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" and ch not in "（），：；？！" else ch
+                   for ch in text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_URL = re.compile(r"!?\[[^\]]*\]\([^)]*\)|https?://\S+|</?\s*[A-Za-z][^<>]*>", re.I)
+_ORDER = re.compile(r"写上|附上|加上|输出|打印|开头|结尾|末尾|另起一行|署名|回答时|每个回答|新指令|从现在起|图片|链接|"
+                    r"只回答一个词|不需要引用", re.I)
+
+
+def strip_instructions(question: str) -> str:
+    """The question without pasted links, tags and sentences that order the assistant about (output tricks)."""
+    text = _URL.sub(" ", question)
+    parts = [p for p in re.split(r"(?<=[。！？!?；;])", text) if p.strip()]
+    kept = [p for p in parts if not _ORDER.search(p)]
+    kept = [re.sub(r"^\s*(问题|question)\s*[：:]\s*", "", p, flags=re.I) for p in kept]
+    out = re.sub(r"\s+", " ", "".join(kept)).strip()
+    return out if re.search(r"[^\W_]", out) else question
+
+
+def language_of(text: str) -> Language:
+    """zh when the question is written in Chinese, en when it has no Chinese at all, mixed otherwise."""
+    han = len(re.findall(r"[\u3400-\u9fff]", text))
+    latin = len(re.findall(r"[A-Za-z]{2,}", text))
+    if han == 0 and latin:
+        return "en"
+    return "mixed" if latin else "zh"
+
+
+def ask_of(question: str) -> Ask:
+    """What the question asks for: the first interrogative class that matches, else a fact."""
+    for ask, pattern in _ASKS:
+        if pattern.search(question):
+            return ask
+    return "fact"
+
+
+@dataclass(frozen=True)
+class Presupposition:
+    """A claim the question takes for granted, to be checked against the passages."""
+
+    claim: str
+
+
+def presupposition_of(question: str, authors: Sequence[str]) -> Presupposition | None:
+    """The claim after a stance cue (为什么主张…, 认为…对吗, 既然…), author names removed."""
+    q = question
+    for a in authors:
+        q = q.replace(a, "")
+    for pattern in _PRESUPPOSE:
+        m = pattern.search(q)
+        if m:
+            claim = m.group("claim").strip("，,。 ：:“”\"")
+            claim = re.sub(r"^(文章|作者|的文章|在文章中|文中)(中|里)?(主张|认为|说|提出)?", "", claim)
+            if len(re.findall(r"[^\W_]", claim)) >= 4:
+                return Presupposition(claim)
+    return None
+
+
+@dataclass
+class Context:
+    """What a conversation is about so far: the essay, the author and the list items last shown."""
+
+    essay: Essay | None = None
+    standalone: str = ""
+    items: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one question will be answered; consumed by the answer orchestrator and both composers."""
+
+    kind: Kind
+    question: str  # the cleaned question as asked, output tricks removed
+    standalone: str  # the question rewritten to stand alone (a follow-up resolved against the conversation)
+    ask: Ask = "fact"
+    author: str | None = None  # the author the answer is about (a filter or a name in the question)
+    essay: Essay | None = None  # the essay the answer is about
+    essays: tuple[Essay, ...] = ()  # the essays a comparison, topic or overview spans
+    filter_author: str | None = None  # the filters the user set, as given
+    filter_essay: Essay | None = None
+    filter_conflict: bool = False  # an essay filter and an author filter that did not write it
+    followup: bool = False  # resolved against an earlier turn
+    item: str = ""  # the list item an ordinal follow-up refers to
+    presupposition: Presupposition | None = None
+    language: Language = "zh"
+    needs_context: bool = False  # a follow-up with nothing before it to resolve against
+
+    @property
+    def filtered(self) -> bool:
+        """True when the user set an author or essay filter."""
+        return bool(self.filter_author or self.filter_essay)
+
+
+Rewriter = Callable[[str, Sequence[Turn]], str]
+
+
+class Planner:
+    """Turns a question, the conversation so far and the filters into a Plan."""
+
+    def __init__(self, essays: Sequence[Essay], evidence: EvidenceModel) -> None:
+        self.essays = list(essays)
+        self.evidence = evidence
+
+    # ------------------------------------------------------------------ references
+    def mentions(self, text: str) -> tuple[list[Essay], Essay | None]:
+        """Essays whose author is named in `text`, and the essay whose title is quoted or named."""
+        by_author = [e for e in self.essays if e.author and e.author in text]
+        titled = None
+        for m in re.finditer(r"《([^》]{2,60})》", text):
+            titled = self.essay_by_title(m.group(1)) or titled
+        if titled is None:
+            for e in self.essays:
+                if len(e.title) >= 6 and e.title in text:
+                    titled = e
+        return by_author, titled
+
+    def essay_by_title(self, title: str) -> Essay | None:
+        """The essay whose title shares at least half its character bigrams with `title`."""
+        best, best_score = None, 0.0
+        tg = set(bigrams(title))
+        for e in self.essays:
+            eg = set(bigrams(e.title))
+            score = len(tg & eg) / max(1, len(tg | eg))
+            if score > best_score:
+                best, best_score = e, score
+        return best if best_score >= 0.5 else None
+
+    def essay_filter(self, essay: str | None) -> Essay | None:
+        """The essay an essay filter names (id, title or part of a title)."""
+        if not essay:
+            return None
+        key = essay.strip().strip("《》")
+        for e in self.essays:
+            if key in (e.id, e.title) or (key and key in e.title):
+                return e
+        return self.essay_by_title(key)
+
+    # ------------------------------------------------------------------ planning
+    def plan(self, question: str, history: Sequence[Turn] = (), author: str | None = None,
+             essay: str | None = None, rewrite: Rewriter | None = None) -> Plan:
+        """The Plan for one (already cleaned and bounded) question."""
+        ctx = self.context(history)
+        q = strip_instructions(question)
+        standalone, item = q, ""
+        if ctx.essay is not None or ctx.standalone:
+            standalone, item = self.resolve(q, history, ctx, rewrite)
+        followup = standalone != q
+        authors, titled = self.mentions(standalone)
+        filter_essay = self.essay_filter(essay)
+        conflict = bool(filter_essay and author and filter_essay.author != author)
+        # an essay filter names one essay: an author filter that did not write it is dropped, not applied
+        use_author = None if conflict else author
+        chosen_essay = filter_essay or titled
+        if chosen_essay is None and use_author:
+            chosen_essay = next((e for e in self.essays if e.author == use_author), None)
+        if chosen_essay is None and len(authors) == 1:
+            chosen_essay = authors[0]
+        plan_author = use_author or (filter_essay.author if filter_essay else None) or (
+            authors[0].author if len(authors) == 1 else None)
+        base = Plan("qa", question=q, standalone=standalone, ask=ask_of(standalone), filter_author=author,
+                    filter_essay=filter_essay, filter_conflict=conflict, followup=followup, item=item,
+                    language=language_of(standalone))
+        needs_context = (not history and FOLLOWUP.search(q) is not None
+                         and not self.evidence.terms(FOLLOWUP.sub(" ", q)))
+        if len(authors) >= 2 and titled is None and not essay and not author:
+            return replace(base, kind="topic", essays=tuple(authors))
+        if _META.search(standalone) and (chosen_essay is not None or authors):
+            return replace(base, kind="meta", author=plan_author, essay=chosen_essay or authors[0])
+        if _TOPIC_ACROSS.search(standalone) and len(self.essays) > 1 and chosen_essay is None:
+            return replace(base, kind="topic")
+        if SUMMARY_VERB.search(standalone) and chosen_essay is not None and self._is_whole_essay(standalone,
+                                                                                                chosen_essay):
+            return replace(base, kind="summary", author=plan_author, essay=chosen_essay)
+        if chosen_essay is None and len(self.essays) > 1 and re.search(
+                r"(这|几|四|五|三|两|所有|各)(篇|些)文章", standalone) and re.search(
+                r"共同|主题|主要内容|讲了什么|关注|概括|总结|归纳", standalone):
+            return replace(base, kind="overview", essays=tuple(self.essays))
+        presupposition = presupposition_of(standalone, [e.author for e in self.essays]) if not item else None
+        return replace(base, author=plan_author, essay=chosen_essay, presupposition=presupposition,
+                       needs_context=needs_context)
+
+    def _is_whole_essay(self, q: str, essay: Essay) -> bool:
+        """True when, after removing the essay's name and summary words, little topic is left."""
+        rest = q.replace(essay.title, "").replace(essay.author, "")
+        rest = SUMMARY_VERB.sub("", rest)
+        rest = re.sub(r"《[^》]*》|请|一下|用|几句话|简要|简单|地|的|文章|这篇|该文|一文|全文|还|了|什么|主要|核心|内容|观点|"
+                      r"讨论|讲|说|呢|吗|她|他|[\W_\d]|[A-Za-z]", "", rest)
+        return len(rest) <= 3
+
+    # ------------------------------------------------------------------ the conversation
+    def context(self, history: Sequence[Turn]) -> Context:
+        """Replay the conversation to know the last essay, author and the items of the last list shown."""
+        ctx = Context()
+        for turn in history:
+            if turn.role == "user":
+                q = clean_question(turn.content)
+                if not q or EXTRACTION.search(q):
+                    continue
+                resolved = self.resolve(q, (), ctx, None)[0] if (ctx.essay or ctx.standalone) else q
+                authors, titled = self.mentions(resolved)
+                if titled is not None:
+                    ctx.essay = titled
+                elif len(authors) == 1:
+                    ctx.essay = authors[0]
+                ctx.standalone = resolved
+            else:
+                items = list_items(turn.content, ctx.standalone)
+                if items:
+                    ctx.items = items
+                authors, titled = self.mentions(turn.content)
+                named = titled or (authors[0] if authors else None)
+                if named is not None and (ctx.essay is None or ctx.essay.author not in turn.content):
+                    ctx.essay = named
+        return ctx
+
+    def _looks_followup(self, q: str, ctx: Context) -> bool:
+        authors, titled = self.mentions(q)
+        if ORDINAL_REF.search(q) and ctx.items:
+            return True
+        if FOLLOWUP.search(q):
+            return True
+        return len(q) <= 6 and not authors and titled is None
+
+    def resolve(self, q: str, history: Sequence[Turn], ctx: Context, rewrite: Rewriter | None) -> tuple[str, str]:
+        """(standalone question, the list item an ordinal refers to); a model rewrite only when the heuristic
+        cannot place the follow-up (an ordinal or pronoun it resolves needs no model call)."""
+        if not self._looks_followup(q, ctx):
+            return q, ""
+        heuristic, item = self.rewrite_heuristic(q, ctx)
+        if item or heuristic != q or rewrite is None:
+            return heuristic, item
+        rewritten = rewrite(q, history)
+        return (rewritten or heuristic), ""
+
+    def rewrite_heuristic(self, q: str, ctx: Context) -> tuple[str, str]:
+        """Carry the previous turn's essay, author and list over into a follow-up question."""
+        essay = ctx.essay
+        if essay is None:
+            return q, ""
+        authors, titled = self.mentions(q)
+        m = ORDINAL_REF.search(q)
+        if m and ctx.items:
+            n = cn_int(m.group(1))
+            if 1 <= n <= len(ctx.items):
+                item = re.sub(rf"^[{_CN}]是", "", ctx.items[n - 1]).strip()
+                rest = q[m.end():]
+                rest = re.sub(r"^(是|的)?", "", rest)
+                rest = re.sub(r"^[呢吗？?。\s]*$", "", rest)
+                ask = rest if rest else "具体是怎么论述的？"
+                return f"{essay.author}文章中的“{item}”{ask}", item
+        if re.search(r"还说了|还讲了|还提到|还有什么|其他内容|别的内容", q) and not authors and titled is None:
+            return f"概括{essay.author}的文章《{essay.title}》", ""
+        if authors and not titled and re.fullmatch(r"[^，。？?]{0,8}(呢|怎么看|如何看|的看法呢|的观点呢)[？?]?", q) and \
+                ctx.standalone:
+            prev = ctx.standalone
+            if essay.author in prev:
+                return prev.replace(essay.author, authors[0].author), ""
+            return f"{authors[0].author}：{prev}", ""
+        topic = self.evidence.topic(ctx.standalone) if ctx.standalone else ""
+        if topic:
+            q = re.sub(r"这方面|那方面|这一点|这个问题|这些领域|这个话题", f"{topic}方面", q, count=1)
+            q = re.sub(r"^(那|那么)?它", f"{topic}", q, count=1)
+        if authors or titled is not None:
+            return q, ""
+        q2 = re.sub(r"该作者|这位作者|作者|他们|她们|他|她", essay.author, q, count=1)
+        q2 = re.sub(r"这篇文章|这篇|该文|本文|文中|那篇文章", f"《{essay.title}》", q2, count=1)
+        if q2 == q:
+            q2 = re.sub(r"^(那|那么|还有|另外|此外|然后)", "", q2)
+            q2 = re.sub(r"它", "", q2) if "它" in q2 and ctx.standalone else q2
+            return f"{essay.author}文章中，{q2}", ""
+        return q2, ""
+
+
+_ITEM_LINE = re.compile(rf"^\s*(?:[-•]\s*)?(?:\d+[.、]\s*|（\d+）\s*)?([{_CN}]是)?([^。；\n]+)")
+
+
+def list_items(answer: str, question: str = "") -> list[str]:
+    """The items of the list an answer shows: its numbered or 一是… lines, else the inline enumeration
+    (A、B、C) whose clause shares most with the question it answered."""
+    items: list[str] = []
+    for line in answer.splitlines():
+        if re.match(rf"^\s*(?:[-•]\s*)?(\d+[.、]|（\d+）|[{_CN}]是)", line):
+            m = _ITEM_LINE.match(cit.strip_markers(line))
+            if m:
+                items.append(m.group(2).strip())
+    if len(items) >= 2:
+        return items
+    grams = set(bigrams(question))
+    best: list[str] = []
+    best_key = (-1, 0)
+    for clause in re.split(r"[，。；：\n]", cit.strip_markers(answer)):
+        parts = [p for p in clause.split("、") if p]
+        if len(parts) < 3:
+            continue
+        # several enumerations in one quoted sentence: the one whose clause the question names
+        key = (len(grams & set(bigrams(clause))), len(parts))
+        if key > best_key:
+            parts[0] = re.sub(r"^.*?(表现出|包括|聚焦|通过|有|是)", "", parts[0])
+            parts[-1] = re.sub(r"(等|等特征|等方面|等领域|等产业).*$", "", parts[-1])
+            best, best_key = parts, key
+    return best
+
+
+def cn_int(s: str) -> int:
+    """A Chinese or Arabic numeral from 1 to 19 as an int (0 when unreadable)."""
+    if s.isdigit():
+        return int(s)
+    digits = "一二三四五六七八九"
+    if s == "十":
+        return 10
+    if s.startswith("十"):
+        return 10 + digits.index(s[1]) + 1
+    return digits.index(s[0]) + 1 if s[0] in digits else 0

@@ -1,0 +1,76 @@
+"""The question planner on its own: what is asked, references, filters, follow-ups and presuppositions."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeRetriever
+
+from rag.evidence import EvidenceModel
+from rag.planner import Planner, ask_of, language_of, list_items, presupposition_of
+from rag.types import Turn
+
+
+@pytest.fixture
+def planner() -> Planner:
+    essays = FakeRetriever.default().essays
+    return Planner(essays, EvidenceModel(essays))
+
+
+@pytest.mark.parametrize(("question", "ask"), [
+    ("什么是产业韧性？", "definition"),
+    ("数字人才指的是什么？", "definition"),
+    ("为什么要转变发展方式？", "reason"),
+    ("提升现代化水平有哪些举措？", "list"),
+    ("怎样留住和用好人才？", "way"),
+    ("到哪年基本实现新型工业化？", "time"),
+    ("What are the features of high-quality new industrialization?", "list"),
+    ("钱红对数据中心的看法", "stance"),
+    ("数据中心", "fact"),
+])
+def test_what_the_question_asks_for(question: str, ask: str) -> None:
+    assert ask_of(question) == ask
+
+
+def test_language() -> None:
+    assert language_of("What are the features of new industrialization?") == "en"
+    assert language_of("AI和制造业怎么结合？") == "mixed"
+    assert language_of("什么是产业韧性？") == "zh"
+
+
+@pytest.mark.parametrize(("question", "claim"), [
+    ("王成仁为什么认为产业发展应该只注重做大市场规模？", "产业发展应该只注重做大市场规模"),
+    ("李晓华认为传统产业已经没有前途、应当淘汰，对吗？", "传统产业已经没有前途、应当淘汰"),
+    ("既然欠发达地区不可能赶超，为什么还要发展区域创新？", "欠发达地区不可能赶超"),
+])
+def test_presupposed_claims_are_extracted_without_the_author(question: str, claim: str) -> None:
+    found = presupposition_of(question, ["王成仁", "李晓华"])
+    assert found is not None and found.claim == claim
+
+
+def test_a_plain_question_presupposes_nothing() -> None:
+    assert presupposition_of("数据中心有什么作用？", []) is None
+
+
+def test_conflicting_filters_keep_the_essay_and_drop_the_author(planner: Planner) -> None:
+    essay = planner.essays[0]
+    plan = planner.plan("数据中心有什么作用？", author="不是作者", essay=essay.title)
+    assert plan.filter_conflict and plan.filter_essay == essay and plan.author == essay.author
+
+
+def test_a_follow_up_without_history_needs_context(planner: Planner) -> None:
+    assert planner.plan("其中第二条呢？").needs_context
+
+
+def test_an_ordinal_follow_up_resolves_to_the_item_shown(planner: Planner) -> None:
+    essay = planner.essays[0]
+    history = [Turn("user", f"{essay.author}提出了哪些举措？"),
+               Turn("assistant", f"{essay.author}在《{essay.title}》中提出：\n1. 建设数据中心[1]。\n2. 培养数字人才[2]。")]
+    plan = planner.plan("其中第二条具体怎么做？", history)
+    assert plan.item == "培养数字人才" and plan.followup and "培养数字人才" in plan.standalone
+
+
+def test_an_inline_list_is_the_one_whose_clause_the_question_names() -> None:
+    answer = ("要推动传统产业转型升级、培育壮大战略性新兴产业、前瞻布局未来产业，加快构建现代化产业体系，"
+              "通过全面增强自主创新能力、推进数智化转型、深化开放合作等增强高质量发展动能[1]。")
+    assert list_items(answer, "如何增强发展动能？")[1] == "推进数智化转型"
+    assert list_items(answer, "如何构建现代化产业体系？")[1] == "培育壮大战略性新兴产业"
