@@ -460,10 +460,15 @@ class Assistant:
                 yield Delta(tail)
             marker = prompts.phrase("partial_marker")
             yield Delta("\n" + marker)
-            text = cleaner.emitted + "\n" + marker
-            checked = self._check(text, cleaner.markers.cited(), hits)
-            yield self._answer(q, standalone, checked.text, False, checked.citations, hits, timer,
-                               error=str(exc))
+            # a partial answer is checked too (repeats, unsupported sentences), but kept as partial: no fallback
+            verdict = verify.verify(cleaner.emitted, cleaner.markers.cited(), standalone,
+                                    sources=[h.chunk for h in hits],
+                                    passages={n: c.text + self._byline(c) for n, c in cleaner.markers.cited()})
+            checked = self._check(verdict.text + "\n" + marker, verdict.cited, hits)
+            final = self._answer(q, standalone, checked.text, False, checked.citations, hits, timer,
+                                 error=str(exc))
+            final.replaced = bool(verdict.dropped)
+            yield final
             return
         tail = cleaner.finish()
         timer.lap("generate")

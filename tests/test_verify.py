@@ -175,3 +175,14 @@ def test_bare_not_covered_lines_repeated_by_the_local_model_are_dropped_but_per_
     legit = "赵明《推动制造业绿色转型》：绿色转型是必由之路[1]。钱红《数字经济赋能区域发展》：未专门论及。"
     kept = v.verify(legit, [(1, INTRO)], "几位作者怎么看绿色转型？", sources=[INTRO, CHUNKS[5]])
     assert not kept.dropped
+
+
+def test_a_broken_stream_keeps_its_partial_answer_but_not_its_repeats(tmp_path: Path) -> None:
+    from rag.errors import LLMStreamError
+
+    pieces: list[str | Exception] = ["一是加快节能降碳改造。[4]", "二是加快节能降碳改造。[4]",  # source 4 says it
+                                     LLMStreamError("模型回答中途中断", "")]
+    assistant, _ = make(tmp_path, [pieces])
+    _, answer = run(assistant, "推进绿色转型需要从哪些方面着力？")
+    assert answer.answer.count("加快节能降碳改造") == 1 and prompts.phrase("partial_marker") in answer.answer
+    assert answer.replaced and answer.error
