@@ -366,7 +366,7 @@ class Assistant:
         try:
             for batch in batches:
                 user = prompts.render("summary_map", author=src.fence(essay.author, one_line=True),
-                                  title=src.fence(essay.title, one_line=True),
+                                      title=src.fence(essay.title, one_line=True),
                                       sources=_format_sources([Hit(c, 1.0) for c in batch], start=offset + 1))
                 messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
                 parts.append("".join(self.chat.stream(messages, max_tokens=min(400, self.settings.max_tokens))))
