@@ -6,11 +6,13 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from functools import lru_cache
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING
 
 from rag.tokens import DEFAULT_ENCODING, get_encoding
 from rag.types import Chunk, Essay
+
+if TYPE_CHECKING:  # langchain takes 0.1-0.4 s to import: only commands that cut text pay for it
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 # Paragraph first, then sentence ends. A sentence longer than a chunk stays whole (a clause cut from its
 # sentence retrieves badly: measured), unless it exceeds HARD_LIMIT chunks; then it is cut at commas.
@@ -26,6 +28,8 @@ logging.getLogger("langchain_text_splitters.base").addFilter(
 @lru_cache(maxsize=16)
 def make_splitter(chunk_size: int, chunk_overlap: int, encoding: str = DEFAULT_ENCODING) -> RecursiveCharacterTextSplitter:
     """A langchain splitter measuring length in tiktoken tokens and cutting after Chinese sentence punctuation."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     get_encoding(encoding)  # installs the offline BPE files before langchain asks tiktoken for them
     return RecursiveCharacterTextSplitter.from_tiktoken_encoder(
         encoding_name=encoding,
@@ -40,6 +44,8 @@ def make_splitter(chunk_size: int, chunk_overlap: int, encoding: str = DEFAULT_E
 
 @lru_cache(maxsize=16)
 def _clause_splitter(limit: int, encoding: str) -> RecursiveCharacterTextSplitter:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter.from_tiktoken_encoder(
         encoding_name=encoding, chunk_size=limit, chunk_overlap=0, separators=CLAUSE_SEPARATORS,
         keep_separator="end", strip_whitespace=True, disallowed_special=(),

@@ -160,37 +160,12 @@ def _print_replacement(final: Any) -> None:
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    """A multi-turn conversation in the terminal."""
+    """A multi-turn conversation in the terminal (line editing, history, /sources /clear /quit)."""
     from rag.answer import Assistant
-    from rag.types import Answer, Delta, Turn
+    from rag.terminal import run_chat
 
     assistant = Assistant.from_settings(settings, backend=args.backend, progress=_stderr_progress)
-    history: list[Turn] = []
-    print("政策文章问答（输入问题，空行或 Ctrl-D 退出）")
-    while True:
-        try:
-            question = input("\n问：").strip()
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if not question:
-            return 0
-        final: Answer | None = None
-        print("答：", end="", flush=True)
-        try:
-            for event in assistant.stream(question, history=history, author=args.author, essay=args.essay):
-                if isinstance(event, Delta):
-                    print(event.text, end="", flush=True)
-                else:
-                    final = event
-        except InputError as exc:
-            print(str(exc))
-            continue
-        print()
-        if final is not None:
-            _print_replacement(final)
-            print(assistant.render_references(final))
-            history += [Turn("user", question), Turn("assistant", final.answer)]
+    return run_chat(assistant, author=args.author, essay=args.essay, history_file=settings.home / "chat_history")
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -241,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     filters(s)
     s.set_defaults(func=cmd_ask)
 
-    s = sub.add_parser("chat", help="multi-turn conversation in the terminal")
+    s = sub.add_parser("chat", help="multi-turn conversation in the terminal (/sources /clear /quit)")
     s.add_argument("--backend", choices=("extractive", "openai", "local"), default=None)
     filters(s)
     s.set_defaults(func=cmd_chat)

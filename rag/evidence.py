@@ -9,13 +9,10 @@ retrieval question sets); the figures are in the constants' comments.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rag.sentences import question_core
 from rag.types import Essay, Hit
@@ -59,23 +56,11 @@ MODEL_RELEVANCE_MIN = 0.05
 _OUT_OF_SCOPE = re.compile(r"申请|办理|手续|流程|报名|准备哪些材料|股票|概念股|买入|基金|理财|出生|年龄|婚姻|电话|邮箱|"
                            r"代码|编程|程序|天气|旅游|菜谱")
 
-_jieba_lock = threading.Lock()
-_posseg: Any = None
-
 
 def _cut(text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
-    global _posseg
-    with _jieba_lock:
-        if _posseg is None:
-            import jieba
-            import jieba.posseg
+    from rag.segment import cut
 
-            jieba.setLogLevel(logging.WARNING)
-            if cache_dir is not None:
-                cache_dir.mkdir(parents=True, exist_ok=True)
-                jieba.dt.tmp_dir = str(cache_dir)
-            _posseg = jieba.posseg
-        return [(w.word, w.flag) for w in _posseg.cut(text)]
+    return cut(text, cache_dir)
 
 
 def warm_up(cache_dir: Path | None = None) -> None:

@@ -27,7 +27,6 @@ from rag.types import Chunk, Essay, Hit
 __all__ = ["Composed", "ListGroup", "Sentence", "SentenceIndex", "bigrams", "compose_answer", "question_core",
            "split_sentences"]
 
-ENUM_QUESTION = re.compile(r"哪些|哪几|哪[一二三四五六七八九两]|几个|几项|几条|几种|几方面|几点|逐条|列出|举措|措施|路径|途径|怎么做|如何做|做法|有什么|特征|表现|要求|方向")
 
 
 ChunkLookup = Callable[[str, int, int], Chunk | None]
@@ -95,8 +94,10 @@ def _hits_for(sentence: Sentence, hits: list[Hit], index: SentenceIndex, lookup:
     return sorted(found, key=lambda j: _span(hits[j - 1].chunk, index)[0])
 
 
-def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex) -> list[tuple[float, Sentence, int]]:
-    """(score, sentence, hit number) for every sentence of the retrieved passages, best first."""
+def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex,
+                    long_penalty: bool = True) -> list[tuple[float, Sentence, int]]:
+    """(score, sentence, hit number) for every sentence of the retrieved passages, best first (a list question
+    keeps long enumerating sentences at full weight: `long_penalty=False`)."""
     core = bigrams(question_core(question))
     quoted = {re.sub(r"\W", "", q) for q in re.findall(r"“([^”]{2,40})”", question)}
     scored: list[tuple[float, Sentence, int]] = []
@@ -114,9 +115,20 @@ def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex) ->
                 scored.append((1.5, s, i))  # the heading the question quotes (a follow-up on a list item)
                 continue
             short = 0.85 if len(s.text) < 12 else 1.0  # bare headings say little on their own
-            scored.append(((0.75 * cov + 0.25 * prior) * short, s, i))
+            length = _length_factor(s.text) if long_penalty else 1.0
+            scored.append(((0.75 * cov + 0.25 * prior) * short * length, s, i))
     scored.sort(key=lambda t: (-t[0], t[2], t[1].start))
     return scored
+
+
+# A long sentence that lists many topics (an essay's thesis sentence) matches a little of every question; past
+# LONG_SENTENCE characters its score shrinks with the fourth root of its length (a 150-character sentence by 20%),
+# so a shorter sentence about the asked topic wins a near-tie.
+LONG_SENTENCE = 60
+
+
+def _length_factor(text: str) -> float:
+    return 1.0 if len(text) <= LONG_SENTENCE else (LONG_SENTENCE / len(text)) ** 0.25
 
 
 def _similar(a: str, b: str) -> bool:
@@ -194,10 +206,11 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     paragraph is quoted as a whole (its heading says what, the rest says how); `topic` the question's nouns: a
     sentence that names none of them is about something else and only pads the answer."""
     hits = list(hits)
-    scored = score_sentences(question, hits, index)
+    scored = score_sentences(question, hits, index, long_penalty=ask != "list")
     if not scored:
         return Composed("", hits, 0.0)
     core = bigrams(question_core(question))
+    item = item or named_item(question, index, hits)
     if item:
         run = item_run(item, hits, index)
         if run and ask == "definition":  # what an item means: its heading and the sentence that explains it
@@ -219,7 +232,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         scored = sorted(((adjust(sc, s), s, n) for sc, s, n in scored), key=lambda t: (-t[0], t[2], t[1].start))
     best_score = scored[0][0]
     best_cov = max(index.coverage(core, s.text) for _, s, _ in scored[:5])
-    enumerative = ask == "list" or ENUM_QUESTION.search(question) is not None
+    enumerative = ask == "list"
     asks_one_item = scored[0][0] >= 1.5  # the question quotes one item's heading (a follow-up on a list)
     if enumerative and not asks_one_item:
         top = scored[0][1]
@@ -231,6 +244,12 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         g_score, group = best_group(question, hits, index)
         if group is not None and not top_is_list and g_score >= 0.5 and g_score >= best_cov - 0.02:
             return Composed(format_group(group, hits, index, lookup), hits, max(best_score, g_score))
+        clauses = _clauses_of(top)
+        if len(clauses) >= MIN_CLAUSE_ITEMS:  # one sentence of parallel ；-clauses (统筹A；统筹B；统筹C): its items
+            essay = index.essays[top.essay_id]
+            lines = [f"{essay.author}在《{essay.title}》中提出："]
+            lines += [f"{k}. {_cite(_close(c.text), _hits_for(c, hits, index, lookup))}" for k, c in enumerate(clauses, 1)]
+            return Composed("\n".join(lines), hits, best_score)
     elif ask == "way" and not asks_one_item:
         # a "how" whose best sentence announces an enumeration (如何增强发展动能 → 一是…二是…): the enumeration
         for g in index.groups:
@@ -255,13 +274,40 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             continue
         chosen.append(s)
         used += len(s.text)
+        if len(chosen) == 1 and ask not in ("list", "definition") and _opens_paragraph(s, index) and \
+                len(s.text) < ITEM_HEADING_CHARS:
+            # the best match is a heading (强化安全协同，推动产业开放发展。): what it says is in the sentences under it
+            for body in _rest_of_paragraph(s, index)[:2]:
+                chosen.append(body)
+                used += len(body.text)
+            continue
         if len(s.text) < 25:  # a lead-in (“首要的是明晰推进思路。”): its content follows, if on the topic
             nxt = _next_in_paragraph(s, index)
             if nxt is not None and nxt not in chosen and index.coverage(core, nxt.text) > 0:
                 chosen.append(nxt)
                 used += len(nxt.text)
-    parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index))]
+    parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
+
+
+def named_item(question: str, index: SentenceIndex, hits: Sequence[Hit]) -> str:
+    """The heading of a list item the question names word for word (提升区域原始创新能力 in 傅晋华提出了哪些提升
+    区域原始创新能力的措施): the question is about that item, not about the list it belongs to."""
+    bare = re.sub(r"\W", "", question)
+    essays = {h.chunk.essay_id for h in hits[:3]}
+    best = ""
+    for g in index.groups:
+        if g.essay_id not in essays:
+            continue
+        for item in g.items:
+            lead = re.sub(rf"^(?:[{CN_NUM}]是|第[{CN_NUM}][，、]|首先|其次|再次|最后)", "", item[0].text)
+            head = re.sub(r"\W", "", re.split(r"[，。；]", lead)[0])
+            if len(head) >= NAMED_ITEM_CHARS and head in bare and len(head) > len(best):
+                best = head
+    return best
+
+
+NAMED_ITEM_CHARS = 6  # a shorter heading (科技水平高) is a topic word many questions use without meaning the item
 
 
 def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sentence]:
@@ -287,6 +333,23 @@ def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sente
                     used += len(nxt.text)
                 return run
     return []
+
+
+def _opens_paragraph(s: Sentence, index: SentenceIndex) -> bool:
+    sents = index.sentences[s.essay_id]
+    i = sents.index(s)
+    return i == 0 or sents[i - 1].paragraph != s.paragraph
+
+
+def _rest_of_paragraph(s: Sentence, index: SentenceIndex) -> list[Sentence]:
+    """The sentences after s in its paragraph, up to the next list item."""
+    sents = index.sentences[s.essay_id]
+    out = []
+    for nxt in sents[sents.index(s) + 1:]:
+        if nxt.paragraph != s.paragraph or nxt.ordinal:
+            break
+        out.append(nxt)
+    return out
 
 
 def _next_in_paragraph(s: Sentence, index: SentenceIndex) -> Sentence | None:
@@ -406,16 +469,29 @@ def _central(sents: list[Sentence], index: SentenceIndex, k: int, title: str) ->
     return sorted(picked, key=lambda s: s.start)
 
 
-def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 110) -> list[Sentence]:
-    """A long enumerating sentence narrowed to its clauses (split at ；) that carry the question's words."""
+MIN_CLAUSE_ITEMS = 3  # fewer ；-clauses are one statement in two halves, not a list
+
+
+def _clauses_of(s: Sentence) -> list[Sentence]:
+    """The ；-separated clauses of a sentence, as sentences with their own offsets."""
+    return [Sentence(s.essay_id, s.section_index, s.paragraph, s.start + m.start(), s.start + m.end(), m.group(0), 0)
+            for m in re.finditer(r"[^；]+；?", s.text) if m.group(0).strip("；。 ")]
+
+
+def _close(text: str) -> str:
+    """A clause ending in ； shown on its own line ends like a sentence."""
+    return text[:-1] + "。" if text.endswith("；") else text
+
+
+def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 110,
+          topic: Sequence[str] = ()) -> list[Sentence]:
+    """A long enumerating sentence narrowed to its clauses (split at ；) that carry the question's words (the
+    clause naming the question's topic nouns, if one does)."""
     if len(s.text) <= limit or "；" not in s.text:
         return [s]
-    clauses: list[Sentence] = []
-    for m in re.finditer(r"[^；]+；?", s.text):
-        text = m.group(0)
-        clauses.append(Sentence(s.essay_id, s.section_index, s.paragraph, s.start + m.start(), s.start + m.end(),
-                                text, 0))
-    scores = [index.coverage(core, c.text) for c in clauses]
+    clauses = _clauses_of(s)
+    scores = [index.coverage(core, c.text) * (1.0 if not topic or any(t in c.text for t in topic) else OFF_TOPIC)
+              for c in clauses]
     top = max(scores)
     if top <= 0:
         return [s]

@@ -342,7 +342,8 @@ class Planner:
         topic = self.evidence.topic(ctx.standalone) if ctx.standalone else ""
         if topic:
             q = re.sub(r"这方面|那方面|这一点|这个问题|这些领域|这个话题", f"{topic}方面", q, count=1)
-            q = re.sub(r"^(那|那么)?它", f"{topic}", q, count=1)
+            q = re.sub(r"^(那|那么)?(?<!其)它(?!们)", f"{topic}", q, count=1)
+            q = re.sub(r"(?<!其)它(?!们)", topic, q, count=1)
         if authors or titled is not None:
             return q, ""
         q2 = re.sub(r"该作者|这位作者|作者|他们|她们|他|她", essay.author, q, count=1)

@@ -128,6 +128,9 @@ class Delta:
     """A piece of streamed answer text."""
 
     text: str
+    # "generating" on the empty piece sent once the sources are chosen and a model is asked (its first token can
+    # take tens of seconds on a local model): a page can say so at once. Readers of `text` alone lose nothing.
+    stage: str = ""
 
 
 @dataclass

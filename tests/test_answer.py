@@ -96,15 +96,18 @@ def test_extractive_answer_is_cited_and_streams_the_final_text(tmp_path: Path) -
     assert {"input", "retrieve", "gate", "generate", "total"} <= answer.timings_ms.keys()
 
 
-def test_uncovered_question_gets_the_fixed_refusal_naming_nearest_topics(tmp_path: Path) -> None:
+def test_uncovered_question_gets_the_fixed_refusal_naming_nearest_topics_only_when_related(tmp_path: Path) -> None:
     chat = FakeChatModel()
-    assistant, _ = make(tmp_path, chat)
+    assistant, retriever = make(tmp_path, chat)
     for question in ("2023年的GDP增速是多少？", "怎样用Python写快速排序？", "怎样申请绿色工厂认定？",
                      "赵明是哪一年出生的？", "数据中心一共有多少个？"):
         answer = assistant.ask(question)
         assert answer.refused and answer.citations == []
         assert answer.answer.startswith(prompts.phrase("refusal"))
-        assert "文章主要讨论的相关话题有：" in answer.answer and "（" in answer.answer
+        related = retriever.relevance(question, retriever.search(question)) >= 0.2
+        assert ("文章主要讨论的相关话题有：" in answer.answer) == related, question
+    assert "相关话题" in assistant.ask("数据中心一共有多少个？").answer  # near the essays' topics: say what they cover
+    assert assistant.ask("怎样用Python写快速排序？").answer == prompts.phrase("refusal")  # off-topic: nothing to name
     assert chat.calls == []  # refused by the gate, before any model call
 
 

@@ -61,7 +61,9 @@ def test_answers_cite_the_right_author_and_quote_the_key_phrases(offline: Assist
 def test_uncovered_questions_are_refused(offline: Assistant, question: str) -> None:
     answer = offline.ask(question)
     assert answer.refused and not answer.citations
-    assert answer.answer.startswith(prompts.phrase("refusal")) and "（" in answer.answer
+    assert answer.answer.startswith(prompts.phrase("refusal"))
+    if "天气" in question or "Python" in question:
+        assert answer.answer == prompts.phrase("refusal")  # nothing related to name
 
 
 @pytest.mark.xfail(strict=True, reason="known gap: an author's name plus common words (市场, 建议) passes the "
@@ -250,3 +252,29 @@ def test_a_summary_says_a_lead_sentence_title_once(offline: Assistant) -> None:
     lead = "在实践中，需统筹夯实产业基础与推动基础研究的关系"
     assert answer.answer.count(lead) == 1
     assert not re.search(r"\[\d+\][。！？]?[”」]", answer.answer)  # no marker inside a quotation
+
+
+def test_a_topic_several_essays_discuss_quotes_the_sentences_about_it(offline: Assistant) -> None:
+    answer = offline.ask("怎样留住和用好人才？")
+    assert len(cited_authors(answer)) >= 2
+    body = cit.strip_markers(answer.answer)
+    quotes = [q for q in re.split(r"[。！？]", body.split("指出：", 1)[-1]) if len(q) > 8]
+    assert all("人才" in q for q in quotes[:2])  # not the clause that merely shares the verb 用好
+
+
+def test_parallel_clauses_are_answered_as_a_numbered_list_that_follow_ups_can_address(offline: Assistant) -> None:
+    first = offline.ask("王成仁提出了哪些统筹关系？")
+    lines = first.answer.splitlines()
+    assert [ln[:2] for ln in lines[1:]] == ["1.", "2.", "3.", "4.", "5."]
+    answer = _converse(offline, ["王成仁提出了哪些统筹关系？", "第二个关系怎么理解？"])
+    assert "补短板与锻长板" in answer.standalone_question and "锻长板" in answer.answer
+
+
+def test_a_heading_is_answered_with_the_sentences_under_it(offline: Assistant) -> None:
+    answer = _converse(offline, ["王静认为提升产业体系现代化水平要注重哪些协同？", "那安全协同呢？"])
+    assert "强化安全协同" in answer.answer and "国际话语权" in answer.answer
+
+
+def test_a_pronoun_follow_up_carries_the_topic(offline: Assistant) -> None:
+    answer = _converse(offline, ["什么是新质生产力？", "傅晋华认为它和区域创新有什么关系？"])
+    assert "新质生产力" in answer.standalone_question and cited_authors(answer) == {"傅晋华"}

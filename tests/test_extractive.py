@@ -7,6 +7,7 @@ import re
 from fakes import FakeRetriever, make_corpus
 
 from rag import extractive as ex
+from rag.planner import ask_of
 from rag.types import Hit
 
 ESSAYS, CHUNKS = make_corpus()
@@ -31,7 +32,7 @@ def test_sentences_and_list_items_are_indexed() -> None:
 def test_enumerative_question_gets_the_whole_list_in_order() -> None:
     r = FakeRetriever.default()
     q = "推进绿色转型需要从哪三个方面着力？"
-    composed = ex.compose_answer(q, r.search(q, k=2), INDEX, lookup)
+    composed = ex.compose_answer(q, r.search(q, k=2), INDEX, lookup, ask=ask_of(q))
     lines = composed.text.splitlines()
     assert lines[0].startswith("赵明在《推动制造业绿色转型》中提出：")
     assert [ln[:2] for ln in lines[1:]] == ["一是", "二是", "三是"]

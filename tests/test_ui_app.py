@@ -24,6 +24,8 @@ from ui.app import (
     ChatPage,
     Gate,
     Session,
+    author_chosen,
+    essay_chosen,
     is_loopback,
     launch_options,
     parse_auth,
@@ -387,3 +389,40 @@ def test_serve_refuses_a_busy_port_before_loading_anything(tmp_path: Path) -> No
         with pytest.raises(ConfigError, match=f"Port {port}"):
             serve(offline_settings(tmp_path), "127.0.0.1", port)
     assert not (tmp_path / "index").exists()
+
+
+def test_cited_passages_appear_once_collapsed_under_the_answer_with_the_affiliation_labelled() -> None:
+    answer = next(e for e in FakeAssistant().stream("什么是产业韧性？") if isinstance(e, Answer))
+    html_ = render.answer_html(answer, "k1")
+    assert html_.count('class="pq-sources-inline"') == 1 and "<details class=\"pq-sources-inline\">" in html_
+    assert html_.count("<details class=\"pq-source ") == len(answer.citations)
+    assert "作者单位</span>李晓华：中国社会科学院工业经济研究所研究员" in html_
+    panel = render.sources_panel_html(answer, "k1")
+    assert "pq-ref-k1" not in panel  # the side panel repeats none of them
+    assert "区域科技创新平台载体" in panel  # only the retrieved passage that was not cited
+
+
+def test_scope_names_the_filter_as_readers_do() -> None:
+    assert render.scope_label(ESSAYS, "e2", "王静") == "王静《全面提升产业体系现代化水平》"
+    assert render.scope_label(ESSAYS, "", "傅晋华") == "傅晋华的文章"
+    assert render.scope_label(ESSAYS, None, None) == ""
+    answer = _answer("产业韧性是一种能力[1]。")
+    assert "检索范围：傅晋华的文章" in render.answer_html(answer, "k", "傅晋华的文章")
+    assert "检索范围" not in render.answer_html(answer, "k")
+
+
+def test_filters_cannot_contradict_each_other() -> None:
+    assert essay_chosen(ESSAYS, "e2", "傅晋华") == ("e2", "王静")  # an essay brings its author
+    assert essay_chosen(ESSAYS, "", "傅晋华") == ("", "傅晋华")
+    assert author_chosen(ESSAYS, "e2", "傅晋华") == ("", "傅晋华")  # someone else's essay is reset
+    assert author_chosen(ESSAYS, "e2", "王静") == ("e2", "王静")
+    assert author_chosen(ESSAYS, "e2", "") == ("e2", "")
+
+
+def test_page_scope_line_and_generating_state() -> None:
+    page = ChatPage(FakeAssistant(delay_s=0.01), Gate())
+    chat, _session, steps = _run(page, "什么是产业韧性？", Session(), essay="", author="傅晋华")
+    shown = [step[1][-1]["content"] for step in steps]
+    assert "正在检索原文" in shown[0]
+    assert "正在生成回答" in shown[1]  # the backend said it asked the model, before any text
+    assert "检索范围：傅晋华的文章" in chat[-1]["content"]

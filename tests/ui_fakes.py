@@ -103,7 +103,8 @@ class FakeAssistant:
             raise LLMRateLimitError("语言模型服务繁忙（限流），请稍后再试。")
         if "崩溃" in question:
             raise RuntimeError("secret internal detail /home/user/key")
-        if self.delay_s:
+        if self.delay_s:  # as a model backend does: the sources are chosen, then the first token takes a while
+            yield Delta("", stage="generating")
             time.sleep(self.delay_s)
         text = ("产业韧性是指产业面对冲击时能够保持稳定运行或者能够快速恢复到正常状态的能力[1]。"
                 "科学技术是第一生产力[2]。王静主张打造产业创新生态体系[3]。"

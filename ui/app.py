@@ -170,7 +170,7 @@ class ChatPage:
             return
         key = f"a{len(session.exchanges) + 1}-{hashlib.sha1(question.encode()).hexdigest()[:6]}"
         chat.append(_message("user", render.escape_text(question)))
-        chat.append(_message("assistant", '<span class="pq-thinking">正在检索原文…</span>'))
+        chat.append(_message("assistant", render.thinking_html()))
         yield "", list(chat), gr.skip(), gr.skip(), session, gr.skip()
 
         text = ""
@@ -186,7 +186,12 @@ class ChatPage:
                 for event in self.assistant.stream(question, history=session.history(),
                                                    author=_filter(author), essay=_filter(essay)):
                     if isinstance(event, Delta):
+                        if event.stage and not text:  # sources chosen, the model is asked: say so at once
+                            chat[-1] = _message("assistant", render.thinking_html(event.stage))
+                            yield gr.skip(), list(chat), gr.skip(), gr.skip(), session, gr.skip()
                         text += event.text
+                        if not text:
+                            continue
                         now = time.monotonic()
                         if now - last >= STREAM_EVERY_S:
                             last = now
@@ -206,7 +211,8 @@ class ChatPage:
         if final is None:
             final = Answer(question=question, standalone_question=question, answer=text, refused=False,
                            citations=[], retrieved=[], backend="", model="", error=INTERNAL_ERROR)
-        chat[-1] = _message("assistant", render.answer_html(final, key))
+        scope = render.scope_label(self.assistant.essays, _filter(essay), _filter(author))
+        chat[-1] = _message("assistant", render.answer_html(final, key, scope))
         session.exchanges.append(Exchange(question, answer=final))
         yield (gr.skip(), list(chat), render.sources_panel_html(final, key), render.status_html(final), session,
                self._export(session))
@@ -272,13 +278,25 @@ def theme() -> gr.themes.Base:
     )
 
 
-def _essay_choices(essays: Sequence[Essay]) -> list[tuple[str, str]]:
-    return [("全部文章", "")] + [(f"《{e.title}》", e.id) for e in essays]
+def _essay_choices(essays: Sequence[Essay], author: str = "") -> list[tuple[str, str]]:
+    return [("全部文章", "")] + [(render.essay_label(e), e.id) for e in essays if not author or e.author == author]
 
 
 def _author_choices(essays: Sequence[Essay]) -> list[tuple[str, str]]:
     authors = list(dict.fromkeys(e.author for e in essays if e.author))
     return [("全部作者", "")] + [(a, a) for a in authors]
+
+
+def essay_chosen(essays: Sequence[Essay], essay: str | None, author: str | None) -> tuple[str, str]:
+    """(essay, author) after the reader picks an essay: the author becomes that essay's author."""
+    chosen = next((e for e in essays if essay and e.id == essay), None)
+    return (chosen.id, chosen.author) if chosen is not None else ("", author or "")
+
+
+def author_chosen(essays: Sequence[Essay], essay: str | None, author: str | None) -> tuple[str, str]:
+    """(essay, author) after the reader picks an author: an essay by someone else is reset to all essays."""
+    kept = next((e for e in essays if essay and e.id == essay and (not author or e.author == author)), None)
+    return (kept.id if kept is not None else "", author or "")
 
 
 def _ready_status(settings: Settings | None) -> str:
@@ -306,15 +324,18 @@ def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: 
         with gr.Row(elem_id="pq-main"):
             with gr.Column(scale=7, elem_id="pq-left"):
                 with gr.Row(elem_id="pq-filters", equal_height=True):
-                    essay_filter = gr.Dropdown(_essay_choices(essays), value="", show_label=False,
+                    essay_filter = gr.Dropdown(_essay_choices(essays), value="", label="文章", show_label=False,
                                                container=False, elem_id="pq-essay-filter", scale=3)
-                    author_filter = gr.Dropdown(_author_choices(essays), value="", show_label=False,
+                    author_filter = gr.Dropdown(_author_choices(essays), value="", label="作者", show_label=False,
                                                 container=False, elem_id="pq-author-filter", scale=2)
                 chatbot = gr.Chatbot(
                     elem_id="pq-chat", show_label=False, height=500, buttons=["copy"], feedback_options=None,
                     placeholder=('<div class="pq-placeholder"><b>向这几篇文章提问</b><br>'
                                  "回答只依据原文；点击回答中的 [1] 查看被引用的原文段落。</div>"),
                     sanitize_html=True, group_consecutive_messages=False,
+                    # page.js scrolls each new question to the top instead: following the bottom pushed the start
+                    # of a long answer (a summary) out of view.
+                    autoscroll=False,
                 )
                 with gr.Row(elem_id="pq-input-row"):
                     question = gr.Textbox(placeholder="输入问题，按 Enter 发送（Shift+Enter 换行）",
@@ -331,7 +352,7 @@ def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: 
                     export = gr.DownloadButton("导出 Markdown", size="sm", variant="secondary",
                                                interactive=False, elem_id="pq-export")
             with gr.Column(scale=5, elem_id="pq-right"), gr.Tabs():
-                with gr.Tab("来源", elem_id="pq-tab-sources"):
+                with gr.Tab("其他检索结果", elem_id="pq-tab-sources"):
                     sources = gr.HTML(render.sources_panel_html(None), elem_id="pq-sources")
                 with gr.Tab("文章一览", elem_id="pq-tab-corpus"):
                     summary_buttons = []
@@ -357,6 +378,20 @@ def build_app(assistant: ChatAssistant, settings: Settings | None = None, gate: 
             essay_id = gr.State(essay.id)
             button.click(page.respond, [summary_q, chatbot, session, essay_id, gr.State("")], outputs,
                          api_visibility="private", **common)
+        # The two filters stay consistent: an essay sets its author; an author narrows the essay list and resets an
+        # essay by someone else (an author/essay pair that cannot match made every answer "not covered").
+        def on_essay(essay: str | None, author: str | None) -> tuple[Any, Any]:
+            _essay, author_name = essay_chosen(page.assistant.essays, essay, author)
+            return gr.skip(), gr.Dropdown(value=author_name)
+
+        def on_author(essay: str | None, author: str | None) -> tuple[Any, Any]:
+            current = page.assistant.essays
+            essay_id, author_name = author_chosen(current, essay, author)
+            return gr.Dropdown(choices=_essay_choices(current, author_name), value=essay_id), gr.skip()
+
+        filter_args: dict[str, Any] = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+        essay_filter.input(on_essay, [essay_filter, author_filter], [essay_filter, author_filter], **filter_args)
+        author_filter.input(on_author, [essay_filter, author_filter], [essay_filter, author_filter], **filter_args)
         clear_outputs = [chatbot, session, sources, status, export, question]
         clear.click(page.clear, [session], clear_outputs, queue=False, api_visibility="private")
         # The Chatbot's own trash icon must forget the session history too, or the next answer would use it.

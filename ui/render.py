@@ -148,8 +148,16 @@ def _citation_card(c: Citation, key: str, open_: bool = False) -> str:
         f'<details class="pq-source pq-ref-{key}-{c.n}{extra}"{state}>'
         f"{_summary(str(c.n), c.chunk, c.sentences, flag)}"
         f'<div class="pq-passage">{passage_html(c.chunk, c.sentences)}</div>'
-        f'<div class="pq-meta">{html.escape(c.chunk.affiliation)}</div></details>'
+        f"{_affiliation(c.chunk)}</details>"
     )
+
+
+def _affiliation(chunk: Chunk) -> str:
+    # Labelled: unlabelled, the affiliation under a quote reads as part of the quoted passage.
+    if not chunk.affiliation:
+        return ""
+    return (f'<div class="pq-meta"><span class="pq-meta-label">作者单位</span>'
+            f"{html.escape(chunk.author)}：{html.escape(chunk.affiliation)}</div>")
 
 
 def _answer_body(answer_text: str, citations: Sequence[Citation], key: str) -> str:
@@ -185,9 +193,25 @@ def _answer_body(answer_text: str, citations: Sequence[Citation], key: str) -> s
 REPLACED_NOTE = prompts.phrase("replaced_marker")
 
 
-def answer_html(answer: Answer, key: str) -> str:
-    """The final chat message: the answer with clickable markers, then the cited passages as expandable cards."""
+def scope_label(essays: Sequence[Essay], essay: str | None = None, author: str | None = None) -> str:
+    """The active filter in words (作者《标题》, or an author's name); empty when the whole corpus is searched."""
+    chosen = next((e for e in essays if essay and e.id == essay), None)
+    if chosen is not None:
+        return essay_label(chosen)
+    return f"{author}的文章" if author else ""
+
+
+def essay_label(essay: Essay) -> str:
+    """An essay as readers name it: 作者《标题》."""
+    return f"{essay.author}《{essay.title}》"
+
+
+def answer_html(answer: Answer, key: str, scope: str = "") -> str:
+    """The final chat message: the scope if filtered, the answer with clickable markers, then one collapsed
+    group holding the cited passages (the only place they are shown in full)."""
     parts: list[str] = []
+    if scope:
+        parts.append(f'<div class="pq-notice pq-scope">检索范围：{escape_text(scope)}</div>\n\n')
     if answer.standalone_question and answer.standalone_question.strip() != answer.question.strip():
         parts.append(f'<div class="pq-notice pq-rewritten">按上下文理解为：{escape_text(answer.standalone_question)}</div>\n\n')
     if answer.replaced:  # the streamed model text was withdrawn: say so where it stood
@@ -199,8 +223,18 @@ def answer_html(answer: Answer, key: str) -> str:
         parts.append(f'\n\n<div class="pq-error">{escape_text(answer.error)}</div>')
     if answer.citations:
         cards = "".join(_citation_card(c, key) for c in answer.citations)
-        parts.append(f'\n\n<div class="pq-sources-inline">{cards}</div>')
+        authors = "、".join(dict.fromkeys(c.chunk.author for c in answer.citations if c.chunk.author))
+        head = f"引用原文 {len(answer.citations)} 段" + (f" · {html.escape(authors)}" if authors else "")
+        parts.append(f'\n\n<details class="pq-sources-inline"><summary class="pq-sources-head">{head}'
+                     f'<span class="pq-sources-hint">点击 [n] 或此处展开</span></summary>{cards}</details>')
     return "".join(parts)
+
+
+def thinking_html(stage: str = "") -> str:
+    """The placeholder shown at once, before any answer text: searching, then (with a model) generating."""
+    label = "正在生成回答…" if stage == "generating" else "正在检索原文…"
+    return f'<span class="pq-thinking"><span class="pq-spinner"></span>{label}</span>'
+
 
 
 def streaming_html(text: str) -> str:
@@ -217,20 +251,20 @@ def error_html(message: str, partial: str = "") -> str:
 
 
 def sources_panel_html(answer: Answer | None, key: str = "") -> str:
-    """The side panel: cited passages of the current answer, then the other retrieved passages."""
+    """The side panel: the retrieved passages the current answer did not cite (the cited ones sit under it)."""
     if answer is None:
-        return ('<div class="pq-empty">提问后，这里会列出回答引用的原文段落：作者、文章、章节，'
-                "并高亮被引用的句子。</div>")
-    parts = ['<div class="pq-panel-title">本次回答引用</div>']
-    if answer.citations:
-        parts.extend(_citation_card(c, key, open_=i == 0) for i, c in enumerate(answer.citations))
-    else:
-        parts.append('<div class="pq-empty">这次回答没有引用原文。</div>')
+        return ('<div class="pq-empty">回答引用的原文段落列在回答下方：点击回答中的 [1] 展开，被引用的句子会高亮。'
+                "这里列出检索到、但回答没有引用的其他段落。</div>")
     cited = {c.chunk.id for c in answer.citations}
     others = [h for h in answer.retrieved if h.chunk.id not in cited]
+    parts = []
+    if answer.citations:
+        parts.append(f'<div class="pq-note">本次回答引用了 {len(answer.citations)} 段原文，见回答下方。</div>')
     if others:
         parts.append('<div class="pq-panel-title">其他检索到的段落</div>')
         parts.extend(_hit_card(h) for h in others)
+    elif not answer.citations:
+        parts.append('<div class="pq-empty">这次没有检索到相关段落。</div>')
     return "".join(parts)
 
 
