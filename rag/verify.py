@@ -33,6 +33,10 @@ _QUESTION_WORDS = re.compile(r"什么|哪些|哪几|哪个|哪位|怎样|怎么|
 # answers seen from the 1.5B model repeat a sentence exactly after a different ordinal (overlap 1.0); the 14
 # distinct 一是/二是 items of the seed essays overlap at most 0.6 (深化开放合作 / 推进开放合作创新; tests/test_verify.py).
 DUPLICATE_OVERLAP = 0.85
+# ... and the shorter has at least this share of the longer's bigrams: on the shipped set's offline answers,
+# without it 4 answers had a list item “duplicating” the sentence that lists every item; with it 1 is left,
+# a comparison quoting one sentence twice.
+DUPLICATE_SIZE_RATIO = 0.5
 # Short claims (list items, under this many bigrams) need trigram support too: a bigram share lets
 # “推动数字化转型” pass against a passage about 绿色化转型 (0.5), the trigram share does not (0.2). On the seed
 # essays' list items cited to another item's paragraph, bigrams alone pass 18 of 174, with trigrams 8; no item
@@ -133,7 +137,10 @@ def is_duplicate(body: str, earlier: Sequence[str]) -> bool:
         return False
     for e in earlier:
         h = grams(core(e))
-        if len(h) >= 3 and len(g & h) / min(len(g), len(h)) >= DUPLICATE_OVERLAP:
+        # similar in size too: a list item is not a copy of the lead sentence that announces every item
+        # (“新型工业化的质量高，突出体现为科技水平高” / “1. 科技水平高” in the offline answers)
+        if len(h) >= 3 and len(g & h) / min(len(g), len(h)) >= DUPLICATE_OVERLAP and \
+                min(len(g), len(h)) / max(len(g), len(h)) >= DUPLICATE_SIZE_RATIO:
             return True
     return False
 
