@@ -175,6 +175,7 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
                     final = event
             print()
             if final is not None:
+                _print_replacement(final)
                 print(assistant.render_references(final))
         except InputError as exc:
             if args.question != "-":
@@ -182,6 +183,15 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
             status = EXIT_ERROR
             _line_error(args, n, exc, None if isinstance(req, InputError) else req.question)
     return status
+
+
+def _print_replacement(final: Any) -> None:
+    """The streamed text failed the checks: say so and print the answer that replaces it."""
+    if getattr(final, "replaced", False):
+        import prompts
+
+        print(prompts.phrase("replaced_marker"))
+        print(final.answer)
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:

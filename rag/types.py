@@ -155,6 +155,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str = ""
     error: str = ""
+    # the streamed text was withdrawn (it failed the checks): show `answer` in its place
+    replaced: bool = False
     premise: dict[str, str] = field(default_factory=dict)  # a contradicted premise: claim, status, explanation
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,5 +184,6 @@ class Answer:
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "notice": self.notice,
             "error": self.error,
+            "replaced": self.replaced,
             "premise": self.premise or None,
         }
