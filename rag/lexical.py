@@ -27,6 +27,22 @@ _QUESTION_WORDS = re.compile(
     r"文章|作者|认为|提到|指出|谈到|一下|请问|吗|呢|吧"
 )
 _STOP_WORDS = frozenset("的了是和与及在对把被就也都而并又或等其之这那有为以从向中上下")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# What a request to summarise says besides the essay's name: no topic of its own.
+_GENERIC = re.compile(r"主要|内容|观点|核心|中心|思想|主题|概括|总结|归纳|介绍|简述|讲了|讲的|讲|说了|说的|说|谈了|谈的|谈|"
+                      r"论述|写了|写的|关于|大意|要点|一文|这篇|那篇|篇|这一部分|那一部分|这部分|那部分|部分|这一节|那一节|本节|一节|小节|章节|"
+                      r"这一段|这段|里|中|是|的|了|在|和|与|这|那")
+
+
+def has_cjk(text: str) -> bool:
+    """True when the text contains a Chinese character."""
+    return _HAN.search(text) is not None
+
+
+def is_generic(text: str) -> bool:
+    """True when, without question and summary words, fewer than two Chinese characters or Latin letters are left."""
+    rest = _GENERIC.sub("", _QUESTION_WORDS.sub("", text))
+    return len(re.findall(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z]", rest)) < 2
 
 
 def bigrams(text: str) -> list[str]:
@@ -70,7 +86,8 @@ def analyze(text: str, analyzer: str = DEFAULT_ANALYZER, query: bool = False) ->
 class LexicalIndex:
     """BM25 over a fixed list of passages; scores align with the passage order."""
 
-    def __init__(self, texts: Sequence[str], analyzer: str = DEFAULT_ANALYZER) -> None:
+    def __init__(self, texts: Sequence[str], analyzer: str = DEFAULT_ANALYZER,
+                 counted: Sequence[bool] | None = None) -> None:
         if analyzer not in ANALYZERS:
             raise ValueError(f"unknown analyzer {analyzer!r}")
         self.analyzer = analyzer
@@ -80,16 +97,25 @@ class LexicalIndex:
         if texts:
             tokens = [analyze(t, analyzer) or [""] for t in texts]
             self._bm25.index(tokens, show_progress=False)
-            for doc in texts:
-                self._df.update(set(bigrams(doc)))
+            # document frequencies for coverage() come from the `counted` texts only (the passages: byline
+            # records repeat titles and names, and would shift the weights the coverage boost was tuned with)
+            for n, doc in enumerate(texts):
+                if counted is None or counted[n]:
+                    self._df.update(set(bigrams(doc)))
+        self._docs = self.size if counted is None else sum(bool(x) for x in counted)
 
     def idf(self, gram: str) -> float:
         """Inverse document frequency of a character bigram in this index (unknown bigrams weigh most)."""
-        return math.log(1.0 + self.size / (self._df.get(gram, 0) + 0.5))
+        return math.log(1.0 + self._docs / (self._df.get(gram, 0) + 0.5))
+
+    def query_grams(self, query: str) -> set[str]:
+        """The question's bigrams without question words, and without Latin words the passages never use (an
+        English word in a Chinese question names the language it was asked in, not something missing)."""
+        return {g for g in bigrams(_QUESTION_WORDS.sub(" ", query)) if has_cjk(g) or g in self._df}
 
     def coverage(self, query: str, text: str) -> float:
         """IDF-weighted share of the question's bigrams (question words removed) that occur in `text`."""
-        grams = set(bigrams(_QUESTION_WORDS.sub(" ", query)))
+        grams = self.query_grams(query)
         if not grams:
             return 0.0
         weights = {g: self.idf(g) for g in grams}

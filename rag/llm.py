@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import openai
 
@@ -31,7 +31,10 @@ CONNECT_TIMEOUT = 5.0  # an unreachable host should fail fast even when the answ
 
 
 class ChatModel(Protocol):
-    """A chat model: streams the answer's text pieces for a list of messages."""
+    """A chat model: streams the answer's text pieces for a list of messages.
+
+    `last_usage` holds the server's token counts; `"estimated": 1` marks counts made in code when the server
+    gave none. A model may also say whether a call is `cheap` (an endpoint) or costs seconds (a CPU model)."""
 
     backend: str
     model: str
@@ -54,21 +57,78 @@ def make_openai_client(settings: Settings) -> openai.OpenAI:
     )
 
 
+# A path segment of the base URL that looks like a credential (some gateways put the key or a token in the
+# path): 16+ characters mixing letters and digits, or a key-shaped prefix. Model and version segments such as
+# `v1`, `compatible-mode`, `deployments/gpt-4o-mini` do not match.
+_SECRET_SEGMENT = re.compile(r"^(?:(?:sk|pk|key|token|api[_-]?key)[-_=][^/]{4,}|(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-.~%]{16,})$",
+                             re.I)
+# a copied part of the key at least this long counts as the key (a masked `sk-abcd…wxyz` keeps 4 + 4)
+_KEY_FRAGMENT = 8
+
+
+def _path_secrets(base_url: str) -> list[str]:
+    """The base URL's path segments (and user info) that look like credentials."""
+    if not base_url:
+        return []
+    parts = urlsplit(base_url)
+    found = [seg for seg in parts.path.split("/") if seg and _SECRET_SEGMENT.match(seg)]
+    if parts.password:
+        found.append(parts.password)
+    if parts.username and _SECRET_SEGMENT.match(parts.username):
+        found.append(parts.username)
+    return found
+
+
 def endpoint_label(base_url: str) -> str:
-    """Scheme, host and path of the endpoint, without credentials or query (safe to show)."""
+    """Scheme, host and path of the endpoint, without credentials, query or secret-looking path parts."""
     if not base_url:
         return "api.openai.com"
     parts = urlsplit(base_url)
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else base_url.split("?")[0]
+    path = "/".join("***" if seg and _SECRET_SEGMENT.match(seg) else seg for seg in parts.path.split("/"))
+    return f"{parts.scheme}://{host}{port}{path}" if parts.scheme else base_url.split("?")[0]
 
 
-def scrub(text: str, secret: str) -> str:
-    """Remove the key (and anything shaped like a key) from a message."""
-    if secret:
-        text = text.replace(secret, "***")
+def _fragments(text: str, secret: str, shortest: int) -> list[tuple[int, int]]:
+    """Spans of `text` (case-insensitive) that copy at least `shortest` consecutive characters of `secret`."""
+    low, sec = text.lower(), secret.lower()
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i <= len(low) - shortest:
+        if low[i:i + shortest] in sec:
+            j = i + shortest
+            while j < len(low) and low[i:j + 1] in sec:
+                j += 1
+            spans.append((i, j))
+            i = j
+        else:
+            i += 1
+    return spans
+
+
+def scrub(text: str, secret: str, base_url: str = "") -> str:
+    """Remove the key from a message: exact, URL-encoded or case-changed copies, copied fragments of it
+    (8+ characters), secret-looking parts of the base URL, and anything shaped like a key."""
+    secrets_ = [s for s in [secret, *_path_secrets(base_url)] if s]
+    for value in secrets_:
+        for form in {value, quote(value, safe=""), quote(value)}:
+            text = re.sub(re.escape(form), "***", text, flags=re.I)
+        if len(value) >= _KEY_FRAGMENT:
+            for start, end in reversed(_fragments(text, value, _KEY_FRAGMENT)):
+                text = text[:start] + "***" + text[end:]
     return re.sub(r"\b(sk|pk|key)-[A-Za-z0-9_\-*]{6,}", "***", text)
+
+
+def _usage_dict(u: Any) -> dict[str, int]:
+    """The server's token counts (and the prompt tokens it served from its cache, when it says)."""
+    usage = {"prompt_tokens": u.prompt_tokens or 0, "completion_tokens": u.completion_tokens or 0,
+             "total_tokens": u.total_tokens or 0}
+    details = getattr(u, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    if cached is not None:
+        usage["cached_tokens"] = int(cached)
+    return usage
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -97,10 +157,12 @@ class OpenAIChatModel:
     """Chat completions over any OpenAI-compatible endpoint: streaming, explicit timeout, bounded retries."""
 
     backend = "openai"
+    cheap = True  # a remote call costs about a second: follow-ups may be rewritten by the model
 
     def __init__(self, client: openai.OpenAI, model: str, *, timeout: float = 30.0, max_retries: int = 2,
                  max_retry_wait: float = 10.0, endpoint: str = "", secret: str = "",
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, temperature: float = 0.1, base_url: str = "",
+                 extra_body: dict[str, Any] | None = None) -> None:
         # retries are ours (the client's own would wait up to a minute on Retry-After)
         self.client = client.with_options(max_retries=0)
         self.model = model
@@ -109,7 +171,10 @@ class OpenAIChatModel:
         self.max_retry_wait = max_retry_wait
         self.endpoint = endpoint or "api.openai.com"
         self._secret = secret
+        self._base_url = base_url
         self._sleep = sleep
+        self.temperature = temperature
+        self.extra_body = dict(extra_body or {})
         self._stream_options = True
         self._local = threading.local()  # one model serves concurrent sessions: usage is per thread
 
@@ -127,7 +192,9 @@ class OpenAIChatModel:
         """The chat model for OPENAI_BASE_URL / OPENAI_API_KEY / POLICY_QA_MODEL."""
         return cls(make_openai_client(settings), settings.model, timeout=settings.llm_timeout,
                    max_retries=settings.llm_max_retries, max_retry_wait=settings.max_retry_wait,
-                   endpoint=endpoint_label(settings.openai_base_url), secret=settings.openai_api_key)
+                   endpoint=endpoint_label(settings.openai_base_url), secret=settings.openai_api_key,
+                   temperature=settings.temperature, extra_body=settings.extra_body,
+                   base_url=settings.openai_base_url)
 
     # ------------------------------------------------------------------------------------------ requests
 
@@ -138,10 +205,12 @@ class OpenAIChatModel:
             try:
                 kwargs: dict[str, Any] = {}
                 if stream and self._stream_options:
-                    kwargs["stream_options"] = {"include_usage": True}
+                    kwargs["stream_options"] = {"include_usage": True}  # the server's counts, not estimates
+                if self.extra_body:
+                    kwargs["extra_body"] = self.extra_body
                 create: Any = self.client.chat.completions.create
                 return create(model=self.model, messages=messages, max_tokens=max_tokens, stream=stream,
-                              temperature=0.1, **kwargs)
+                              temperature=self.temperature, **kwargs)
             except openai.APITimeoutError:
                 raise LLMTimeoutError(self._timeout_message()) from None
             except openai.APIConnectionError:
@@ -188,7 +257,7 @@ class OpenAIChatModel:
         if status == 404:
             return LLMConfigError(
                 f"模型服务找不到模型 {self.model} 或接口 {self.endpoint}（HTTP 404）：请检查 POLICY_QA_MODEL 和 OPENAI_BASE_URL。")
-        detail = scrub(str(getattr(exc, "message", "") or ""), self._secret)[:160]
+        detail = scrub(str(getattr(exc, "message", "") or ""), self._secret, self._base_url)[:160]
         return LLMError(f"模型服务拒绝了请求（HTTP {status}）：{detail}")
 
     # ------------------------------------------------------------------------------------------ the seam
@@ -203,9 +272,7 @@ class OpenAIChatModel:
         try:
             for chunk in response:
                 if getattr(chunk, "usage", None):
-                    usage = {"prompt_tokens": chunk.usage.prompt_tokens or 0,
-                             "completion_tokens": chunk.usage.completion_tokens or 0,
-                             "total_tokens": chunk.usage.total_tokens or 0}
+                    usage = _usage_dict(chunk.usage)
                 for choice in chunk.choices or []:
                     text = choice.delta.content if choice.delta is not None else None
                     if text:
@@ -234,8 +301,7 @@ class OpenAIChatModel:
         response = self._create(messages, max_tokens, stream=False)
         text = (response.choices[0].message.content or "") if response.choices else ""
         u = getattr(response, "usage", None)
-        self.last_usage = ({"prompt_tokens": u.prompt_tokens or 0, "completion_tokens": u.completion_tokens or 0,
-                            "total_tokens": u.total_tokens or 0} if u else self._estimate(messages, text))
+        self.last_usage = _usage_dict(u) if u else self._estimate(messages, text)
         return text
 
     @staticmethod

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, TextIO
 
+import prompts
 from rag.errors import InputError
 from rag.types import Answer, Citation, Delta, Turn
 
@@ -143,6 +144,9 @@ def _answer(assistant: Streams, question: str, history: Sequence[Turn], author: 
     print(file=out)
     if final is None:
         return None
+    if final.replaced:  # the streamed text failed the checks: say so and show the answer that counts
+        print(prompts.phrase("replaced_marker"), file=out)
+        print(final.answer, file=out)
     refs = compact_references(final.citations)
     if final.error and final.error not in final.answer:
         print(final.error, file=out)

@@ -44,7 +44,7 @@ class Essay:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A retrievable passage; never crosses a section boundary."""
+    """A retrievable passage (never crossing a section boundary) or an essay's byline record."""
 
     id: str
     text: str
@@ -59,6 +59,7 @@ class Chunk:
     char_start: int
     char_end: int
     source: str
+    kind: str = "passage"  # "passage" (text of a section) or "byline" (title, author, affiliation, source)
 
     def metadata(self) -> dict[str, str | int]:
         """Flat metadata for the vector store."""
@@ -70,6 +71,11 @@ class Chunk:
     def label(self) -> str:
         """Human citation label: 〔作者《标题》·章节〕."""
         return f"〔{self.author}《{self.title}》·{self.section}〕"
+
+    @property
+    def is_byline(self) -> bool:
+        """True for an essay's byline record (its offsets point nowhere in the essay text)."""
+        return self.kind == "byline"
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str = ""
     error: str = ""
+    # the streamed text was withdrawn (it failed the checks): show `answer` in its place
+    replaced: bool = False
     premise: dict[str, str] = field(default_factory=dict)  # a contradicted premise: claim, status, explanation
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,5 +184,6 @@ class Answer:
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "notice": self.notice,
             "error": self.error,
+            "replaced": self.replaced,
             "premise": self.premise or None,
         }

@@ -41,6 +41,7 @@ class Reply:
     drop_after: int = -1  # stream: close the connection after this many pieces, without an end
     piece: int = 4  # characters per streamed piece
     usage: bool = True
+    cached_tokens: int | None = None  # prompt tokens the server says it served from its cache
 
 
 @dataclass
@@ -144,7 +145,10 @@ class FakeOpenAIServer:
                 if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
                     self._event({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": model,
                                  "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": len(pieces),
-                                                          "total_tokens": 11 + len(pieces)}})
+                                                          "total_tokens": 11 + len(pieces),
+                                                          **({"prompt_tokens_details":
+                                                              {"cached_tokens": reply.cached_tokens}}
+                                                             if reply.cached_tokens is not None else {})}})
                 self._chunk(b"data: [DONE]\n\n")
                 self._chunk(b"")
 

@@ -260,3 +260,59 @@ def test_bad_options_are_one_clear_error_before_any_work(argv: list[str], capsys
     assert main(["eval", *argv]) == 1
     err = capsys.readouterr().err
     assert err.startswith("错误：") and err.count("\n") == 1
+
+
+class SlowStreamingAssistant:
+    """Streams a few pieces per question; one question streams forever (a model that never finishes)."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+        self.asked: list[str] = []
+
+    def ask(self, question: str, history: Sequence[Turn] = (), author: str | None = None,
+            essay: str | None = None) -> Answer:
+        raise AssertionError("with a time limit the runner streams")
+
+    def stream(self, question: str, history: Sequence[Turn] = (), author: str | None = None,
+               essay: str | None = None) -> Iterator[object]:
+        import time
+
+        from rag.types import Delta
+
+        self.asked.append(question)
+        try:
+            if question == "永不结束":
+                while True:
+                    time.sleep(0.01)
+                    yield Delta("一")
+            yield Delta("产业韧性是指")
+            yield answer(question, RESILIENCE, cited=[chunk("李晓华", RESILIENCE)], retrieved=[chunk("李晓华", RESILIENCE)])
+        finally:
+            self.closed += 1
+
+
+def test_a_question_over_the_time_limit_is_stopped_and_scored_unanswered() -> None:
+    fake = SlowStreamingAssistant()
+    item = Item("slow", "definition", ("永不结束",), keywords=("冲击",))
+    outcome = run_item(fake, item, time_limit=0.2)  # type: ignore[arg-type]
+    assert outcome.error.startswith("TimeLimit") and outcome.answer.startswith("一")
+    assert fake.closed == 1  # the stream was closed, which stops a model's generation
+    assert outcome.timings_ms["wall"] >= 200
+
+
+def test_partial_results_let_an_interrupted_run_resume(tmp_path: Path) -> None:
+    from evals.runner import PartialResults
+
+    items = parse_lines(TINY, "tiny")
+    fake = SlowStreamingAssistant()
+    first = PartialResults(tmp_path / "partial.jsonl")
+    evaluate(fake, items[:2], "cfg", {}, time_limit=5, partial=first)  # type: ignore[arg-type]
+    with (tmp_path / "partial.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"config": "cfg", "id": "t3", "outc')  # a line cut by the interruption
+    fake2 = SlowStreamingAssistant()
+    again = PartialResults(tmp_path / "partial.jsonl")
+    assert set(again.done) == {("cfg", "t1"), ("cfg", "t2")}
+    result = evaluate(fake2, items, "cfg", {}, time_limit=5, partial=again)  # type: ignore[arg-type]
+    assert fake2.asked == [t for it in items[2:] for t in it.turns]  # only the items not recorded are asked
+    assert [s.item.id for s in result.scores] == [it.id for it in items]
+    assert result.scores[0].outcome.cited[0].author == "李晓华"

@@ -179,3 +179,61 @@ def test_other_client_errors_are_scrubbed(tmp_path: Path, server: FakeOpenAIServ
 def test_endpoint_label_and_scrub_hide_credentials() -> None:
     assert endpoint_label("http://user:pw@127.0.0.1:8080/v1?key=x") == "http://127.0.0.1:8080/v1"
     assert "secret" not in scrub("token sk-secretsecret and secretvalue", "secretvalue")
+
+
+def test_stream_asks_for_usage_and_records_the_servers_counts(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    server.replies.append(Reply(text="新型工业化的特征是科技水平高[1]。", piece=4, cached_tokens=8))
+    m = model(tmp_path, server)
+    pieces = list(m.stream(MESSAGES, max_tokens=40))
+    assert server.chat_requests()[-1].body["stream_options"] == {"include_usage": True}
+    # the server's figures exactly (11 prompt tokens, one completion token per piece), not an estimate
+    assert m.last_usage == {"prompt_tokens": 11, "completion_tokens": len(pieces),
+                            "total_tokens": 11 + len(pieces), "cached_tokens": 8}
+
+
+def test_temperature_and_extra_body_come_from_settings(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    server.replies.append(Reply(text="好。"))
+    m = model(tmp_path, server, POLICY_QA_TEMPERATURE="0",
+              POLICY_QA_EXTRA_BODY='{"cache_prompt": true, "options": {"num_ctx": 4096}}')
+    list(m.stream(MESSAGES, max_tokens=10))
+    body = server.chat_requests()[-1].body
+    assert body["temperature"] == 0 and body["cache_prompt"] is True and body["options"] == {"num_ctx": 4096}
+
+
+@pytest.mark.parametrize("raw", ["[1, 2]", "{bad json", '"text"'])
+def test_a_malformed_extra_body_names_the_variable(tmp_path: Path, raw: str) -> None:
+    from rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="POLICY_QA_EXTRA_BODY"):
+        Settings.from_env({"POLICY_QA_HOME": str(tmp_path), "POLICY_QA_EXTRA_BODY": raw})
+
+
+def test_the_assistant_reports_the_servers_usage(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    from fakes import FakeRetriever
+
+    from rag.answer import Assistant
+
+    server.replies.append(Reply(text="数据中心是数字基础设施的核心[1]。", piece=5))
+    s = settings(tmp_path, server.base_url)
+    answer = Assistant(FakeRetriever.default(), OpenAIChatModel.from_settings(s), s).ask(  # type: ignore[arg-type]
+        "数据中心有什么地位？")
+    assert "estimated" not in answer.usage and answer.usage["prompt_tokens"] == 11
+    assert answer.usage["completion_tokens"] == len("数据中心是数字基础设施的核心[1]。") // 5 + 1
+
+
+def test_scrub_catches_altered_copies_of_the_key() -> None:
+    for leaked in [KEY.upper(), KEY.lower(), KEY[:14], KEY[-12:], f"{KEY[:8]}...{KEY[-8:]}",
+                   KEY.replace("-", "%2D")[3:]]:
+        out = scrub(f"upstream said: {leaked} rejected", KEY)
+        assert not any(KEY[i:i + 8].lower() in out.lower() for i in range(len(KEY) - 7)), (leaked, out)
+        assert out.startswith("upstream said:")
+
+
+def test_secrets_in_the_base_url_path_are_hidden() -> None:
+    url = "https://gateway.example/a1b2c3d4e5f6g7h8i9j0/v1"
+    assert endpoint_label(url) == "https://gateway.example/***/v1"
+    assert "a1b2c3d4e5f6g7h8i9j0" not in scrub(f"404 for {url}/chat/completions", "", url)
+    # ordinary path parts stay readable
+    assert endpoint_label("https://dashscope.aliyuncs.com/compatible-mode/v1") == \
+        "https://dashscope.aliyuncs.com/compatible-mode/v1"
+    assert endpoint_label("http://127.0.0.1:11434/v1") == "http://127.0.0.1:11434/v1"

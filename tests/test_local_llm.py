@@ -7,8 +7,10 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,14 @@ from rag.local_llm import (
     LocalChatModel,
     ModelSpec,
     PartProvider,
+    XllamaChatModel,
+    choose_runtime,
     default_threads,
     ensure_model_file,
     installed_parts,
     load_local_model,
     model_dir,
+    start_xllamacpp,
     threads_for,
 )
 
@@ -173,8 +178,9 @@ def test_missing_part_packages_name_the_extra() -> None:
 
 def test_missing_runtime_names_the_extra_before_any_assembly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail as if not installed
+    monkeypatch.setitem(sys.modules, "xllamacpp", None)
     settings = Settings.from_env()
-    with pytest.raises(LLMConfigError, match="llama-cpp-python") as info:
+    with pytest.raises(LLMConfigError, match="xllamacpp 或 llama-cpp-python") as info:
         load_local_model(settings, parts=[])
     assert INSTALL_HINT in str(info.value)
     assert not model_dir(settings).exists()
@@ -278,19 +284,24 @@ def _parts_installed() -> bool:
 
 
 @pytest.fixture(scope="module")
-def real_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChatModel]:
-    pytest.importorskip("llama_cpp")
+def real_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChatModel | XllamaChatModel]:
+    if importlib.util.find_spec("xllamacpp") is None and importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip(f"no local runtime is installed ({INSTALL_HINT})")
     if not _parts_installed():
         pytest.skip(f"the model part packages are not installed ({INSTALL_HINT})")
     settings = Settings(home=tmp_path_factory.mktemp("local-llm-home"))
     # one thread: two spin-waiting threads crawl when the machine is busy with other work (CI)
-    yield load_local_model(settings, n_threads=1)
+    model = load_local_model(settings, n_threads=1)
+    yield model
+    close = getattr(model, "close", None)
+    if callable(close):
+        close()
     shutil.rmtree(model_dir(settings))  # pytest keeps old temporary folders: do not leave 1.1 GB in each
 
 
 @pytest.mark.local_llm
 @pytest.mark.slow
-def test_real_model_answers_from_the_source_in_chinese(real_model: LocalChatModel) -> None:
+def test_real_model_answers_from_the_source_in_chinese(real_model: LocalChatModel | XllamaChatModel) -> None:
     messages = [
         {"role": "system", "content": "你是问答助手，只根据给出的资料用中文简短回答。"},
         {"role": "user", "content": "资料[1]：新型工业化的重要特征是科技创新引领。\n\n"
@@ -302,3 +313,122 @@ def test_real_model_answers_from_the_source_in_chinese(real_model: LocalChatMode
     assert "科技创新" in answer
     assert real_model.last_usage["prompt_tokens"] > 20
     assert 0 < real_model.last_usage["completion_tokens"] <= 32
+
+
+@pytest.mark.local_llm
+@pytest.mark.slow
+def test_real_runtime_listens_on_loopback_only_and_stops(real_model: LocalChatModel | XllamaChatModel) -> None:
+    if not isinstance(real_model, XllamaChatModel):
+        pytest.skip("llama-cpp-python opens no listener")
+    address = real_model._server.listening_address
+    assert address.startswith("http://127.0.0.1:")
+    port = int(address.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:  # it is there, on loopback
+        conn.sendall(b"GET /v1/models HTTP/1.0\r\n\r\n")
+        assert b"401" in conn.recv(200)  # and it wants the key that never leaves the process
+    assert real_model.last_usage == {} or "estimated" not in real_model.last_usage
+
+
+# --- the xllamacpp runtime, with a stand-in for its Server ---
+
+class FakeXServer:
+    """Stands in for xllamacpp.Server: calls the callback with OpenAI-shaped chunks; records each request."""
+
+    listening_address = "http://127.0.0.1:45678"
+
+    def __init__(self, pieces: list[str], fail: Exception | None = None, error_chunk: str = "") -> None:
+        self.pieces = pieces
+        self.fail = fail
+        self.error_chunk = error_chunk
+        self.requests: list[dict[str, Any]] = []
+        self.stopped_after: int | None = None
+
+    def handle_chat_completions(self, request: dict[str, Any], callback: Any) -> None:
+        self.requests.append(request)
+        if self.error_chunk:
+            callback({"error": {"message": self.error_chunk}})
+            return
+        callback({"choices": [{"delta": {"role": "assistant", "content": None}, "finish_reason": None}]})
+        for i, piece in enumerate(self.pieces):
+            time.sleep(0.002)  # a real runtime takes time per token: the reader can leave mid-answer
+            if self.fail is not None and i == 1:
+                raise self.fail
+            if callback({"choices": [{"delta": {"content": piece}, "finish_reason": None}]}):
+                self.stopped_after = i + 1
+                return
+        callback({"choices": [{"delta": {}, "finish_reason": "stop"}]})
+        callback({"choices": [], "usage": {"prompt_tokens": 120, "completion_tokens": len(self.pieces),
+                                           "total_tokens": 120 + len(self.pieces),
+                                           "prompt_tokens_details": {"cached_tokens": 100}}})
+
+
+def test_xllamacpp_streams_and_records_the_runtimes_usage() -> None:
+    server = FakeXServer(["新型", "工业化", "[1]。"])
+    model = XllamaChatModel(server)
+    assert model.backend == "local" and model.cheap is False
+    assert list(model.stream(MESSAGES, max_tokens=64)) == ["新型", "工业化", "[1]。"]
+    request = server.requests[0]
+    assert request["stream"] is True and request["max_tokens"] == 64 and request["cache_prompt"] is True
+    assert request["stream_options"] == {"include_usage": True} and request["temperature"] == 0.0
+    assert model.last_usage == {"prompt_tokens": 120, "completion_tokens": 3, "total_tokens": 123,
+                                "cached_tokens": 100}
+
+
+def test_xllamacpp_stops_generating_when_the_reader_goes_away() -> None:
+    server = FakeXServer([str(i) for i in range(50)])
+    model = XllamaChatModel(server)
+    stream = model.stream(MESSAGES, max_tokens=64)
+    assert next(stream) == "0"
+    stream.close()
+    assert server.stopped_after is not None and server.stopped_after < 50
+    assert "".join(XllamaChatModel(FakeXServer(["甲", "乙"])).stream(MESSAGES, max_tokens=8)) == "甲乙"
+    assert list(model.stream(MESSAGES, max_tokens=8))  # the model was handed back
+
+
+def test_xllamacpp_failures_keep_the_partial_answer_or_say_what_is_wrong() -> None:
+    model = XllamaChatModel(FakeXServer(["一是", "二是"], fail=RuntimeError("decode failed")))
+    with pytest.raises(LLMStreamError) as info:
+        list(model.stream(MESSAGES, max_tokens=8))
+    assert info.value.partial == "一是"
+    overflow = XllamaChatModel(FakeXServer([], error_chunk="the request exceeds the available context size"))
+    with pytest.raises(LLMError, match="上下文长度"):
+        list(overflow.stream(MESSAGES, max_tokens=8))
+    model.close()
+    with pytest.raises(LLMError, match="已关闭"):
+        list(model.stream(MESSAGES, max_tokens=8))
+
+
+class FakeXllamacpp:
+    """Stands in for the xllamacpp module: records the parameters the server is started with."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.params: Any = None
+
+    class CommonParams:
+        def __init__(self) -> None:
+            self.model = type("M", (), {})()
+            self.cpuparams = type("C", (), {})()
+            self.cpuparams_batch = type("C", (), {})()
+
+    def Server(self, params: Any) -> Any:  # noqa: N802 - the runtime's name
+        self.params = params
+        return type("S", (), {"listening_address": self.address})()
+
+
+def test_the_runtime_is_started_on_loopback_behind_a_key_and_quiet(tmp_path: Path) -> None:
+    fake = FakeXllamacpp("http://127.0.0.1:40000")
+    start_xllamacpp(tmp_path / "m.gguf", 2, fake)
+    p = fake.params
+    assert p.hostnames == ["127.0.0.1"] and p.port == 0 and len(p.api_keys[0]) >= 24
+    assert p.n_parallel == 1 and p.cache_prompt is True and p.ui is False and p.verbosity == -1
+    assert (p.cpuparams.n_threads, p.cpuparams_batch.n_threads) == (2, 2)
+    with pytest.raises(LLMError, match="非本机地址"):
+        start_xllamacpp(tmp_path / "m.gguf", 2, FakeXllamacpp("http://0.0.0.0:40000"))
+
+
+def test_runtime_choice_prefers_what_is_asked_then_what_is_installed() -> None:
+    assert choose_runtime("xllamacpp") == "xllamacpp" and choose_runtime("llama-cpp") == "llama-cpp"
+    installed = [n for n in ("llama_cpp", "xllamacpp") if importlib.util.find_spec(n) is not None]
+    if installed:
+        assert choose_runtime("auto") == ("llama-cpp" if "llama_cpp" in installed else "xllamacpp")

@@ -88,5 +88,5 @@ def test_poisoned_passages_reach_the_model_only_inside_source_delimiters(
     assert blocks, user
     outside = re.sub(r"【资料 (\d+) 开始】.*?【资料 \1 结束】", "", user, flags=re.S)
     assert "PWNED" in "".join(b for _, b in blocks) and "PWNED" not in outside
-    # an obeying model's output carries no citation and no support: it is not presented as the essays' words
-    assert not answer.citations or all(not c.supported for c in answer.citations)
+    # an obeying model's output has no content the checks accept: the quoted answer replaces it, with a notice
+    assert not _followed(answer.answer) and answer.replaced and "未采用" in answer.notice

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import prompts
 from rag.types import Answer, Chunk, Citation, Essay, Hit
 
 # [1]  [1,2]  [1、2]  【1】  ［1］ — the answer prompt asks for [n]; the others are what models drift to.
@@ -118,6 +119,8 @@ def source_label(chunk: Chunk) -> str:
 
 
 def _paragraphs(chunk: Chunk) -> str:
+    if chunk.is_byline:  # a byline record is no paragraph of the text
+        return "署名"
     a, b = chunk.paragraph_start + 1, chunk.paragraph_end + 1
     return f"第 {a} 段" if b <= a else f"第 {a}–{b} 段"
 
@@ -189,6 +192,9 @@ def _answer_body(answer_text: str, citations: Sequence[Citation], key: str) -> s
     return "".join(out)
 
 
+REPLACED_NOTE = prompts.phrase("replaced_marker")
+
+
 def scope_label(essays: Sequence[Essay], essay: str | None = None, author: str | None = None) -> str:
     """The active filter in words (作者《标题》, or an author's name); empty when the whole corpus is searched."""
     chosen = next((e for e in essays if essay and e.id == essay), None)
@@ -210,6 +216,8 @@ def answer_html(answer: Answer, key: str, scope: str = "") -> str:
         parts.append(f'<div class="pq-notice pq-scope">检索范围：{escape_text(scope)}</div>\n\n')
     if answer.standalone_question and answer.standalone_question.strip() != answer.question.strip():
         parts.append(f'<div class="pq-notice pq-rewritten">按上下文理解为：{escape_text(answer.standalone_question)}</div>\n\n')
+    if answer.replaced:  # the streamed model text was withdrawn: say so where it stood
+        parts.append(f'<div class="pq-notice pq-replaced">{escape_text(REPLACED_NOTE)}</div>\n\n')
     if answer.notice:
         parts.append(f'<div class="pq-notice">{escape_text(answer.notice)}</div>\n\n')
     parts.append(_answer_body(answer.answer, answer.citations, key))
