@@ -21,6 +21,7 @@ from typing import Literal
 
 from rag import citations as cit
 from rag.evidence import EvidenceModel
+from rag.references import ReferenceFinder
 from rag.sentences import bigrams
 from rag.types import Essay, Turn
 
@@ -183,18 +184,18 @@ class Planner:
     def __init__(self, essays: Sequence[Essay], evidence: EvidenceModel) -> None:
         self.essays = list(essays)
         self.evidence = evidence
+        self.finder = ReferenceFinder.for_essays(self.essays)
 
     # ------------------------------------------------------------------ references
     def mentions(self, text: str) -> tuple[list[Essay], Essay | None]:
-        """Essays whose author is named in `text`, and the essay whose title is quoted or named."""
-        by_author = [e for e in self.essays if e.author and e.author in text]
-        titled = None
-        for m in re.finditer(r"《([^》]{2,60})》", text):
-            titled = self.essay_by_title(m.group(1)) or titled
+        """Essays whose author is named in `text`, and the essay named by (part of) its title: the same
+        reference finder retrieval uses (rag.references), so both layers agree on what a question names."""
+        refs = self.finder.find(text)
+        by_author = [e for e in self.essays if e.author and e.author in refs.authors]
+        titled = next((e for e in self.essays if e.id in refs.essay_ids), None)
         if titled is None:
-            for e in self.essays:
-                if len(e.title) >= 6 and e.title in text:
-                    titled = e
+            for m in re.finditer(r"《([^》]{2,60})》", text):
+                titled = self.essay_by_title(m.group(1)) or titled
         return by_author, titled
 
     def essay_by_title(self, title: str) -> Essay | None:

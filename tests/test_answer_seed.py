@@ -278,3 +278,9 @@ def test_a_heading_is_answered_with_the_sentences_under_it(offline: Assistant) -
 def test_a_pronoun_follow_up_carries_the_topic(offline: Assistant) -> None:
     answer = _converse(offline, ["什么是新质生产力？", "傅晋华认为它和区域创新有什么关系？"])
     assert "新质生产力" in answer.standalone_question and cited_authors(answer) == {"傅晋华"}
+
+
+def test_the_planner_reads_an_essay_named_by_part_of_its_title(offline: Assistant) -> None:
+    plan = offline.planner.plan("讲区域创新那篇文章的作者在哪工作？")
+    assert plan.kind == "meta" and plan.essay is not None and plan.essay.author == "傅晋华"
+    assert "中国科学技术发展战略研究院" in offline.ask("讲区域创新那篇文章的作者在哪工作？").answer
