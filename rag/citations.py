@@ -157,8 +157,9 @@ def strip_markers(text: str) -> str:
     return _MARKER.sub("", text)
 
 
-def split_cited_sentences(text: str) -> list[tuple[str, list[int]]]:
-    """Split an answer into sentences with the display numbers each one cites (markers after a stop count)."""
+def split_marked(text: str, keep_newlines: bool = False) -> list[str]:
+    """The raw sentences of an answer, each with the markers right after its full stop (and, with
+    `keep_newlines`, the line breaks after it, so that joining the parts gives the text back)."""
     parts: list[str] = []
     buf = ""
     i = 0
@@ -167,18 +168,23 @@ def split_cited_sentences(text: str) -> list[tuple[str, list[int]]]:
         buf += ch
         i += 1
         if ch in _SENT_END:
-            while True:  # markers right after the full stop belong to this sentence
-                m = _MARKER.match(text, i)
-                if not m:
-                    break
+            while m := _MARKER.match(text, i):  # markers right after the full stop belong to this sentence
                 buf += m.group(0)
                 i = m.end()
+            while keep_newlines and i < len(text) and text[i] == "\n" and ch != "\n":
+                buf += "\n"
+                i += 1
             parts.append(buf)
             buf = ""
-    if buf.strip():
+    if buf.strip() or (keep_newlines and buf):
         parts.append(buf)
+    return parts
+
+
+def split_cited_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into sentences with the display numbers each one cites (markers after a stop count)."""
     out = []
-    for p in parts:
+    for p in split_marked(text):
         nums = [n for m in _MARKER.finditer(p) for n in _expand(m.group(1))]
         body = strip_markers(p).strip()
         if body:

@@ -104,10 +104,8 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
         a, b = _share(index, grams, m.group("a")), _share(index, grams, m.group("b"))
         if a >= ALIGN_MIN and a > b and not _REJECT.search(claim) and "不再" not in claim:
             return a + 1.0, f"文章主张“由{m.group('a')}向{m.group('b')}转变”，即要从前者转向后者。"
-    for clause in _clauses(text):
-        share = _share(index, grams, clause)
-        if share < ALIGN_MIN:
-            continue
+    aligned = [(c, share) for c in _clauses(text) if (share := _share(index, grams, c)) >= ALIGN_MIN]
+    for clause, share in aligned:
         rejected = _REJECT.search(clause)
         after = clause[rejected.end():] if rejected else ""
         if rejected and _share(index, grams, after) >= ALIGN_MIN and not _REJECT.search(claim) and \
@@ -123,11 +121,8 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
             pos = _POS_MODAL.search(clause)
             if pos and _share(index, predicate, clause) >= 0.6 and not _NEG_MODAL.search(clause):
                 return whole + 0.6, f"问题说“{neg.group(0)}”，文章的说法却是“{clause.strip()}”。"
-    for clause in _clauses(text):
-        share = _share(index, grams, clause)
-        if share < ALIGN_MIN:
-            continue
-        ab = _ABANDON.search(claim)
+    ab = _ABANDON.search(claim)
+    for clause, share in aligned:
         if ab and ab.group(0) not in clause and _STRENGTHEN.search(clause) and not _REJECT.search(clause):
             return share + 0.5, f"问题说“{ab.group(0)}”，文章的说法却是“{clause.strip()}”。"
     return None

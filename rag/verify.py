@@ -98,24 +98,7 @@ class _Sentence:
 
 def split(text: str) -> list[_Sentence]:
     """The answer's sentences with the markers each one carries (markers right after a stop count)."""
-    parts: list[str] = []
-    buf = ""
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        buf += ch
-        i += 1
-        if ch in _SENT_END:
-            while m := _MARKER.match(text, i):
-                buf += m.group(0)
-                i = m.end()
-            while i < len(text) and text[i] == "\n" and ch != "\n":
-                buf += "\n"
-                i += 1
-            parts.append(buf)
-            buf = ""
-    if buf:
-        parts.append(buf)
+    parts = cit.split_marked(text, keep_newlines=True)
     return [_Sentence(p, cit.strip_markers(p).strip(), tuple(int(n) for n in _MARKER.findall(p))) for p in parts]
 
 
