@@ -31,7 +31,8 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int = 1, hi: int =
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, lo: float = 0.0, hi: float | None = None) -> float:
+    """A number from the environment: above `lo` when there is no `hi`, else between `lo` and `hi` inclusive."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -39,21 +40,10 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
+    if hi is None and value <= lo:
         raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def _temperature(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not 0 <= value <= 2:
-        raise ConfigError(f"{name} must be between 0 and 2, got {raw!r}")
+    if hi is not None and not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo:g} and {hi:g}, got {raw!r}")
     return value
 
 
@@ -155,7 +145,7 @@ class Settings:
             local_threads=_int(e, "POLICY_QA_LOCAL_THREADS", 0, 0, 256),
             local_max_tokens=_int(e, "POLICY_QA_LOCAL_MAX_TOKENS", 320, 16, 32768),
             local_runtime=_choice(e, "POLICY_QA_LOCAL_RUNTIME", "auto", ("auto", "xllamacpp", "llama-cpp")),
-            temperature=_temperature(e, "POLICY_QA_TEMPERATURE", 0.1),
+            temperature=_float(e, "POLICY_QA_TEMPERATURE", 0.1, lo=0.0, hi=2.0),
             extra_body_json=json.dumps(_json_object(e, "POLICY_QA_EXTRA_BODY"), ensure_ascii=False)
             if e.get("POLICY_QA_EXTRA_BODY", "").strip() else "",
             source_tokens=_int(e, "POLICY_QA_SOURCE_TOKENS", 0, 0, 100000),

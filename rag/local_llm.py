@@ -266,7 +266,23 @@ def threads_for(settings: Settings) -> int:
     return settings.local_threads or default_threads()
 
 
-class LocalChatModel:
+class _PerThreadUsage:
+    """`last_usage` kept per thread: one loaded model serves concurrent sessions."""
+
+    _local: threading.local
+
+    @property
+    def last_usage(self) -> dict[str, int]:
+        """Token counts of this thread's last request, as the runtime counted them."""
+        usage: dict[str, int] = getattr(self._local, "usage", {})
+        return usage
+
+    @last_usage.setter
+    def last_usage(self, value: dict[str, int]) -> None:
+        self._local.usage = value
+
+
+class LocalChatModel(_PerThreadUsage):
     """The ChatModel seam on an in-process llama-cpp-python model (greedy decoding, so answers are repeatable)."""
 
     backend = "local"
@@ -281,16 +297,6 @@ class LocalChatModel:
         # one llama.cpp context cannot serve two generations at once: concurrent callers take turns
         self._lock = threading.Lock()
         self._local = threading.local()  # one model serves concurrent sessions: usage is per thread
-
-    @property
-    def last_usage(self) -> dict[str, int]:
-        """Token counts of this thread's last request."""
-        usage: dict[str, int] = getattr(self._local, "usage", {})
-        return usage
-
-    @last_usage.setter
-    def last_usage(self, value: dict[str, int]) -> None:
-        self._local.usage = value
 
     def stream(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
         """Yield the answer's text pieces as the model produces them; then `last_usage` holds the token counts."""
@@ -337,7 +343,7 @@ class LocalChatModel:
 _DONE = object()
 
 
-class XllamaChatModel:
+class XllamaChatModel(_PerThreadUsage):
     """The ChatModel seam on xllamacpp's in-process llama.cpp server (greedy decoding, prompt cache kept)."""
 
     backend = "local"
@@ -354,16 +360,6 @@ class XllamaChatModel:
         # one slot (n_parallel=1) keeps one prompt cache: callers take turns so the cached prefix survives
         self._lock = threading.Lock()
         self._local = threading.local()
-
-    @property
-    def last_usage(self) -> dict[str, int]:
-        """Token counts of this thread's last request, as the runtime counted them."""
-        usage: dict[str, int] = getattr(self._local, "usage", {})
-        return usage
-
-    @last_usage.setter
-    def last_usage(self, value: dict[str, int]) -> None:
-        self._local.usage = value
 
     def stream(self, messages: list[dict[str, str]], *, max_tokens: int) -> Iterator[str]:
         """Yield the answer's text pieces as they are produced; then `last_usage` holds the runtime's counts."""

@@ -71,7 +71,7 @@ def check(claim: str, hits: Sequence[Hit], index: SentenceIndex) -> PremiseCheck
     grams = bigrams(question_core(content))
     if len(grams) < 2:
         return None
-    best: tuple[float, Sentence] | None = None
+    best: tuple[float, str, Sentence] | None = None
     seen: set[tuple[str, int]] = set()
     for h in hits[:5]:
         for s in index.in_span(h.chunk.essay_id, h.chunk.char_start, h.chunk.char_end):
@@ -79,15 +79,11 @@ def check(claim: str, hits: Sequence[Hit], index: SentenceIndex) -> PremiseCheck
                 continue
             seen.add((s.essay_id, s.start))
             verdict = _contradiction(claim, grams, s, index)
-            if verdict is not None:
-                score, _why = verdict
-                if best is None or score > best[0]:
-                    best = (score, s)
+            if verdict is not None and (best is None or verdict[0] > best[0]):
+                best = (verdict[0], verdict[1], s)
     if best is None:
         return None
-    verdict = _contradiction(claim, grams, best[1], index)
-    assert verdict is not None
-    return PremiseCheck(claim, "contradicted", verdict[1], best[1])
+    return PremiseCheck(claim, "contradicted", best[1], best[2])
 
 
 def _clauses(text: str) -> list[str]:
