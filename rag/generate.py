@@ -84,16 +84,27 @@ class Generator:
     # ----------------------------------------------------------------------------------------- by kind
 
     def answer(self, q: str, standalone: str, hits: list[Hit], premise: pm.PremiseCheck | None, timer: Timer,
-               extractive: Extractive) -> Iterator[Delta | Answer]:
+               extractive: Extractive, expected: verify.Expected | None = None) -> Iterator[Delta | Answer]:
         """A question answered from retrieved passages (the gate already said they cover it)."""
         note = ""
         if premise is not None:
             note = f"注意：问题中的说法与资料不符（{premise.explanation}），请先根据资料指出并纠正，再回答。"
-        sources = src.prompt_sources(hits, standalone, self.budget)
+        if self.budget > 0:
+            # a small model gets the sentences the extractive composer chose (the whole list, the item's how-to),
+            # not the passage sentences nearest the question's words
+            composed = extractive()
+            chosen = src.composed_sources(composed.text, composed.hits, self.budget)
+            if chosen.hits:
+                hits = chosen.hits
+                sources = src.format_sources(chosen.hits, texts=chosen.texts)
+            else:
+                sources = src.prompt_sources(hits, standalone, self.budget)
+        else:
+            sources = src.prompt_sources(hits, standalone, self.budget)
         user = prompts.render("answer", sources=sources, question=src.fence(standalone), note=note,
                               refusal=prompts.phrase("refusal"))
         yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive,
-                               allow_refusal=premise is None)
+                               allow_refusal=premise is None, expected=expected)
 
     def summary(self, q: str, standalone: str, essay: Essay, hits: list[Hit], timer: Timer,
                 extractive: Extractive) -> Iterator[Delta | Answer]:
@@ -128,12 +139,13 @@ class Generator:
         raw = f"{essay.author}《{essay.title}》按章节概括如下：\n" + "\n".join(p.strip() for p in parts)
         yield from self._finish_raw(q, standalone, raw, hits, timer, usage=usage)
 
-    def topic(self, q: str, standalone: str, hits: list[Hit], timer: Timer,
-              extractive: Extractive) -> Iterator[Delta | Answer]:
+    def topic(self, q: str, standalone: str, hits: list[Hit], timer: Timer, extractive: Extractive,
+              expected: verify.Expected | None = None) -> Iterator[Delta | Answer]:
         """A topic across essays: every essay's passages kept, the budget shared out."""
         user = prompts.render("summary_topic", question=src.fence(standalone),
                               sources=src.prompt_sources(hits, standalone, self.budget, keep_all=True))
-        yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive, allow_refusal=False)
+        yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive, allow_refusal=False,
+                               expected=expected)
 
     def overview(self, q: str, standalone: str, hits: list[Hit], timer: Timer,
                  extractive: Extractive) -> Iterator[Delta | Answer]:
@@ -144,7 +156,8 @@ class Generator:
     # ----------------------------------------------------------------------------------------- the stream
 
     def stream(self, q: str, standalone: str, messages: list[dict[str, str]], hits: list[Hit], timer: Timer,
-               extractive: Extractive, allow_refusal: bool) -> Iterator[Delta | Answer]:
+               extractive: Extractive, allow_refusal: bool,
+               expected: verify.Expected | None = None) -> Iterator[Delta | Answer]:
         """Stream the model's answer, then verify it; the final Answer says whether streamed text was withdrawn."""
         reply = self.reply
         cleaner = cit.StreamCleaner([h.chunk for h in hits])
@@ -200,7 +213,7 @@ class Generator:
         text = drop_refusal_sentence(text) if cleaner.markers.cited() else text
         verdict = verify.verify(text, cleaner.markers.cited(), standalone, sources=[h.chunk for h in hits],
                                 prompt_text="\n".join(m["content"] for m in messages),
-                                passages=self._passages(cleaner.markers.cited()))
+                                passages=self._passages(cleaner.markers.cited()), expected=expected)
         timer.lap("verify")
         if verdict.fallback:
             composed = extractive()
