@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag.items import MIN_CLAUSE_ITEMS, clauses_of, excluded, item_run, named_item, noun_clauses
 from rag.sentences import (
     CN_NUM,
     ListGroup,
@@ -194,25 +195,27 @@ TOPIC_PRESENT = 0.3  # ...when a sentence naming a topic noun covers this much o
 # A kept sentence must carry this share of the best sentence's topic coverage: below it, sentences only pad the
 # answer with other topics (the padded answers of the tuning sets all had a second sentence under 0.5).
 KEEP_SHARE = 0.55
-# An item's own explanation: the sentences after its heading in the same paragraph, up to this many characters.
-ITEM_CHARS = 320
 
 
 def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
-                   max_chars: int = 420, ask: str = "fact", item: str = "", topic: Sequence[str] = ()) -> Composed:
+                   max_chars: int = 420, ask: str = "fact", item: str = "", topic: Sequence[str] = (),
+                   nouns: Sequence[str] = (), exclude: Sequence[str] = ()) -> Composed:
     """Quote the sentences of the hits that answer the question as a short cited answer grouped by essay.
 
     `ask` is what the question asks for (rag.planner.Ask); `item` the list item a follow-up refers to, whose
     paragraph is quoted as a whole (its heading says what, the rest says how); `topic` the question's nouns: a
-    sentence that names none of them is about something else and only pads the answer."""
+    sentence that names none of them is about something else and only pads the answer; `nouns` what a list
+    question counts (转变, 关系); `exclude` what a “还说了什么” follow-up leaves out (the last answer, or 除了X)."""
     hits = list(hits)
     scored = score_sentences(question, hits, index, long_penalty=ask != "list")
+    if exclude:
+        scored = [t for t in scored if not excluded(t[1], exclude)] or scored
     if not scored:
         return Composed("", hits, 0.0)
     core = bigrams(question_core(question))
     item = item or named_item(question, index, hits)
     if item:
-        run = item_run(item, hits, index)
+        run = [s for s in item_run(item, hits, index) if not excluded(s, exclude)]
         if run and ask == "definition":  # what an item means: its heading and the sentence that explains it
             run = [run[0], *([x] if (x := explanation(run[0], index)) is not None else run[1:2])]
         if run:
@@ -236,25 +239,28 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     asks_one_item = scored[0][0] >= 1.5  # the question quotes one item's heading (a follow-up on a list)
     if enumerative and not asks_one_item:
         top = scored[0][1]
+        # the list whose items name what the question counts (哪几个转变: 促使A…转变，B…转变，…) over a list that
+        # merely shares the question's words (dev.jsonl: the five 举措 had been quoted for 哪几个转变)
+        counted = next(((s, items) for sc, s, _n in scored if sc >= NOUN_LIST_SHARE * best_score
+                        and (items := noun_clauses(s, nouns))), None)
+        own = [g for g in index.groups if g.intro == top or (top.ordinal and any(top in it for it in g.items))]
+        if counted is not None and not any(_names(g, nouns) for g in own):
+            return Composed(_format_clauses(*counted, hits, index, lookup), hits, best_score)
         # the best sentence announces a list (科技水平高、生产效率优……等特征) or is one of its items: the whole list
-        for g in index.groups:
-            if g.intro == top or (top.ordinal and any(top in it for it in g.items)):
-                return Composed(format_group(g, hits, index, lookup), hits, best_score)
+        if own:
+            return Composed(format_group(own[0], hits, index, lookup, exclude), hits, best_score)
         top_is_list = len(re.findall(r"[、；]", top.text)) >= 2
         g_score, group = best_group(question, hits, index)
         if group is not None and not top_is_list and g_score >= 0.5 and g_score >= best_cov - 0.02:
-            return Composed(format_group(group, hits, index, lookup), hits, max(best_score, g_score))
-        clauses = _clauses_of(top)
+            return Composed(format_group(group, hits, index, lookup, exclude), hits, max(best_score, g_score))
+        clauses = clauses_of(top)
         if len(clauses) >= MIN_CLAUSE_ITEMS:  # one sentence of parallel ；-clauses (统筹A；统筹B；统筹C): its items
-            essay = index.essays[top.essay_id]
-            lines = [f"{essay.author}在《{essay.title}》中提出："]
-            lines += [f"{k}. {_cite(_close(c.text), _hits_for(c, hits, index, lookup))}" for k, c in enumerate(clauses, 1)]
-            return Composed("\n".join(lines), hits, best_score)
-    elif ask == "way" and not asks_one_item:
+            return Composed(_format_clauses(top, clauses, hits, index, lookup), hits, best_score)
+    elif ask in ANNOUNCED_ASKS and not asks_one_item:
         # a "how" whose best sentence announces an enumeration (如何增强发展动能 → 一是…二是…): the enumeration
         for g in index.groups:
             if g.intro == scored[0][1]:
-                return Composed(format_group(g, hits, index, lookup), hits, best_score)
+                return Composed(format_group(g, hits, index, lookup, exclude), hits, best_score)
     best = scored[0][1]
     chosen: list[Sentence] = []
     used = 0
@@ -290,51 +296,6 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
 
 
-def named_item(question: str, index: SentenceIndex, hits: Sequence[Hit]) -> str:
-    """The heading of a list item the question names word for word (提升区域原始创新能力 in 傅晋华提出了哪些提升
-    区域原始创新能力的措施): the question is about that item, not about the list it belongs to."""
-    bare = re.sub(r"\W", "", question)
-    essays = {h.chunk.essay_id for h in hits[:3]}
-    best = ""
-    for g in index.groups:
-        if g.essay_id not in essays:
-            continue
-        for item in g.items:
-            lead = re.sub(rf"^(?:[{CN_NUM}]是|第[{CN_NUM}][，、]|首先|其次|再次|最后)", "", item[0].text)
-            head = re.sub(r"\W", "", re.split(r"[，。；]", lead)[0])
-            if len(head) >= NAMED_ITEM_CHARS and head in bare and len(head) > len(best):
-                best = head
-    return best
-
-
-NAMED_ITEM_CHARS = 6  # a shorter heading (科技水平高) is a topic word many questions use without meaning the item
-
-
-def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sentence]:
-    """The sentence that heads a list item, plus the rest of its paragraph (its explanation), in order."""
-    key = re.sub(r"\W", "", re.sub(rf"^[{CN_NUM}]是", "", item))
-    if len(key) < 2:
-        return []
-    essays = list(dict.fromkeys(h.chunk.essay_id for h in hits)) or list(index.sentences)
-
-    def heads(s: Sentence) -> bool:  # the item's own heading, not an enumeration that names it in passing
-        return re.sub(r"\W", "", re.sub(rf"^(?:[{CN_NUM}]是|第[{CN_NUM}][，、]|首先|其次|再次|最后)", "", s.text)).startswith(key)
-
-    for eid in essays:
-        sents = index.sentences.get(eid, [])
-        titled = {si for si, sec in enumerate(index.essays[eid].sections) if re.sub(r"\W", "", sec.title).startswith(key)}
-        for i, s in enumerate(sents):
-            if heads(s) or (s.section_index in titled and (i == 0 or sents[i - 1].section_index != s.section_index)):
-                run, used = [s], len(s.text)
-                for nxt in sents[i + 1:]:
-                    if nxt.paragraph != s.paragraph or nxt.ordinal or used >= ITEM_CHARS:
-                        break
-                    run.append(nxt)
-                    used += len(nxt.text)
-                return run
-    return []
-
-
 def _opens_paragraph(s: Sentence, index: SentenceIndex) -> bool:
     sents = index.sentences[s.essay_id]
     i = sents.index(s)
@@ -360,14 +321,43 @@ def _next_in_paragraph(s: Sentence, index: SentenceIndex) -> Sentence | None:
     return None
 
 
-def format_group(group: ListGroup, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> str:
-    """An enumeration as a list: its introduction, then one line per item, every sentence cited."""
+# A list inside one sentence answers a list question when that sentence scores at least this share of the best
+# sentence (dev.jsonl and dataset.jsonl: every such sentence that was the right answer scored over 0.7).
+NOUN_LIST_SHARE = 0.5
+# What a best sentence that announces an enumeration is answered with, by what the question asks: the enumeration.
+ANNOUNCED_ASKS = ("way", "stance", "reason")
+
+
+def _names(group: ListGroup, nouns: Sequence[str]) -> bool:
+    """Does the list's introduction or an item name one of the nouns the question counts?"""
+    text = "".join(s.text for s in ([group.intro] if group.intro else []) + [s for it in group.items for s in it])
+    return any(n in text for n in nouns)
+
+
+def _format_clauses(s: Sentence, clauses: Sequence[Sentence], hits: list[Hit], index: SentenceIndex,
+                    lookup: ChunkLookup | None) -> str:
+    """A list inside one sentence: the sentence leading into it (same paragraph), then one line per clause."""
+    essay = index.essays[s.essay_id]
+    lines = [f"{essay.author}在《{essay.title}》中提出："]
+    sents = index.sentences[s.essay_id]
+    i = sents.index(s)
+    if i > 0 and sents[i - 1].paragraph == s.paragraph and not sents[i - 1].ordinal and clauses[0].start == s.start:
+        lines[0] += _cite(sents[i - 1].text, _hits_for(sents[i - 1], hits, index, lookup))
+    lines += [f"{k}. {_cite(_close(c.text), _hits_for(c, hits, index, lookup))}" for k, c in enumerate(clauses, 1)]
+    return "\n".join(lines)
+
+
+def format_group(group: ListGroup, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None,
+                 exclude: Sequence[str] = ()) -> str:
+    """An enumeration as a list: its introduction, then one line per item (less the items `exclude` leaves out),
+    every sentence cited."""
     essay = index.essays[group.essay_id]
     lines = [f"{essay.author}在《{essay.title}》中提出："]
     if group.intro is not None:
         lines[0] += _cite(group.intro.text, _hits_for(group.intro, hits, index, lookup))
-    numbered = not all(item[0].ordinal for item in group.items)
-    for k, item in enumerate(group.items, 1):
+    items = [it for it in group.items if not any(excluded(s, exclude) for s in it)] or list(group.items)
+    numbered = len(items) > 1 and not all(item[0].ordinal for item in items)
+    for k, item in enumerate(items, 1):
         lead = item[0]
         explained = [lead, *([x] if (x := explanation(lead, index)) is not None else [])]
         body = "".join(_cite(s.text, _hits_for(s, hits, index, lookup)) for s in explained)
@@ -469,18 +459,9 @@ def _central(sents: list[Sentence], index: SentenceIndex, k: int, title: str) ->
     return sorted(picked, key=lambda s: s.start)
 
 
-MIN_CLAUSE_ITEMS = 3  # fewer ；-clauses are one statement in two halves, not a list
-
-
-def _clauses_of(s: Sentence) -> list[Sentence]:
-    """The ；-separated clauses of a sentence, as sentences with their own offsets."""
-    return [Sentence(s.essay_id, s.section_index, s.paragraph, s.start + m.start(), s.start + m.end(), m.group(0), 0)
-            for m in re.finditer(r"[^；]+；?", s.text) if m.group(0).strip("；。 ")]
-
-
 def _close(text: str) -> str:
-    """A clause ending in ； shown on its own line ends like a sentence."""
-    return text[:-1] + "。" if text.endswith("；") else text
+    """A clause ending in ； or ， shown on its own line ends like a sentence."""
+    return text[:-1] + "。" if text.endswith(("；", "，")) else text
 
 
 def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 110,
@@ -489,7 +470,7 @@ def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 1
     clause naming the question's topic nouns, if one does)."""
     if len(s.text) <= limit or "；" not in s.text:
         return [s]
-    clauses = _clauses_of(s)
+    clauses = clauses_of(s)
     scores = [index.coverage(core, c.text) * (1.0 if not topic or any(t in c.text for t in topic) else OFF_TOPIC)
               for c in clauses]
     top = max(scores)
@@ -504,7 +485,7 @@ def _quote(parts: Sequence[Sentence], hits: list[Hit], index: SentenceIndex, loo
     out = []
     for k, part in enumerate(parts):
         text = part.text
-        if text.endswith("；") and (k == len(parts) - 1 or parts[k + 1].start != part.end):
+        if text.endswith(("；", "，")) and (k == len(parts) - 1 or parts[k + 1].start != part.end):
             text = text[:-1] + "。"
         out.append(_cite(text, _hits_for(part, hits, index, lookup)))
     return "".join(out)

@@ -46,9 +46,15 @@ EXTRACTION = re.compile(
 # Words that only make sense against an earlier turn (pronouns, ordinals, "and what about…").
 FOLLOWUP = re.compile(
     r"^(那|那么|还有|另外|此外|以及|然后)|他|她|它|其中|该文|该作者|这位|这篇|那篇|本文|文中|上文|上面|刚才|前面|这一点|"
-    r"这方面|这些|这个|第[一二三四五六七八九十\d]+(条|点|个|项|方面|部分|种)|呢[？?]?$|还说了|还讲了|还提到|还有什么"
+    r"这方面|这些|这个|第[一二三四五六七八九十\d]+(条|点|个|项|方面|部分|种|件|类|步|大)|最后一(条|点|个|项|方面|种|件)|"
+    r"呢[？?]?$|还说了|还讲了|还提到|还谈到|还有什么|除了"
 )
-ORDINAL_REF = re.compile(r"第([一二三四五六七八九十\d]+)(条|点|个|项|方面|种|部分)")
+# An item of the list last shown: 第三条/第二个/第三件…, or 最后一条 (the last one).
+ORDINAL_REF = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后)一)(?:条|点|个|项|方面|种|部分|件|类|步|大)")
+# “What else did he say”: other content of the same essay or topic than what the conversation already showed;
+# 除了X names what to leave out.
+MORE = re.compile(r"还说了|还讲了|还提到|还谈到|还有什么|还有哪些|其他内容|别的内容|其他观点|其余")
+BESIDES = re.compile(r"除了(?P<x>[^，,？?。]{2,40}?)(?:之外|以外)?[，,]")
 SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|主要内容|核心内容|主要观点|讲了什么|讲什么|说了什么|主要讨论|主要讲|"
                           r"summar|main (idea|point)|what is .* about", re.I)
 _TOPIC_ACROSS = re.compile(r"(几位|各位|不同|这些|四位|各篇|几篇|所有|每位|每篇)(作者|文章)|作者们|分别怎么看|各自怎么看")
@@ -110,6 +116,23 @@ def language_of(text: str) -> Language:
     return "mixed" if latin else "zh"
 
 
+_COUNTING = re.compile(r"哪(?:几|些)?[一二三四五六七八九十两]?(?:个|项|条|种|大|点|件|类|方面)?|几(?:个|项|条|种|大|点|件|类)")
+_COUNTED_BEFORE = re.compile(r"([\u4e00-\u9fff]{2})(?:有|包括|分别是|主要有|是)(?:哪些|哪几|什么)")
+
+
+def list_nouns(question: str) -> tuple[str, ...]:
+    """Candidates for the noun a list question counts: the two-character words within the three characters after
+    哪几个/哪些 (哪几个主攻方向 → 主攻, 攻方, 方向) and the word before 有哪些; the composer keeps one only when
+    a sentence of the passages lists clauses ending in it, so a wrong candidate costs nothing."""
+    out: list[str] = []
+    for m in _COUNTING.finditer(question):
+        run = re.match(r"[\u4e00-\u9fff]{2,5}", question[m.end():])
+        if run:
+            out += [run.group(0)[i:i + 2] for i in range(min(3, len(run.group(0)) - 1))]
+    out += [m.group(1) for m in _COUNTED_BEFORE.finditer(question)]
+    return tuple(dict.fromkeys(out))
+
+
 def ask_of(question: str) -> Ask:
     """What the question asks for: the first interrogative class that matches, else a fact."""
     for ask, pattern in _ASKS:
@@ -147,6 +170,7 @@ class Context:
     essay: Essay | None = None
     standalone: str = ""
     items: list[str] = field(default_factory=list)
+    shown: str = ""  # the last answer, as shown (what “还说了什么” must not repeat)
 
 
 @dataclass(frozen=True)
@@ -165,6 +189,8 @@ class Plan:
     filter_conflict: bool = False  # an essay filter and an author filter that did not write it
     followup: bool = False  # resolved against an earlier turn
     item: str = ""  # the list item an ordinal follow-up refers to
+    exclude: tuple[str, ...] = ()  # what “还说了什么/除了X” leaves out: the last answer shown, or X
+    nouns: tuple[str, ...] = ()  # what a list question counts (哪几个转变 → 转变), candidates for the composer
     presupposition: Presupposition | None = None
     language: Language = "zh"
     needs_context: bool = False  # a follow-up with nothing before it to resolve against
@@ -229,6 +255,10 @@ class Planner:
         if ctx.essay is not None or ctx.standalone:
             standalone, item = self.resolve(q, history, ctx, rewrite)
         followup = standalone != q
+        exclude: tuple[str, ...] = ()
+        if followup and MORE.search(q):
+            besides = BESIDES.search(q)
+            exclude = (besides.group("x"),) if besides else ((ctx.shown,) if ctx.shown else ())
         authors, titled = self.mentions(standalone)
         filter_essay = self.essay_filter(essay)
         conflict = bool(filter_essay and author and filter_essay.author != author)
@@ -243,7 +273,7 @@ class Planner:
             authors[0].author if len(authors) == 1 else None)
         base = Plan("qa", question=q, standalone=standalone, ask=ask_of(standalone), filter_author=author,
                     filter_essay=filter_essay, filter_conflict=conflict, followup=followup, item=item,
-                    language=language_of(standalone))
+                    exclude=exclude, nouns=list_nouns(standalone), language=language_of(standalone))
         needs_context = (not history and FOLLOWUP.search(q) is not None
                          and not self.evidence.terms(FOLLOWUP.sub(" ", q)))
         if len(authors) >= 2 and titled is None and not essay and not author:
@@ -288,6 +318,7 @@ class Planner:
                     ctx.essay = authors[0]
                 ctx.standalone = resolved
             else:
+                ctx.shown = turn.content
                 items = list_items(turn.content, ctx.standalone)
                 if items:
                     ctx.items = items
@@ -316,6 +347,12 @@ class Planner:
         rewritten = rewrite(q, history)
         return (rewritten or heuristic), ""
 
+    def _own_terms(self, q: str) -> bool:
+        """Does a “还说了什么” follow-up name a topic of its own (beyond 除了X, pronouns and the request)?"""
+        rest = MORE.sub(" ", BESIDES.sub(" ", q))
+        rest = re.sub(r"该作者|这位作者|作者|他们|她们|他|她|这篇文章|这篇|该文|本文|文中|那篇文章|了|别的|其他|呢", " ", rest)
+        return bool(self.evidence.terms(rest))
+
     def rewrite_heuristic(self, q: str, ctx: Context) -> tuple[str, str]:
         """Carry the previous turn's essay, author and list over into a follow-up question."""
         essay = ctx.essay
@@ -324,7 +361,7 @@ class Planner:
         authors, titled = self.mentions(q)
         m = ORDINAL_REF.search(q)
         if m and ctx.items:
-            n = cn_int(m.group(1))
+            n = len(ctx.items) if m.group(2) else cn_int(m.group(1))
             if 1 <= n <= len(ctx.items):
                 item = re.sub(rf"^[{_CN}]是", "", ctx.items[n - 1]).strip()
                 rest = q[m.end():]
@@ -332,7 +369,10 @@ class Planner:
                 rest = re.sub(r"^[呢吗？?。\s]*$", "", rest)
                 ask = rest if rest else "具体是怎么论述的？"
                 return f"{essay.author}文章中的“{item}”{ask}", item
-        if re.search(r"还说了|还讲了|还提到|还有什么|其他内容|别的内容", q) and not authors and titled is None:
+        if MORE.search(q) and not authors and titled is None and not self._own_terms(q):
+            prev = ctx.standalone
+            if prev and not SUMMARY_VERB.search(prev) and not _META.search(prev) and self.evidence.terms(prev):
+                return prev, ""  # more on the topic just asked about (the composer leaves out what was shown)
             return f"概括{essay.author}的文章《{essay.title}》", ""
         if authors and not titled and re.fullmatch(r"[^，。？?]{0,8}(呢|怎么看|如何看|的看法呢|的观点呢)[？?]?", q) and \
                 ctx.standalone:
