@@ -236,7 +236,7 @@ class Assistant:
         scope = [e for e in self.essays if e == plan.filter_essay or (filter_author and e.author == filter_author)]
         coverage = self.evidence.coverage(plan.standalone, hits, scope=scope)
         covered = premise is not None or self.evidence.covered(relevance, coverage, plan.standalone, hits,
-                                                               strict=self.chat is None)
+                                                               strict=self.chat is None, about_author=bool(plan.author))
         timer.lap("gate")
         if not covered:
             if plan.filtered and self._covered_without_filters(plan):

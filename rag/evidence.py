@@ -158,7 +158,8 @@ class EvidenceModel:
 
     def covered(self, relevance: float, coverage: Coverage, question: str, hits: Sequence[Hit],
                 strict: bool = True, coverage_min: float = COVERAGE_MIN,
-                relevance_min: float = RELEVANCE_MIN, relevance_sure: float = RELEVANCE_SURE) -> bool:
+                relevance_min: float = RELEVANCE_MIN, relevance_sure: float = RELEVANCE_SURE,
+                about_author: bool = False) -> bool:
         """The gate: do the essays cover the question? `strict=False` leaves borderline cases to a model."""
         if not hits:
             return False
@@ -170,6 +171,10 @@ class EvidenceModel:
             return False
         if not strict:
             return relevance >= MODEL_RELEVANCE_MIN or coverage.score > 0
-        if coverage.score >= FULL_COVERAGE and len(coverage.terms) >= 2 and relevance >= FULL_COVERAGE_RELEVANCE:
-            return True  # every salient word of the question is in the passages (李晓华怎么看开放合作)
+        # every salient word of the question is in the passages (李晓华怎么看开放合作); one word is enough when the
+        # passages are those of the author the question names (李晓华对生态环境问题怎么看: dev.jsonl, 2 follow-ups
+        # of the kind were refused, and no unanswerable question of dev.jsonl or dataset.jsonl passes by it)
+        if coverage.score >= FULL_COVERAGE and (len(coverage.terms) >= 2 or about_author) and \
+                relevance >= FULL_COVERAGE_RELEVANCE:
+            return True
         return relevance >= relevance_sure or (coverage.score >= coverage_min and relevance >= relevance_min)
