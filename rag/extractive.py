@@ -283,13 +283,14 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         if len(chosen) == 1 and ask not in ("list", "definition") and _opens_paragraph(s, index) and \
                 len(s.text) < ITEM_HEADING_CHARS:
             # the best match is a heading (强化安全协同，推动产业开放发展。): what it says is in the sentences under it
-            for body in _rest_of_paragraph(s, index)[:2]:
+            for body in [b for b in _rest_of_paragraph(s, index) if not excluded(b, exclude)][:2]:
                 chosen.append(body)
                 used += len(body.text)
             continue
         if len(s.text) < 25:  # a lead-in (“首要的是明晰推进思路。”): its content follows, if on the topic
             nxt = _next_in_paragraph(s, index)
-            if nxt is not None and nxt not in chosen and index.coverage(core, nxt.text) > 0:
+            if nxt is not None and nxt not in chosen and index.coverage(core, nxt.text) > 0 and \
+                    not excluded(nxt, exclude):
                 chosen.append(nxt)
                 used += len(nxt.text)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]

@@ -1,0 +1,98 @@
+# ruff: noqa: F811  (pytest fixtures imported from retrieval_fixtures are redefined as parameters)
+"""Follow-ups on the seed essays, against histories the product itself produced (every earlier answer is the
+offline assistant's own): ordinals on the list just shown, pronouns, 那……呢 and 还说了什么."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rag import citations as cit
+from rag.answer import Assistant
+from rag.config import Settings
+from rag.planner import list_nouns
+from rag.retrieve import Retriever
+from rag.types import Answer, Turn
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def offline(seed_retriever: Retriever, seed_settings: Settings) -> Assistant:
+    return Assistant(seed_retriever, None, seed_settings)
+
+
+def converse(assistant: Assistant, turns: list[str]) -> list[Answer]:
+    """Play the user turns; each answer the assistant gives becomes the history of the next turn."""
+    history: list[Turn] = []
+    answers = []
+    for q in turns:
+        answer = assistant.ask(q, history=history)
+        answers.append(answer)
+        history += [Turn("user", q), Turn("assistant", answer.answer)]
+    return answers
+
+
+def cited_authors(answer: Answer) -> set[str]:
+    return {c.chunk.author.replace(" ", "") for c in answer.citations}
+
+
+def quoted(answer: Answer) -> list[str]:
+    """The sentences an answer quotes, markers and the attribution removed."""
+    body = cit.strip_markers(answer.answer)
+    body = re.sub(r"^.*?(指出|提出)：", "", body, flags=re.S)
+    return [s for s in re.split(r"[。\n]", body) if len(s) > 8]
+
+
+def test_the_noun_a_list_question_counts() -> None:
+    assert "转变" in list_nouns("推动产业基础高级化要完成哪些转变？")
+    assert "关系" in list_nouns("在实践中要统筹好哪些关系？")
+    assert "方向" in list_nouns("提升产业体系现代化水平的主攻方向有哪些？")
+
+
+def test_a_list_question_gets_the_list_whose_items_name_what_it_counts(offline: Assistant) -> None:
+    first, second = converse(offline, ["推动产业基础高级化要完成哪些转变？", "其中第三个转变是什么意思？"])
+    items = [ln for ln in first.answer.splitlines() if re.match(r"\d\. ", ln)]
+    assert len(items) == 4 and all("转变" in ln for ln in items)  # not the five 举措 of the same essay
+    assert "注重做大市场规模" in second.standalone_question
+    assert "做强创新原动力" in second.answer and cited_authors(second) == {"王成仁"}
+
+
+@pytest.mark.parametrize(("turns", "item", "how"), [
+    (["傅晋华认为形成区域科技创新模式要做哪几件事？", "第二件具体怎么做？"], "加快区域产业创新步伐",
+     "谋划布局一批产业集群"),
+    (["王成仁提出了哪些举措强化企业科技创新主体地位？", "最后一项具体怎么做？"], "推进开放合作创新",
+     "强化引进消化吸收"),
+])
+def test_how_to_carry_out_an_item_quotes_what_the_item_says_to_do(offline: Assistant, turns: list[str], item: str,
+                                                                   how: str) -> None:
+    answer = converse(offline, turns)[-1]
+    assert item in answer.standalone_question
+    assert how in answer.answer and not answer.refused and answer.citations
+
+
+def test_besides_x_what_else_leaves_x_out(offline: Assistant) -> None:
+    first, more = converse(offline, ["傅晋华怎么看培育新质生产力对区域经济的意义？", "除了推动区域协调发展，他还讲了什么？"])
+    assert "体制机制改革" in first.answer and "区域协调发展" in first.answer  # both sides of 一方面……另一方面
+    assert "体制机制改革" in more.answer and "区域协调发展" not in more.answer
+    assert cited_authors(more) == {"傅晋华"}
+
+
+def test_what_else_does_not_repeat_what_was_shown(offline: Assistant) -> None:
+    first, more = converse(offline, ["傅晋华认为如何整合区域科创资源？", "他还说了什么？"])
+    assert not more.refused and cited_authors(more) == {"傅晋华"}
+    shown = set(quoted(first))
+    assert quoted(more) and not shown & set(quoted(more))
+
+
+def test_a_pronoun_resolves_to_the_author_of_the_previous_turn(offline: Assistant) -> None:
+    answer = converse(offline, ["《把握高质量发展要求推进新型工业化》的作者是谁？", "他怎么看生态环境保护？"])[-1]
+    assert "李晓华" in answer.standalone_question and not answer.refused
+    assert cited_authors(answer) == {"李晓华"} and "绿色发展" in answer.answer
+
+
+def test_na_author_ne_replaces_the_author_and_keeps_the_topic(offline: Assistant) -> None:
+    answer = converse(offline, ["李晓华怎么看开放合作？", "那王成仁呢？"])[-1]
+    assert "王成仁" in answer.standalone_question and "开放合作" in answer.standalone_question
+    assert cited_authors(answer) == {"王成仁"} and "开放合作" in answer.answer
