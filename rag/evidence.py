@@ -52,6 +52,11 @@ RELEVANCE_SURE = 0.6
 # every uncovered question refused that was refused before, at 0.15 and up.
 FULL_COVERAGE = 0.99
 FULL_COVERAGE_RELEVANCE = 0.15
+# A question naming an author, all of whose salient words are in that author's passages (李晓华对生态环境问题怎么看,
+# 王静认为提升产业体系现代化水平有哪几个主攻方向): the embedding keeps the name, which lowers dense relevance (0.10
+# with 王静, 0.19 without), and one word suffices. dev.jsonl: 3 follow-ups of the kind were refused; no question of
+# the tuning sets (dataset, dev, retrieval_set/heldout/kinds) that should be refused meets the rule.
+FULL_COVERAGE_AUTHOR_RELEVANCE = 0.05
 MODEL_RELEVANCE_MIN = 0.05
 _OUT_OF_SCOPE = re.compile(r"申请|办理|手续|流程|报名|准备哪些材料|股票|概念股|买入|基金|理财|出生|年龄|婚姻|电话|邮箱|"
                            r"代码|编程|程序|天气|旅游|菜谱")
@@ -171,10 +176,9 @@ class EvidenceModel:
             return False
         if not strict:
             return relevance >= MODEL_RELEVANCE_MIN or coverage.score > 0
-        # every salient word of the question is in the passages (李晓华怎么看开放合作); one word is enough when the
-        # passages are those of the author the question names (李晓华对生态环境问题怎么看: dev.jsonl, 2 follow-ups
-        # of the kind were refused, and no unanswerable question of dev.jsonl or dataset.jsonl passes by it)
-        if coverage.score >= FULL_COVERAGE and (len(coverage.terms) >= 2 or about_author) and \
-                relevance >= FULL_COVERAGE_RELEVANCE:
+        # every salient word of the question is in the passages (李晓华怎么看开放合作)
+        if coverage.score >= FULL_COVERAGE and len(coverage.terms) >= 2 and relevance >= FULL_COVERAGE_RELEVANCE:
             return True
+        if about_author and coverage.score >= FULL_COVERAGE and relevance >= FULL_COVERAGE_AUTHOR_RELEVANCE:
+            return True  # ...of the author the question names: one word is enough, and relevance may be lower
         return relevance >= relevance_sure or (coverage.score >= coverage_min and relevance >= relevance_min)

@@ -386,7 +386,7 @@ class Planner:
             q = re.sub(r"^(那|那么)?(?<!其)它(?!们)", f"{topic}", q, count=1)
             q = re.sub(r"(?<!其)它(?!们)", topic, q, count=1)
         if authors or titled is not None:
-            return q, ""
+            return _plain(q), ""
         q2 = re.sub(r"该作者|这位作者|作者|他们|她们|他|她", essay.author, q, count=1)
         q2 = re.sub(r"这篇文章|这篇|该文|本文|文中|那篇文章", f"《{essay.title}》", q2, count=1)
         if q2 == q:
@@ -394,6 +394,15 @@ class Planner:
             q2 = re.sub(r"它", "", q2) if "它" in q2 and ctx.standalone else q2
             return f"{essay.author}文章中，{q2}", ""
         return q2, ""
+
+
+def _plain(q: str) -> str:
+    """A follow-up that names its own author and topic (那王成仁在人才方面又是怎么说的呢？) without the words that tie
+    it to the turn before (那, 又, 呢): the standalone question retrieval and the gate read."""
+    out = re.sub(r"^(那么|那)(?![篇些个种里边样时])(?=[^\W\d_])", "", q)
+    out = re.sub(r"又(?=是|在|怎么|如何|有|对|提)", "", out)
+    out = re.sub(r"呢(?=[？?]?$)", "", out)
+    return out if len(out) >= 4 else q
 
 
 _ITEM_LINE = re.compile(rf"^\s*(?:[-•]\s*)?(?:\d+[.、]\s*|（\d+）\s*)?([{_CN}]是)?([^。；\n]+)")

@@ -96,3 +96,16 @@ def test_na_author_ne_replaces_the_author_and_keeps_the_topic(offline: Assistant
     answer = converse(offline, ["李晓华怎么看开放合作？", "那王成仁呢？"])[-1]
     assert "王成仁" in answer.standalone_question and "开放合作" in answer.standalone_question
     assert cited_authors(answer) == {"王成仁"} and "开放合作" in answer.answer
+
+
+def test_a_list_asked_of_a_named_author_is_answered_and_its_items_addressed(offline: Assistant) -> None:
+    first, second = converse(offline, ["王静认为全面提升产业体系现代化水平要抓哪几个主攻方向？", "第二个方向具体怎么做？"])
+    assert not first.refused and sum(bool(re.match(r"\d\. ", ln)) for ln in first.answer.splitlines()) == 3
+    assert "以数字化为牵引" in second.standalone_question
+    assert "智能制造" in second.answer and cited_authors(second) == {"王静"}
+
+
+def test_na_with_its_own_author_and_topic_is_asked_plainly(offline: Assistant) -> None:
+    answer = converse(offline, ["王静怎么看开放合作？", "那王成仁对人才又是怎么说的呢？"])[-1]
+    assert answer.standalone_question == "王成仁对人才是怎么说的？"
+    assert not answer.refused and cited_authors(answer) == {"王成仁"} and "高层次" in answer.answer
