@@ -305,12 +305,14 @@ class Planner:
     def context(self, history: Sequence[Turn]) -> Context:
         """Replay the conversation to know the last essay, author and the items of the last list shown."""
         ctx = Context()
+        on_item = False  # the last question was about one item of the list shown
         for turn in history:
             if turn.role == "user":
                 q = clean_question(turn.content)
                 if not q or EXTRACTION.search(q):
                     continue
-                resolved = self.resolve(q, (), ctx, None)[0] if (ctx.essay or ctx.standalone) else q
+                resolved, item = self.resolve(q, (), ctx, None) if (ctx.essay or ctx.standalone) else (q, "")
+                on_item = bool(item)
                 authors, titled = self.mentions(resolved)
                 if titled is not None:
                     ctx.essay = titled
@@ -319,7 +321,9 @@ class Planner:
                 ctx.standalone = resolved
             else:
                 ctx.shown = turn.content
-                items = list_items(turn.content, ctx.standalone)
+                # an answer about one item keeps the list it came from (第三条 after 第二条 is the list's third
+                # item, not the third of an enumeration quoted inside the second); only a numbered list replaces it
+                items = list_items(turn.content, ctx.standalone, inline=not on_item)
                 if items:
                     ctx.items = items
                 authors, titled = self.mentions(turn.content)
@@ -408,17 +412,17 @@ def _plain(q: str) -> str:
 _ITEM_LINE = re.compile(rf"^\s*(?:[-•]\s*)?(?:\d+[.、]\s*|（\d+）\s*)?([{_CN}]是)?([^。；\n]+)")
 
 
-def list_items(answer: str, question: str = "") -> list[str]:
-    """The items of the list an answer shows: its numbered or 一是… lines, else the inline enumeration
-    (A、B、C) whose clause shares most with the question it answered."""
+def list_items(answer: str, question: str = "", inline: bool = True) -> list[str]:
+    """The items of the list an answer shows: its numbered or 一是… lines, else (with `inline`) the inline
+    enumeration (A、B、C) whose clause shares most with the question it answered."""
     items: list[str] = []
     for line in answer.splitlines():
         if re.match(rf"^\s*(?:[-•]\s*)?(\d+[.、]|（\d+）|[{_CN}]是)", line):
             m = _ITEM_LINE.match(cit.strip_markers(line))
             if m:
                 items.append(m.group(2).strip())
-    if len(items) >= 2:
-        return items
+    if len(items) >= 2 or not inline:
+        return items if len(items) >= 2 else []
     grams = set(bigrams(question))
     best: list[str] = []
     best_key = (-1, 0)

@@ -109,3 +109,9 @@ def test_na_with_its_own_author_and_topic_is_asked_plainly(offline: Assistant) -
     answer = converse(offline, ["王静怎么看开放合作？", "那王成仁对人才又是怎么说的呢？"])[-1]
     assert answer.standalone_question == "王成仁对人才是怎么说的？"
     assert not answer.refused and cited_authors(answer) == {"王成仁"} and "高层次" in answer.answer
+
+
+def test_a_second_ordinal_still_addresses_the_list_not_an_enumeration_inside_an_item(offline: Assistant) -> None:
+    answers = converse(offline, ["李晓华认为如何增强发展动能？", "其中第二条呢？", "第三条呢？"])
+    assert "推进数智化转型" in answers[1].standalone_question
+    assert "深化开放合作" in answers[2].standalone_question and "开放合作" in answers[2].answer
