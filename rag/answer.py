@@ -250,7 +250,7 @@ class Assistant:
         def offline() -> ex.Composed:
             composed = ex.compose_answer(self._topic_of(plan.standalone), hits, self.index, self._lookup,
                                          ask=plan.ask, item=plan.item, topic=self._topic_nouns(plan),
-                                         nouns=plan.nouns, exclude=plan.exclude)
+                                         nouns=plan.nouns, exclude=plan.exclude, shown=plan.shown)
             if premise is None:
                 return composed
             intro = f"{prompts.phrase('premise_intro')}{premise.explanation}文章的表述是：\n"

@@ -199,15 +199,18 @@ KEEP_SHARE = 0.55
 
 def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
                    max_chars: int = 420, ask: str = "fact", item: str = "", topic: Sequence[str] = (),
-                   nouns: Sequence[str] = (), exclude: Sequence[str] = ()) -> Composed:
+                   nouns: Sequence[str] = (), exclude: Sequence[str] = (), shown: str = "") -> Composed:
     """Quote the sentences of the hits that answer the question as a short cited answer grouped by essay.
 
     `ask` is what the question asks for (rag.planner.Ask); `item` the list item a follow-up refers to, whose
     paragraph is quoted as a whole (its heading says what, the rest says how); `topic` the question's nouns: a
     sentence that names none of them is about something else and only pads the answer; `nouns` what a list
-    question counts (转变, 关系); `exclude` what a “还说了什么” follow-up leaves out (the last answer, or 除了X)."""
+    question counts (转变, 关系); `exclude` what a “还说了什么” follow-up leaves out (the last answer, or 除了X);
+    `shown` the last answer, when the follow-up asks for what else its passages say."""
     hits = list(hits)
     scored = score_sentences(question, hits, index, long_penalty=ask != "list")
+    if shown and (rest := _continuation(scored, shown, index, max_chars)):
+        return Composed(_format(rest, hits, index, lookup), hits, scored[0][0])
     if exclude:
         scored = [t for t in scored if not excluded(t[1], exclude)] or scored
     if not scored:
@@ -295,6 +298,22 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
                 used += len(nxt.text)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
+
+
+def _continuation(scored: Sequence[tuple[float, Sentence, int]], shown: str, index: SentenceIndex,
+                  max_chars: int) -> list[Sentence]:
+    """What else the paragraphs of the last answer say: their sentences it did not quote, in reading order
+    (“他还说了什么” after an answer that quoted part of a passage); empty when it quoted them whole."""
+    quoted = [s for _sc, s, _n in scored if excluded(s, (shown,))]
+    paragraphs = {(s.essay_id, s.paragraph) for s in quoted}
+    out: list[Sentence] = []
+    used = 0
+    for eid in dict.fromkeys(s.essay_id for s in quoted):
+        for s in index.sentences[eid]:
+            if (eid, s.paragraph) in paragraphs and s not in quoted and not excluded(s, (shown,)) and used < max_chars:
+                out.append(s)
+                used += len(s.text)
+    return out
 
 
 def _opens_paragraph(s: Sentence, index: SentenceIndex) -> bool:

@@ -102,21 +102,23 @@ def noun_clauses(s: Sentence, nouns: Sequence[str]) -> list[Sentence]:
     return []
 
 
-SHOWN_SHARE = 0.8  # a sentence whose bigrams are this much in the last answer was shown (clauses of it included)
+SHOWN_CLAUSE = 16  # a clause this long quoted verbatim means its sentence was shown (answers quote clauses too)
 BESIDES_SHARE = 0.6  # a sentence holding this share of 除了X's bigrams is X (推动区域协调发展 for 促进区域协调发展)
+BESIDES_GRAMS = 40  # ...when X is a phrase, not a whole answer
 
 
 def excluded(s: Sentence, exclude: Sequence[str]) -> bool:
-    """Is the sentence what a “还说了什么/除了X” follow-up leaves out: already shown, or about X?"""
+    """Is the sentence what a “还说了什么/除了X” follow-up leaves out: already shown (quoted whole or by one of its
+    clauses), or about X?"""
     grams = set(bigrams(s.text))
     if not grams:
         return False
     for text in exclude:
-        other = set(bigrams(cit.strip_markers(text)))
-        if not other:
-            continue
-        if len(grams & other) >= SHOWN_SHARE * len(grams):
+        bare = re.sub(r"\W", "", cit.strip_markers(text))
+        if re.sub(r"\W", "", s.text) in bare or any(
+                len(c) >= SHOWN_CLAUSE and c in bare for c in (re.sub(r"\W", "", p) for p in re.split(r"[，；]", s.text))):
             return True
-        if len(other) <= 40 and len(grams & other) >= BESIDES_SHARE * len(other):
+        other = set(bigrams(text))
+        if other and len(other) <= BESIDES_GRAMS and len(grams & other) >= BESIDES_SHARE * len(other):
             return True
     return False

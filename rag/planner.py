@@ -190,6 +190,7 @@ class Plan:
     followup: bool = False  # resolved against an earlier turn
     item: str = ""  # the list item an ordinal follow-up refers to
     exclude: tuple[str, ...] = ()  # what “还说了什么/除了X” leaves out: the last answer shown, or X
+    shown: str = ""  # the last answer, when “还说了什么” asks for what follows it in the same passages
     nouns: tuple[str, ...] = ()  # what a list question counts (哪几个转变 → 转变), candidates for the composer
     presupposition: Presupposition | None = None
     language: Language = "zh"
@@ -256,9 +257,11 @@ class Planner:
             standalone, item = self.resolve(q, history, ctx, rewrite)
         followup = standalone != q
         exclude: tuple[str, ...] = ()
+        shown = ""
         if followup and MORE.search(q):
             besides = BESIDES.search(q)
-            exclude = (besides.group("x"),) if besides else ((ctx.shown,) if ctx.shown else ())
+            shown = "" if besides or self._own_terms(q) else ctx.shown
+            exclude = (besides.group("x"),) if besides else ((shown,) if shown else ())
         authors, titled = self.mentions(standalone)
         filter_essay = self.essay_filter(essay)
         conflict = bool(filter_essay and author and filter_essay.author != author)
@@ -273,7 +276,7 @@ class Planner:
             authors[0].author if len(authors) == 1 else None)
         base = Plan("qa", question=q, standalone=standalone, ask=ask_of(standalone), filter_author=author,
                     filter_essay=filter_essay, filter_conflict=conflict, followup=followup, item=item,
-                    exclude=exclude, nouns=list_nouns(standalone), language=language_of(standalone))
+                    exclude=exclude, shown=shown, nouns=list_nouns(standalone), language=language_of(standalone))
         needs_context = (not history and FOLLOWUP.search(q) is not None
                          and not self.evidence.terms(FOLLOWUP.sub(" ", q)))
         if len(authors) >= 2 and titled is None and not essay and not author:
@@ -376,7 +379,9 @@ class Planner:
         if MORE.search(q) and not authors and titled is None and not self._own_terms(q):
             prev = ctx.standalone
             if prev and not SUMMARY_VERB.search(prev) and not _META.search(prev) and self.evidence.terms(prev):
-                return prev, ""  # more on the topic just asked about (the composer leaves out what was shown)
+                # more on the topic just asked about, by the same author (the composer leaves out what was shown)
+                named, named_title = self.mentions(prev)
+                return (prev if named or named_title else f"{essay.author}文章中，{prev}"), ""
             return f"概括{essay.author}的文章《{essay.title}》", ""
         if authors and not titled and re.fullmatch(r"[^，。？?]{0,8}(呢|怎么看|如何看|的看法呢|的观点呢)[？?]?", q) and \
                 ctx.standalone:

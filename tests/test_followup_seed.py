@@ -115,3 +115,10 @@ def test_a_second_ordinal_still_addresses_the_list_not_an_enumeration_inside_an_
     answers = converse(offline, ["李晓华认为如何增强发展动能？", "其中第二条呢？", "第三条呢？"])
     assert "推进数智化转型" in answers[1].standalone_question
     assert "深化开放合作" in answers[2].standalone_question and "开放合作" in answers[2].answer
+
+
+def test_what_else_after_part_of_a_passage_continues_that_passage_by_the_same_author(offline: Assistant) -> None:
+    first, more = converse(offline, ["什么是产业韧性？", "作者还提到了什么？"])
+    assert cited_authors(first) == {"李晓华"} and cited_authors(more) == {"李晓华"}
+    assert "全球价值链分工" in more.answer  # the rest of the paragraph on 产业韧性
+    assert not set(quoted(first)) & set(quoted(more))
