@@ -530,6 +530,8 @@ def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: Sente
         best_all = max(best_all, top[0][0])
         parts: list[Sentence] = []
         for _, sent, _n in sorted(top, key=lambda t: t[1].start):
+            if any(p.start == sent.start for p in parts):
+                continue  # already quoted as the sentence after a short one
             parts.extend(focus(sent, core, index))
             nxt = _next_in_paragraph(sent, index) if len(sent.text) < 25 else None
             if nxt is not None and all(p.start != nxt.start for p in parts):
