@@ -378,7 +378,9 @@ class Planner:
                 return f"{essay.author}文章中的“{item}”{ask}", item
         if MORE.search(q) and not authors and titled is None and not self._own_terms(q):
             prev = ctx.standalone
-            if prev and not SUMMARY_VERB.search(prev) and not _META.search(prev) and self.evidence.terms(prev):
+            about_essay = re.search(r"这篇|该文|本文|文章|文中|全文", q) is not None  # 这篇文章还说了什么: the essay
+            if prev and not about_essay and not SUMMARY_VERB.search(prev) and not _META.search(prev) and \
+                    self.evidence.terms(prev):
                 # more on the topic just asked about, by the same author (the composer leaves out what was shown)
                 named, named_title = self.mentions(prev)
                 return (prev if named or named_title else f"{essay.author}文章中，{prev}"), ""
