@@ -260,8 +260,9 @@ class Planner:
         shown = ""
         if followup and MORE.search(q):
             besides = BESIDES.search(q)
+            exclude = (besides.group("x"),) if besides else ((ctx.shown,) if ctx.shown else ())
+            # with nothing named, what else the passages just quoted say; with a topic of its own, more on it
             shown = "" if besides or self._own_terms(q) else ctx.shown
-            exclude = (besides.group("x"),) if besides else ((shown,) if shown else ())
         authors, titled = self.mentions(standalone)
         filter_essay = self.essay_filter(essay)
         conflict = bool(filter_essay and author and filter_essay.author != author)
