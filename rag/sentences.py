@@ -149,7 +149,9 @@ def _find_groups(essay: Essay, sents: list[Sentence]) -> list[ListGroup]:
     by_para: dict[int, list[Sentence]] = {}
     for s in sents:
         by_para.setdefault(s.paragraph, []).append(s)
-    for para in by_para.values():  # 一方面……另一方面……: two items, announced by the sentence before them
+    # 一方面……另一方面……: two items announced by the sentence before them (dev.jsonl: 傅晋华's 战略意义 of 新质生产力
+    # is such a pair, and a follow-up leaving out one side needs the other as an item)
+    for para in by_para.values():
         for k, s in enumerate(para[:-1]):
             if s.text.startswith("一方面") and para[k + 1].text.startswith("另一方面"):
                 groups.append(ListGroup(essay.id, para[k - 1] if k > 0 else None, ((s,), (para[k + 1],))))
