@@ -417,6 +417,9 @@ def _plain(q: str) -> str:
     return out if len(out) >= 4 else q
 
 
+SECTION_TITLE_CHARS = 30  # the seed essays' section titles are 6-26 characters; a longer lead is a sentence
+
+
 _ITEM_LINE = re.compile(rf"^\s*(?:[-•]\s*)?(?:\d+[.、]\s*|（\d+）\s*)?([{_CN}]是)?([^。；\n]+)")
 
 
@@ -428,7 +431,9 @@ def list_items(answer: str, question: str = "", inline: bool = True) -> list[str
         if re.match(rf"^\s*(?:[-•]\s*)?(\d+[.、]|（\d+）|[{_CN}]是)", line):
             m = _ITEM_LINE.match(cit.strip_markers(line))
             if m:
-                items.append(m.group(2).strip())
+                text = m.group(2).strip()
+                head, colon, _ = text.partition("：")  # a summary's “2. 章节标题：…” line: the item is the section
+                items.append(head if colon and 2 <= len(head) <= SECTION_TITLE_CHARS else text)
     if len(items) >= 2 or not inline:
         return items if len(items) >= 2 else []
     grams = set(bigrams(question))

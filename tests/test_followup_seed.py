@@ -122,3 +122,11 @@ def test_what_else_after_part_of_a_passage_continues_that_passage_by_the_same_au
     assert cited_authors(first) == {"李晓华"} and cited_authors(more) == {"李晓华"}
     assert "全球价值链分工" in more.answer  # the rest of the paragraph on 产业韧性
     assert not set(quoted(first)) & set(quoted(more))
+
+
+def test_an_ordinal_after_a_summary_addresses_its_section(offline: Assistant) -> None:
+    first, second = converse(offline, ["傅晋华的文章主要讲什么？", "第三部分具体讲了什么？"])
+    line = next(ln for ln in first.answer.splitlines() if ln.startswith("3. "))
+    title = re.sub(r"^3\. ", "", line).split("：")[0]
+    assert f"“{title}”" in second.standalone_question
+    assert not second.refused and cited_authors(second) == {"傅晋华"}
