@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Protocol
 import prompts
 from rag import citations as cit
 from rag import extractive as ex
-from rag.crosslingual import sentence_meaning
 from rag import premise as pm
 from rag.config import Settings
+from rag.crosslingual import sentence_meaning
 from rag.errors import InputError
 from rag.evidence import EvidenceModel
 from rag.generate import Generator

@@ -46,8 +46,8 @@ _SEP = r"[\s'’\-]*"  # between syllables: "Xiaohua", "Xiao-hua", "Xiao Hua"
 
 def _syllables(ch: str) -> list[str]:
     """The toneless pinyin readings of one Chinese character (all of them: 单 is Shan as a surname), [] if unknown."""
-    try:
-        from pypinyin.pinyin_dict import pinyin_dict  # ~0.1 s to import: only for a question with Latin letters
+    try:  # ~0.1 s to import: only for a question with Latin letters
+        from pypinyin.pinyin_dict import pinyin_dict
     except ImportError:
         return []
     out: list[str] = []
