@@ -5,6 +5,12 @@ questions reach the same cosine band as answerable ones), so the gate also asks 
 terms (names, places, years, figures, domain nouns and verbs) occur in the retrieved passages. Thresholds
 were chosen on the seed essays with `python evals/calibrate_gate.py` (covered vs uncovered questions of the eval and
 retrieval question sets); the figures are in the constants' comments.
+
+A paraphrase uses everyday words of its own (工厂, 老百姓, 风浪), so a word the corpus never uses refuses only
+when it belongs to a class whose absence means the topic is absent: a figure or year, a place, a proper name
+(person, company, institution), a name the question marks with quotation marks, 《》 or a parenthesised alias.
+A domain noun absent from the corpus (人口老龄化, 粮食安全) is not refused on by itself: on the tuning sets
+covered paraphrases have as many absent nouns, at the same retrieval relevance.
 """
 
 from __future__ import annotations
@@ -48,9 +54,13 @@ _DIGIT = re.compile(r"\d+(\.\d+)?\s*(%|％|个|家|项|元|亿|万|千|倍|人|�
 # used for the choice: retrieval_test.jsonl 8/8 uncovered refused (was 2/8), 6/40 covered refused (was 3/40);
 # heldout.jsonl unchanged. A model backend (strict=False) only needs MODEL_RELEVANCE_MIN or any coverage: it
 # reads the passages and refuses by itself.
-# Always refuse when a hard term (place, year, figure, Latin word) occurs nowhere in the corpus, when a
-# quantity is asked and the best passages hold no figure, or when the question asks for a kind of help the
-# corpus never gives (procedures, investment tips, biographies, code) and names it with words absent from it.
+# Always refuse when a hard term (place, year, figure, Latin word) or a marked name occurs nowhere in the
+# corpus, when a quantity is asked and the best passages hold no figure, or when the question asks for a kind of
+# help the corpus never gives (procedures, investment tips, biographies, code) and names it with words absent
+# from it. With the name classes (names, marked names, years, measure words and region descriptions not hard),
+# the single-turn questions of dataset, dev, retrieval_set, retrieval_heldout and retrieval_kinds.jsonl:
+# uncovered refused 53/57 (was 48/57), covered refused 6/229 (was 10/229); the thresholds above stay the best
+# of the calibration grid.
 COVERAGE_MIN = 0.4
 RELEVANCE_MIN = 0.4
 RELEVANCE_SURE = 0.6
@@ -61,7 +71,9 @@ FULL_COVERAGE = 0.99
 FULL_COVERAGE_RELEVANCE = 0.15
 MODEL_RELEVANCE_MIN = 0.05
 # A proper name (华为, 欧盟, 医保) the corpus never uses refuses unless retrieval is at least this sure: the
-# segmenter tags some everyday words as names (蓝天 at 0.85, 中小银行 at 0.90, covered paraphrases).
+# segmenter tags some everyday words as names (蓝天 at 0.85, 中小银行 at 0.90, covered paraphrases); the absent
+# names of uncovered questions came at 0.75 and below (房地产 0.75, 欧盟 0.61, 医保 0.54, 华为 0.47). On the
+# tuning sets: 4 more uncovered questions refused, 1 covered one (同行, tagged j, at 0.48).
 NAME_RELEVANCE = 0.8
 # 流程 is not among them: 生产流程, 全流程 are the essays' own subject (1 covered question refused on it).
 _OUT_OF_SCOPE = re.compile(r"申请|办理|手续|报名|准备哪些材料|股票|概念股|买入|基金|理财|出生|年龄|婚姻|电话|邮箱|"
@@ -166,6 +178,10 @@ class EvidenceModel:
                 out.append(span)
         return out
 
+    def unknown(self, coverage: Coverage) -> tuple[str, ...]:
+        """The key terms of a question (names, places, figures, marked names) that occur nowhere in the corpus."""
+        return tuple(w for w in (*coverage.absent, *coverage.names) if w not in self.corpus_text)
+
     def topic(self, question: str) -> str:
         """The question's topic words (nouns and verbal nouns), for carrying a topic into a follow-up."""
         q = question
@@ -193,7 +209,8 @@ class EvidenceModel:
             if t.word.lower() in text.lower():
                 got += weight
                 continue
-            latin = t.word.isascii()  # the essays are Chinese: an English word's absence says nothing
+            # the essays are Chinese: an English word's absence says nothing (a year's does: 2025 is no English)
+            latin = t.word.isascii() and bool(re.search(r"[A-Za-z]", t.word))
             if t.word in corpus:
                 got += 0.5 * weight
             elif not latin and (t.hard or (scope and t.flag.startswith("n"))):
