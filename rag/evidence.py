@@ -43,6 +43,9 @@ _NAME_FLAGS = ("nr", "nt", "j")
 # parenthesised alias (碳边境调节机制（碳关税）). Longer quotations are claims, for the premise check.
 _MARKED = re.compile(r"[“\"「『]([^”\"」』，。？！]{2,12})[”\"」』]|《([^》]{2,40})》|[（(]([^）)，。？！]{2,12})[）)]")
 _LATIN_MIXED = re.compile(r"[A-Za-z].*[\u4e00-\u9fff]|[\u4e00-\u9fff].*[A-Za-z]")  # A股, K线: a name, not English
+# Three or more Chinese numerals in one word name a figure, a year or a plan (十四五规划 written without
+# quotation marks); the tuning sets' other numeral words (一个, 三项, 第一条) are shorter or mixed.
+_SPELLED_FIGURE = re.compile(r"[〇零一二三四五六七八九十百千万]{3,}")
 _QUANTITY = re.compile(r"多少|数量|金额|增速|增长率|比例|占比|具体标准|几只|几个国家|几家")
 _DIGIT = re.compile(r"\d+(\.\d+)?\s*(%|％|个|家|项|元|亿|万|千|倍|人|吨|辆|所|座|只|台)|百分之")
 
@@ -135,7 +138,8 @@ class EvidenceModel:
                 continue
             if w in self.authors:
                 continue  # a named author filters retrieval; it is not topic evidence
-            if flag == "m" and not re.search(r"\d", w):
+            spelled = bool(_SPELLED_FIGURE.fullmatch(w))  # 十四五, 二〇三五: a figure in Chinese numerals
+            if flag == "m" and not re.search(r"\d", w) and not spelled:
                 continue
             if len(w) < 2 and flag != "eng":
                 continue
@@ -145,7 +149,7 @@ class EvidenceModel:
             # (这部分, 零件: flag mq) is not: paraphrases use them freely (3 covered questions of the tuning sets
             # were refused on 这部分, 这件, 零件)
             numeric = flag.startswith(("m", "t"))
-            hard = flag.startswith(_HARD_FLAGS) and flag != "n" and (not numeric or bool(re.search(r"\d", w)))
+            hard = flag.startswith(_HARD_FLAGS) and flag != "n" and (not numeric or spelled or bool(re.search(r"\d", w)))
             if hard and flag.startswith("ns") and self._describes_region(w):
                 hard = False
             out.append(Term(w, flag, hard))
@@ -218,7 +222,7 @@ class EvidenceModel:
             elif self.is_name(t) and t.word not in self.corpus_text:
                 names.append(t.word)
             missing.append(t.word)
-        return Coverage(got / total, tuple(terms), tuple(missing), tuple(absent), tuple(names))
+        return Coverage(got / total, tuple(terms), tuple(missing), tuple(dict.fromkeys(absent)), tuple(names))
 
     def covered(self, relevance: float, coverage: Coverage, question: str, hits: Sequence[Hit],
                 strict: bool = True, coverage_min: float = COVERAGE_MIN,

@@ -51,6 +51,7 @@ def test_measure_words_without_a_digit_are_not_hard_terms(model: EvidenceModel) 
         cov = model.coverage(question, hits())
         assert not cov.absent, question
     assert model.coverage("到2025年研发投入要达到多少？", hits()).absent == ("2025",)
+    assert model.coverage("十四五规划的目标是什么？", hits()).absent == ("十四五",)  # a figure in Chinese numerals
 
 
 def test_a_region_described_by_an_ordinary_word_is_not_a_place_name(model: EvidenceModel) -> None:
