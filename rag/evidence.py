@@ -177,10 +177,16 @@ class EvidenceModel:
             span = re.sub(r"\s+", "", next(g for g in m.groups() if g))
             if not re.search(r"[\u4e00-\u9fff]", span) or span in self.corpus_text or span in self.authors:
                 continue
-            pairs = [span[i:i + 2] for i in range(len(span) - 1)]
-            if sum(p in self.corpus_text for p in pairs) < 0.5 * len(pairs):
+            if m.group(3) and self._known(re.split(r"[^\u4e00-\u9fff]", question[:m.start()])[-1][-6:]):
+                continue  # the user's own short form of a phrase the essays use: 产业链供应链（两链）
+            if not self._known(span):
                 out.append(span)
         return out
+
+    def _known(self, text: str) -> bool:
+        """At least half of the text's character pairs occur in the corpus."""
+        pairs = [text[i:i + 2] for i in range(len(text) - 1)]
+        return bool(pairs) and sum(p in self.corpus_text for p in pairs) >= 0.5 * len(pairs)
 
     def unknown(self, coverage: Coverage) -> tuple[str, ...]:
         """The key terms of a question (names, places, figures, marked names) that occur nowhere in the corpus."""

@@ -44,6 +44,9 @@ def test_quotations_of_the_essays_and_their_titles_are_not_absent(model: Evidenc
     assert model.marked_absent("文章说“推动产业基础高级化”，怎么推动？") == []
     # recalled loosely: most character pairs are the essay's own
     assert model.marked_absent("“攻克高端芯片关键技术”是什么意思？") == []
+    # the user's own short form of a phrase the essays use
+    assert model.marked_absent("关键核心技术（核心技术攻关）怎么突破？") == []
+    assert model.marked_absent("产业基础高级化（高基）怎么推动？") == []
 
 
 def test_measure_words_without_a_digit_are_not_hard_terms(model: EvidenceModel) -> None:
