@@ -57,7 +57,7 @@ _DIGIT = re.compile(r"\d+(\.\d+)?\s*(%|％|个|家|项|元|亿|万|千|倍|人|�
 # used for the choice: retrieval_test.jsonl 8/8 uncovered refused (was 2/8), 6/40 covered refused (was 3/40);
 # heldout.jsonl unchanged. A model backend (strict=False) only needs MODEL_RELEVANCE_MIN or any coverage: it
 # reads the passages and refuses by itself.
-# Always refuse when a hard term (place, year, figure, Latin word) or a marked name occurs nowhere in the
+# Always refuse when a hard term (place, year, figure) or a marked name occurs nowhere in the
 # corpus, when a quantity is asked and the best passages hold no figure, or when the question asks for a kind of
 # help the corpus never gives (procedures, investment tips, biographies, code) and names it with words absent
 # from it. With the name classes (names, marked names, years, measure words and region descriptions not hard),
