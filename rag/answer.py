@@ -250,8 +250,9 @@ class Assistant:
             if plan.filtered and self._covered_without_filters(plan):
                 yield from self._refuse_filtered(q, plan, filter_author, hits, timer)
             else:
-                related = relevance >= TOPICS_RELEVANCE
-                yield from self.reply.refuse(q, plan.standalone, hits if related else [], timer, topics=related)
+                related = relevance >= TOPICS_RELEVANCE  # a near-topic question: say which key term is missing
+                yield from self.reply.refuse(q, plan.standalone, hits if related else [], timer, topics=related,
+                                             absent=self.evidence.unknown(coverage) if related else ())
             return
         notes = self._notes(plan)
 

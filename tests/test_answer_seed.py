@@ -66,11 +66,35 @@ def test_uncovered_questions_are_refused(offline: Assistant, question: str) -> N
         assert answer.answer == prompts.phrase("refusal")  # nothing related to name
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: an author's name plus common words (市场, 建议) passes the "
-                   "coverage gate although 房地产 occurs nowhere in the essays")
 def test_uncovered_topic_attributed_to_a_real_author_is_refused(offline: Assistant) -> None:
     answer = offline.ask("李晓华对房地产市场调控有什么建议？")
     assert answer.refused and not answer.citations
+
+
+@pytest.mark.parametrize(("question", "term"), [
+    ("王成仁怎么评价华为在高端芯片上的突破？", "华为"),  # a company
+    ("欧盟碳边境调节机制（碳关税）会给我国钢铁出口带来多大压力？", "碳关税"),  # a policy named by its alias
+    ("广东省目前培育了几个战略性新兴产业集群，规模各有多大？", "广东省"),  # a place
+    ("“十四五”规划里数字经济核心产业增加值占比的目标是什么？", "十四五"),  # a plan named in quotation marks
+])
+def test_near_topic_questions_on_a_term_the_essays_never_use_are_refused_naming_it(
+        offline: Assistant, question: str, term: str) -> None:
+    answer = offline.ask(question)
+    assert answer.refused and not answer.citations
+    assert answer.answer.startswith(prompts.phrase("refusal")) and f"“{term}”" in answer.answer
+
+
+@pytest.mark.parametrize(("question", "phrase"), [
+    ("为什么几乎没有哪家企业能独自完成一件产品的全流程？", "全过程"),  # 流程 is production, not a procedure
+    ("落后地区还有没有希望追上发达地区？", "有机会实现赶超"),  # a region described, not named
+    ("“注重要素协同”这部分讲的是什么？", "实体经济、科技创新、现代金融、人力资源协同发展"),  # 这部分 is no figure
+    ("做产业链不能只盯着单个零件，应该换成什么思路？", "链式思维"),
+])
+def test_paraphrases_with_words_the_essays_do_not_use_are_answered(offline: Assistant, question: str,
+                                                                   phrase: str) -> None:
+    answer = offline.ask(question)
+    assert not answer.refused and phrase in answer.answer
+    assert_grounded(answer)
 
 
 def test_false_premise_is_corrected(offline: Assistant) -> None:
