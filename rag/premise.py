@@ -32,7 +32,7 @@ _CLAIM_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:�
 _REJECT = re.compile(r"避免|摒弃|防止|告别|不走|不再|而不是|而非|不能|杜绝|摆脱|破除|走出")
 _OTHERS = re.compile(r"西方国家|西方|过去|以往|老路")
 _NEG_MODAL = re.compile(r"不可能|无法|不能|没有机会|没机会|没必要|没有必要|不需要|不必|无需|不应|不该|没有前途|无关紧要|不重要|没用")
-_POS_MODAL = re.compile(r"有机会|能够|可以|有望|可能|要|需|必须|应当|应|才能")
+_POS_MODAL = re.compile(r"有机会|能够|可以|有望|可能|要(?!求|素)|需(?!求)|必须|应当|应(?!用)|才能")
 _ABANDON = re.compile(r"放弃|抛弃|淘汰|取消|停止|否定|反对|忽视|抽离|撤出|削弱|限制|放宽|放松|不管|不顾|只注重|只靠|仅靠|"
                       r"只依靠|单靠|继续靠|继续依靠|依旧靠|依然靠")
 _STRENGTHEN = re.compile(r"加快|推动|推进|促进|加强|强化|提升|提高|支持|鼓励|畅通|培育|壮大|发展|升级|做强|坚持|完善|夯实|严格|"
@@ -48,9 +48,10 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (re.compile(r"放宽|放松|放开|松绑"), re.compile(r"严格|从严|收紧|严控|规范")),
     (_DISMISS := re.compile(r"无足轻重|无关紧要|可有可无|次要|不重要|不关键|没用|没有用|没什么用|多余|没有意义|意义不大|作用不大|"
                             r"不必要"),
-     re.compile(r"关键|重要|核心|首要|根本|主导|才能|必须|需要|离不开|决定|大势所趋|必然|前提|保障")),
+     re.compile(r"关键|重要|核心|首要|根本|主导|才能|必须|需要|离不开|决定|大势所趋|必然|前提|保障|有利于|有助于")),
 )
 _NEGATOR = re.compile(r"[不没无非未别]|避免|防止")
+NEGATOR_REACH = 3  # characters before a cue a negator turns it around in (不是要淘汰, 不能放松)
 # X才是最P / X是最P / 最P的是X: an exclusive or superlative statement about one subject.
 _SUPERLATIVE = re.compile(r"(?P<s>[^，、。；：]{1,14}?)(?:才是|就是|是)(?P<p>最[^，。；、]{1,10})")
 _SUPERLATIVE_FIRST = re.compile(r"(?P<p>最[^，。；、]{1,10}?)的(?:是|要数|当属)(?P<s>[^，。；、？?]{1,14})")
@@ -137,7 +138,7 @@ def _spans(text: str) -> list[str]:
 def _affirms(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     """A match of `pattern` in text that no negator just before it turns around (不重要 does not affirm 重要)."""
     for m in pattern.finditer(text):
-        if not _NEGATOR.search(text[max(0, m.start() - 2):m.start()]):
+        if not _NEGATOR.search(text[max(0, m.start() - NEGATOR_REACH):m.start()]):
             return m
     return None
 
@@ -152,7 +153,7 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
     for m in _TRANSITION.finditer(text):
         if own is not None:
             if _reversed(own, m, index):
-                return whole + 1.0, f"文章的说法是“{m.group(0)}”，问题把方向说反了。"
+                return whole + 1.0, f"文章的说法是“{_clause_at(text, m.start())}”，问题把方向说反了。"
             continue
         a, b = share(index, grams, m.group("a")), share(index, grams, m.group("b"))
         if a >= ALIGN_MIN and a > b and not _REJECT.search(claim) and "不再" not in claim:
@@ -169,10 +170,13 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
     neg = _NEG_MODAL.search(claim)
     if neg:
         # the claim denies a predicate (不可能|实现赶超): the clause holding that predicate affirms it (有机会实现赶超)
-        predicate = bigrams(question_core(claim[neg.end():]))
+        denied = claim[neg.end():]
+        predicate = bigrams(question_core(denied))
         for clause in _clauses(text):
             pos = _POS_MODAL.search(clause)
-            if pos and share(index, predicate, clause) >= 0.6 and not _NEG_MODAL.search(clause):
+            # 不能放松监管 is not answered by 严格监管: a polar verb of the predicate must be in the clause too
+            polar_kept = all(weak.search(clause) for weak, _ in _POLARITY if weak.search(denied))
+            if pos and polar_kept and share(index, predicate, clause) >= 0.6 and not _NEG_MODAL.search(clause):
                 return whole + 0.6, f"问题说“{neg.group(0)}”，文章的说法却是“{clause.strip()}”。"
     polar = _polarity(claim, grams, text, index)
     if polar is not None:
@@ -195,16 +199,35 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
         cue = _affirms(weak, claim)
         if cue is None:
             continue
-        # what is belittled is the claim's subject (产业韧性 in 产业韧性对…无足轻重): the verdict must be about it
-        subject = bigrams(question_core(re.split(r"对|在|是|的作用|作用", claim)[0])) if weak is _DISMISS else []
+        # what is belittled is the claim's subject (产业韧性 in 产业韧性对…无足轻重); what is cut, the verb's object
+        # (基础研究的投入 in 基础研究的投入应该压缩): the text's verdict or opposite verb must be about the same thing
+        target = (bigrams(question_core(re.split(r"对|在|是|的作用|作用", strip_cues(claim))[0])) if weak is _DISMISS
+                  else _object(claim, cue))
         for span in _spans(text):
             sh = share(index, grams, span)
-            if sh < ALIGN_MIN or weak.search(span) or _REJECT.search(span) or share(index, subject, span) < \
-                    (SIDE_MIN if subject else 0):
+            if sh < ALIGN_MIN or weak.search(span) or _REJECT.search(span):
                 continue
-            if _affirms(strong, span):
+            verdict = _affirms(strong, span)
+            if verdict is None:
+                continue
+            about = span if weak is _DISMISS else _clause_at(span, verdict.start())
+            if share(index, target, about) >= SIDE_MIN:
                 return sh + 0.5, f"问题说“{cue.group(0)}”，文章的说法却是“{span.strip()}”。"
     return None
+
+
+def _object(claim: str, cue: re.Match[str]) -> list[str]:
+    """Bigrams of what a polar verb acts on: the words after it up to the next break, else those before it."""
+    after = re.split(r"[、，,；]|而是|而不是", claim[cue.end():])[0]
+    before = re.split(r"[、，,；]", claim[:cue.start()])[-1]
+    return bigrams(question_core(strip_cues(after if len(re.findall(r"[^\W_]", after)) >= 2 else before)))
+
+
+def _clause_at(span: str, pos: int) -> str:
+    """The clause of `span` holding position `pos`."""
+    start = max(span.rfind(p, 0, pos) for p in "，；。") + 1
+    ends = [i for p in "，；。" if (i := span.find(p, pos)) >= 0]
+    return span[start:min(ends) if ends else len(span)]
 
 
 def _superlative(claim: str, text: str) -> tuple[float, str] | None:
