@@ -18,7 +18,7 @@ from rag.types import Essay, Hit
 
 _YEAR = re.compile(r"(\d{4})\s*年")
 # A stated number of list items: 只有三个特征, 哪五项举措, 两大任务, 三个主攻方向.
-_COUNT = re.compile(r"(?P<n>[两二三四五六七八九十])(?:个|项|点|条|大|种)[^，。？?、]{0,4}?(?P<noun>方面|举措|措施|特征|特点|路径|任务|转变|关系|"
+_COUNT = re.compile(r"(?P<n>[两二三四五六七八九十])(?P<unit>个|项|点|条|大|种)[^，。？?、]{0,4}?(?P<noun>方面|举措|措施|特征|特点|路径|任务|转变|关系|"
                     r"方向|要求|领域|原因|目标)")
 _NUMBER = re.compile(r"[两二三四五六七八九十](?:个|项|点|条|大|种)")
 # The list a stated count is compared with must be clearly the one asked about: the best sentence for the
@@ -83,9 +83,9 @@ def check_count(question: str, hits: Sequence[Hit], index: SentenceIndex) -> Pre
         return None
     heads = "、".join(re.split(r"[，。；]", re.sub(r"^[一二三四五六七八九十]是", "", item[0].text))[0]
                      for item in group.items)
-    noun = m.group("noun")
+    noun, unit = m.group("noun"), m.group("unit").replace("大", "个")
     return PremiseCheck(m.group(0), "contradicted",
-                        f"文章列出的{noun}有{CN_NUM[len(group.items) - 1]}个（{heads}），而不是{m.group('n')}个。",
+                        f"文章列出的{noun}有{_cn(len(group.items))}{unit}（{heads}），而不是{m.group('n')}{unit}。",
                         group.intro or group.items[0][0])
 
 
@@ -115,6 +115,10 @@ def _inline_counts(text: str) -> set[int]:
     parts = [len([c for c in text.split("；") if c.strip()]), len(re.findall(r"由[^，。；]+?向", text))]
     parts += [len(run.split("、")) for run in re.findall(r"[^，。；]+(?:、[^，。；]+)+", text)]
     return {n for n in parts if n >= 2}
+
+
+def _cn(n: int) -> str:
+    return CN_NUM[n - 1] if 1 <= n <= len(CN_NUM) else str(n)
 
 
 def _context(group: ex.ListGroup, index: SentenceIndex) -> list[Sentence]:
