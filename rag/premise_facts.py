@@ -30,7 +30,8 @@ COUNT_NAMED_MIN = 0.5
 COUNT_LIST_MIN = 0.7
 # A claim is someone else's when another author's sentence holds this share of it (a near-verbatim restatement)
 # and no sentence of the named author's essays holds more than OWN_MAX: dev.jsonl's three misattributed claims
-# score 0.75-1.0 elsewhere and at most 0.13 in the named essay; its true premises hold 0.56 or more in their own.
+# score 0.75-1.0 elsewhere and at most 0.13 in the named essay; premises of dev.jsonl and dataset.jsonl naming
+# the right author hold 0.56 or more in that author's essay.
 OTHER_MIN = 0.7
 OWN_MAX = 0.35
 
