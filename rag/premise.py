@@ -35,8 +35,9 @@ _NEG_MODAL = re.compile(r"不可能|无法|不能|没有机会|没机会|没必�
 _POS_MODAL = re.compile(r"有机会|能够|可以|有望|可能|要(?!求|素)|需(?!求)|必须|应当|应(?!用)|才能")
 _ABANDON = re.compile(r"放弃|抛弃|淘汰|取消|停止|否定|反对|忽视|抽离|撤出|削弱|限制|放宽|放松|不管|不顾|只注重|只靠|仅靠|"
                       r"只依靠|单靠|继续靠|继续依靠|依旧靠|依然靠")
-_STRENGTHEN = re.compile(r"加快|推动|推进|促进|加强|强化|提升|提高|支持|鼓励|畅通|培育|壮大|发展|升级|做强|坚持|完善|夯实|严格|"
-                         r"规范|统筹|兼顾|并重|转变|转向")
+_STRENGTHEN_WORDS = (r"加快|推动|推进|促进|加强|强化|提升|提高|支持|鼓励|畅通|培育|壮大|发展|升级|做强|坚持|完善|夯实|严格|"
+                     r"规范|统筹|兼顾|并重|转变|转向|深化|拓展|扩大|增强|大力")
+_STRENGTHEN = re.compile(_STRENGTHEN_WORDS)
 # Opposing pairs of policy verbs and evaluations (general language, not eval wording): a claim holding the first
 # side about what a passage clause gives the second side is contradicted, unless the clause holds the first side
 # too (减少排放 vs 降低排放 agree). They serve reversals without a structural cue: on dev.jsonl 4 of 14 false
@@ -47,9 +48,11 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (re.compile(r"压缩|削减|缩减|减少|降低|减小|收缩|缩小|放慢|减弱|弱化|淡化|(?<![减缺不至多稀很较])少(?=[参投介用依发支关])"),
      re.compile(r"加大|增加|扩大|提高|加强|强化|增强|提升|加快|拓展|壮大|深化")),
     (re.compile(r"放宽|放松|放开|松绑"), re.compile(r"严格|从严|收紧|严控|规范")),
+    # belittling vs a high verdict (无足轻重 vs 才能/大势所趋), or, weaker, the author urging it on (没必要 vs 推进)
     (_DISMISS := re.compile(r"无足轻重|无关紧要|可有可无|次要|不重要|不关键|没用|没有用|没什么用|多余|没有意义|意义不大|作用不大|"
-                            r"不必要"),
-     re.compile(r"关键|重要|核心|首要|根本|主导|才能|必须|需要|离不开|决定|大势所趋|必然|前提|保障|有利于|有助于")),
+                            r"不必要|没有必要|没必要"),
+     re.compile(r"关键|重要|核心|首要|根本|主导|才能|必须|需要|离不开|决定|大势所趋|必然|前提|保障|有利于|有助于|第一|最具")),
+    (_DISMISS, _STRENGTHEN),
 )
 _NEGATOR = re.compile(r"[不没无非未别]|避免|防止")
 NEGATOR_REACH = 3  # characters before a cue a negator turns it around in (不是要淘汰, 不能放松)
@@ -200,7 +203,7 @@ def _reversed(own: re.Match[str], passage: re.Match[str], index: SentenceIndex) 
 
 def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex) -> tuple[float, str] | None:
     """The claim cuts, drops or belittles what a clause of the text strengthens or calls key."""
-    for weak, strong in _POLARITY:
+    for n, (weak, strong) in enumerate(_POLARITY):
         cue = _affirms(weak, claim)
         if cue is None:
             continue
@@ -217,15 +220,20 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
                 continue
             about = span if weak is _DISMISS else _clause_at(span, verdict.start())
             if share(index, target, about) >= SIDE_MIN:
-                return sh + 0.5, f"问题说“{cue.group(0)}”，文章的说法却是“{span.strip()}”。"
+                # a mere push (推进X against X没必要) ranks below every other verdict on any sentence
+                bonus = -1.0 if n == len(_POLARITY) - 1 else 0.5
+                return sh + bonus, f"问题说“{cue.group(0)}”，文章的说法却是“{span.strip()}”。"
     return None
 
 
 def _object(claim: str, cue: re.Match[str]) -> list[str]:
     """Bigrams of what a polar verb acts on: the words after it up to the next break, else those before it."""
-    after = re.split(r"[、，,；]|而是|而不是", claim[cue.end():])[0]
-    before = re.split(r"[、，,；]", claim[:cue.start()])[-1]
-    return bigrams(question_core(strip_cues(after if len(re.findall(r"[^\W_]", after)) >= 2 else before)))
+    after = question_core(strip_cues(re.split(r"[、，,；]|而是|而不是", claim[cue.end():])[0]))
+    if len(re.findall(r"[^\W_]", after)) >= 2:
+        return bigrams(after)
+    before = [question_core(strip_cues(p)) for p in re.split(r"[、，,；]", claim[:cue.start()])]
+    # 传统产业没有前途、应当淘汰: the nearest part before the verb that names something
+    return bigrams(next((p for p in reversed(before) if len(re.findall(r"[^\W_]", p)) >= 2), ""))
 
 
 def _clause_at(span: str, pos: int) -> str:

@@ -45,6 +45,7 @@ def test_language() -> None:
     ("王成仁主张企业少做研发，他是怎么论述的？", "企业少做研发"),
     ("按照王成仁的说法，补短板比锻长板更重要，为什么？", "补短板比锻长板更重要"),
     ("既然李晓华主张放宽准入，该怎么放？", "放宽准入"),  # the stance verb is not part of the claim
+    ("李晓华为什么认为传统产业没什么前途呢？", "传统产业没什么前途"),  # 什么 inside the claim, 呢 after it
 ])
 def test_presupposed_claims_are_extracted_without_the_author(question: str, claim: str) -> None:
     found = presupposition_of(question, ["王成仁", "李晓华"])
