@@ -12,7 +12,14 @@ from evals.dataset import Item, parse_lines
 from evals.judge import Judge, parse_verdict, render_prompt
 from evals.metrics import OVERALL, Outcome, Passage
 from evals.report import RunResult, write_report
-from evals.runner import FixedModeRetriever, evaluate, outcome_from_json, outcome_to_json, prompt_secrets, run_item
+from evals.runner import (
+    FixedModeRetriever,
+    evaluate,
+    outcome_from_json,
+    outcome_to_json,
+    prompt_secrets,
+    run_item,
+)
 from rag.cli import main
 from rag.errors import LLMTimeoutError
 from rag.types import Answer, Chunk, Citation, Hit, Turn
