@@ -222,7 +222,8 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
             if share(index, target, about) >= SIDE_MIN:
                 # a mere push (推进X against X没必要) ranks below every other verdict on any sentence
                 bonus = -1.0 if n == len(_POLARITY) - 1 else 0.5
-                return sh + bonus, f"问题说“{cue.group(0)}”，文章的说法却是“{span.strip()}”。"
+                said = claim[cue.start():cue.end() + (2 if len(cue.group(0)) == 1 else 0)]  # 少 -> 少参与
+                return sh + bonus, f"问题说“{said}”，文章的说法却是“{span.strip()}”。"
     return None
 
 
