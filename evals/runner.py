@@ -266,7 +266,7 @@ def outcome_to_json(outcome: Outcome) -> dict[str, Any]:
             "retrieved": [[p.author, p.text, p.supported] for p in outcome.retrieved],
             "cited": [[p.author, p.text, p.supported] for p in outcome.cited],
             "timings_ms": dict(outcome.timings_ms), "usage": dict(outcome.usage), "error": outcome.error,
-            "faithfulness": outcome.faithfulness}
+            "faithfulness": outcome.faithfulness, "premise": outcome.premise}
 
 
 def outcome_from_json(data: dict[str, Any]) -> Outcome:
@@ -276,7 +276,8 @@ def outcome_from_json(data: dict[str, Any]) -> Outcome:
                    cited=tuple(Passage(a, t, bool(s)) for a, t, s in data.get("cited", [])),
                    timings_ms={k: float(v) for k, v in data.get("timings_ms", {}).items()},
                    usage={k: int(v) for k, v in data.get("usage", {}).items()},
-                   error=str(data.get("error", "")), faithfulness=data.get("faithfulness"))
+                   error=str(data.get("error", "")), faithfulness=data.get("faithfulness"),
+                   premise=str(data.get("premise", "")))
 
 
 class PartialResults:
