@@ -280,6 +280,15 @@ def outcome_from_json(data: dict[str, Any]) -> Outcome:
                    premise=str(data.get("premise", "")))
 
 
+def partial_results(directory: Path, resume: bool) -> PartialResults:
+    """The run's partial results: those already in `directory` with --resume, else a fresh file (a new run into
+    an old report folder used to reuse its answers silently and report them as new)."""
+    path = directory / PARTIAL_FILE
+    if not resume and path.is_file():
+        path.unlink()
+    return PartialResults(path)
+
+
 class PartialResults:
     """Outcomes appended to a JSON Lines file as they are scored, so an interrupted run can resume."""
 
@@ -396,7 +405,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     directory = args.resume or args.report or settings.home / "reports" / f"eval-{started:%Y%m%d-%H%M%S}"
     limit = getattr(args, "time_limit", None)
     time_limit = None if chat is None else (DEFAULT_TIME_LIMIT if limit is None else (limit or None))
-    partial = PartialResults(Path(directory) / PARTIAL_FILE)
+    partial = partial_results(Path(directory), resume=bool(args.resume))
     if partial.done:
         _stderr(f"resuming: {len(partial.done)} results already in {partial.path}")
     if time_limit:

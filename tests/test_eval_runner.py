@@ -328,3 +328,15 @@ def test_partial_results_let_an_interrupted_run_resume(tmp_path: Path) -> None:
 def test_a_resumed_outcome_keeps_its_premise_correction() -> None:
     outcome = Outcome("问题中的说法与文章不符：……", False, cited=(Passage("李晓华", "……"),), premise="contradicted")
     assert outcome_from_json(json.loads(json.dumps(outcome_to_json(outcome)))) == outcome
+
+
+def test_a_new_run_into_an_old_report_folder_asks_every_item_again(tmp_path: Path) -> None:
+    from evals.runner import partial_results
+
+    items = parse_lines(TINY, "tiny")
+    evaluate(SlowStreamingAssistant(), items[:2], "cfg", {}, time_limit=5,  # type: ignore[arg-type]
+             partial=partial_results(tmp_path, resume=False))
+    assert set(partial_results(tmp_path, resume=True).done) == {("cfg", "t1"), ("cfg", "t2")}
+    fresh = SlowStreamingAssistant()
+    evaluate(fresh, items, "cfg", {}, time_limit=5, partial=partial_results(tmp_path, resume=False))  # type: ignore[arg-type]
+    assert fresh.asked == [t for it in items for t in it.turns]
