@@ -10,11 +10,26 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.crosslingual import Meaning
-from rag.items import MIN_CLAUSE_ITEMS, clauses_of, excluded, item_run, named_item, noun_clauses
+from rag.items import (
+    ITEM_HEADING_CHARS,
+    MIN_CLAUSE_ITEMS,
+    best_group,
+    clauses_of,
+    excluded,
+    explanation,
+    format_clauses,
+    format_group,
+    item_run,
+    named_item,
+    names,
+    noun_clauses,
+)
+from rag.quoting import ChunkLookup, hits_for, quote, span
+from rag.quoting import cite as _cite
 from rag.sentences import (
     CN_NUM,
     ListGroup,
@@ -24,14 +39,11 @@ from rag.sentences import (
     question_core,
     split_sentences,
 )
-from rag.types import Chunk, Essay, Hit
+from rag.types import Essay, Hit
 
-__all__ = ["Composed", "ListGroup", "Sentence", "SentenceIndex", "bigrams", "compose_answer", "question_core",
-           "quote_sentences", "split_sentences"]
+__all__ = ["ChunkLookup", "Composed", "ListGroup", "Sentence", "SentenceIndex", "best_group", "bigrams",
+           "compose_answer", "format_group", "question_core", "quote_sentences", "split_sentences"]
 
-
-
-ChunkLookup = Callable[[str, int, int], Chunk | None]
 
 
 @dataclass
@@ -41,59 +53,6 @@ class Composed:
     text: str
     hits: list[Hit]
     best: float
-
-
-def _span(chunk: Chunk, index: SentenceIndex) -> tuple[int, int]:
-    essay = index.essays.get(chunk.essay_id)
-    if essay is None:
-        return chunk.char_start, chunk.char_end
-    if essay.text[chunk.char_start:chunk.char_end] == chunk.text:
-        return chunk.char_start, chunk.char_end
-    at = essay.text.find(chunk.text[:40])
-    return (at, at + len(chunk.text)) if at >= 0 else (chunk.char_start, chunk.char_end)
-
-
-def _cite(text: str, ns: Sequence[int]) -> str:
-    """Put the markers before the sentence's closing punctuation, or after a closing quotation mark (…发展。”[1]),
-    so that a quotation is never split by its own citation."""
-    marks = "".join(f"[{n}]" for n in ns)
-    m = re.search(r"[。！？!?；;]*[”’」』）)]*$", text)
-    cut = m.start() if m else len(text)
-    tail = text[cut:] or "。"
-    if re.search(r"[”’」』]", tail):
-        return f"{text}{marks}"
-    return f"{text[:cut]}{marks}{tail}"
-
-
-def _hits_for(sentence: Sentence, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> list[int]:
-    """1-based numbers of the hits whose chunks hold the sentence; chunks not yet retrieved are added to hits."""
-    found: list[int] = []
-    covered = 0
-    for i, h in enumerate(hits, 1):
-        if h.chunk.essay_id != sentence.essay_id:
-            continue
-        a, b = _span(h.chunk, index)
-        overlap = min(b, sentence.end) - max(a, sentence.start)
-        if overlap > 0 and not any(hits[j - 1].chunk.id == h.chunk.id for j in found):
-            found.append(i)
-            covered += overlap
-    length = sentence.end - sentence.start
-    if covered >= 0.9 * length or lookup is None:
-        return found
-    pos = sentence.start
-    while pos < sentence.end:
-        chunk = lookup(sentence.essay_id, pos, pos + 1)
-        if chunk is None:
-            break
-        if not any(hits[j - 1].chunk.id == chunk.id for j in found):
-            idx = next((i for i, h in enumerate(hits, 1) if h.chunk.id == chunk.id), 0)
-            if not idx:
-                hits.append(Hit(chunk=chunk, score=0.0, rank=len(hits) + 1))
-                idx = len(hits)
-            found.append(idx)
-        a, b = _span(chunk, index)
-        pos = max(b, pos + 1)
-    return sorted(found, key=lambda j: _span(hits[j - 1].chunk, index)[0])
 
 
 def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex,
@@ -106,7 +65,7 @@ def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex,
     scored: list[tuple[float, Sentence, int]] = []
     seen: set[tuple[str, int]] = set()
     for i, h in enumerate(hits, 1):
-        a, b = _span(h.chunk, index)
+        a, b = span(h.chunk, index)
         prior = 1.0 / (1.0 + 0.35 * (i - 1))
         for s in index.in_span(h.chunk.essay_id, a, b):
             key = (s.essay_id, s.start)
@@ -144,44 +103,6 @@ def _length_factor(text: str) -> float:
 def _similar(a: str, b: str) -> bool:
     ga, gb = set(bigrams(a)), set(bigrams(b))
     return bool(ga and gb) and len(ga & gb) / min(len(ga), len(gb)) > 0.6
-
-
-_COUNT = re.compile(r"(?:哪|这|那)?([两二三四五六七八九])(?:项|个|点|条|种|方面|大)")
-
-
-def best_group(question: str, hits: Sequence[Hit], index: SentenceIndex) -> tuple[float, ListGroup | None]:
-    """The enumeration in the retrieved essays that best answers an enumerative question."""
-    core = bigrams(question_core(question))
-    first_rank: dict[str, int] = {}
-    for i, h in enumerate(hits[:4]):
-        first_rank.setdefault(h.chunk.essay_id, i)
-    m = _COUNT.search(question)
-    want = "一两三四五六七八九".index(m.group(1).replace("二", "两")) + 1 if m else 0
-    best: tuple[float, ListGroup | None] = (0.0, None)
-    for g in index.groups:
-        if g.essay_id not in first_rank:
-            continue
-        intro = index.coverage(core, g.intro.text) if g.intro is not None else 0.0
-        context = index.coverage(core, "".join(s.text for s in _before(g, index, 3)))
-        body = index.coverage(core, "".join(s.text for item in g.items for s in item))
-        score = max(intro, 0.9 * context, 0.8 * body)
-        score += 0.1 / (1 + first_rank[g.essay_id])
-        if want and want == len(g.items):
-            score += 0.15
-        elif want:
-            score -= 0.1
-        if score > best[0]:
-            best = (score, g)
-    return best
-
-
-def _before(g: ListGroup, index: SentenceIndex, n: int) -> list[Sentence]:
-    """The introduction and up to n-1 sentences before it in the same section (the list's context)."""
-    if g.intro is None:
-        return []
-    sents = index.sentences[g.essay_id]
-    i = sents.index(g.intro)
-    return [s for s in sents[max(0, i - n + 1):i + 1] if s.section_index == g.intro.section_index]
 
 
 # Sentences that carry what a kind of question asks for (the planner's `ask`): a definition's 是指, a reason's
@@ -258,8 +179,8 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         counted = next(((s, items) for sc, s, _n in scored if sc >= NOUN_LIST_SHARE * best_score
                         and (items := noun_clauses(s, nouns))), None)
         own = [g for g in index.groups if g.intro == top or (top.ordinal and any(top in it for it in g.items))]
-        if counted is not None and not any(_names(g, nouns) for g in own):
-            return Composed(_format_clauses(*counted, hits, index, lookup), hits, best_score)
+        if counted is not None and not any(names(g, nouns) for g in own):
+            return Composed(format_clauses(*counted, hits, index, lookup), hits, best_score)
         # the best sentence announces a list (科技水平高、生产效率优……等特征) or is one of its items: the whole list
         if own:
             return Composed(format_group(own[0], hits, index, lookup, exclude), hits, best_score)
@@ -269,7 +190,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             return Composed(format_group(group, hits, index, lookup, exclude), hits, max(best_score, g_score))
         clauses = clauses_of(top)
         if len(clauses) >= MIN_CLAUSE_ITEMS:  # one sentence of parallel ；-clauses (统筹A；统筹B；统筹C): its items
-            return Composed(_format_clauses(top, clauses, hits, index, lookup), hits, best_score)
+            return Composed(format_clauses(top, clauses, hits, index, lookup), hits, best_score)
     elif ask in ANNOUNCED_ASKS and not asks_one_item:
         # a "how" whose best sentence announces an enumeration (如何增强发展动能 → 一是…二是…): the enumeration
         for g in index.groups:
@@ -362,65 +283,6 @@ NOUN_LIST_SHARE = 0.4
 ANNOUNCED_ASKS = ("way", "stance", "reason")
 
 
-def _names(group: ListGroup, nouns: Sequence[str]) -> bool:
-    """Does the list's introduction or an item name one of the nouns the question counts?"""
-    text = "".join(s.text for s in ([group.intro] if group.intro else []) + [s for it in group.items for s in it])
-    return any(n in text for n in nouns)
-
-
-def _format_clauses(s: Sentence, clauses: Sequence[Sentence], hits: list[Hit], index: SentenceIndex,
-                    lookup: ChunkLookup | None) -> str:
-    """A list inside one sentence: the sentence leading into it (same paragraph), then one line per clause."""
-    essay = index.essays[s.essay_id]
-    lines = [f"{essay.author}在《{essay.title}》中提出："]
-    sents = index.sentences[s.essay_id]
-    i = sents.index(s)
-    if i > 0 and sents[i - 1].paragraph == s.paragraph and not sents[i - 1].ordinal and clauses[0].start == s.start:
-        lines[0] += _cite(sents[i - 1].text, _hits_for(sents[i - 1], hits, index, lookup))
-    lines += [f"{k}. {_cite(_close(c.text), _hits_for(c, hits, index, lookup))}" for k, c in enumerate(clauses, 1)]
-    return "\n".join(lines)
-
-
-def format_group(group: ListGroup, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None,
-                 exclude: Sequence[str] = ()) -> str:
-    """An enumeration as a list: its introduction, then one line per item (less the items `exclude` leaves out),
-    every sentence cited."""
-    essay = index.essays[group.essay_id]
-    lines = [f"{essay.author}在《{essay.title}》中提出："]
-    if group.intro is not None:
-        lines[0] += _cite(group.intro.text, _hits_for(group.intro, hits, index, lookup))
-    items = [it for it in group.items if not any(excluded(s, exclude) for s in it)] or list(group.items)
-    numbered = len(items) > 1 and not all(item[0].ordinal for item in items)
-    for k, item in enumerate(items, 1):
-        lead = item[0]
-        explained = [lead, *([x] if (x := explanation(lead, index)) is not None else [])]
-        body = "".join(_cite(s.text, _hits_for(s, hits, index, lookup)) for s in explained)
-        lines.append(f"{k}. {body}" if numbered else body)
-    return "\n".join(lines)
-
-
-# What makes a sentence the explanation of a terse list item: it defines or describes (是指, 体现为, 意味着).
-_EXPLAINS = re.compile(r"是指|指的是|体现为|表现为|意味着|就是|即|要求|关键在于|重点是")
-ITEM_HEADING_CHARS = 25  # an item sentence shorter than this is a heading (生产效率优。): it needs its explanation
-
-
-def explanation(lead: Sentence, index: SentenceIndex, window: int = 3) -> Sentence | None:
-    """The sentence that says what a terse list item means: among the next few of its paragraph, the first that
-    defines or describes, else the next one; None for an item that explains itself or has nothing after it."""
-    if len(lead.text) >= ITEM_HEADING_CHARS:
-        return None
-    sents = index.sentences[lead.essay_id]
-    i = sents.index(lead)
-    after = []
-    for s in sents[i + 1:i + 1 + window]:
-        if s.paragraph != lead.paragraph or s.ordinal:
-            break
-        after.append(s)
-    if not after:
-        return None
-    return next((s for s in after if _EXPLAINS.search(s.text)), after[0])
-
-
 def _format(parts: list[Sentence], hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> str:
     """Group the chosen sentences by essay (in order of first choice) and by position inside each essay."""
     order: list[str] = []
@@ -431,7 +293,7 @@ def _format(parts: list[Sentence], hits: list[Hit], index: SentenceIndex, lookup
     for eid in order:
         essay = index.essays[eid]
         group = sorted((s for s in parts if s.essay_id == eid), key=lambda p: p.start)
-        out.append(f"{essay.author}在《{essay.title}》中指出：{_quote(group, hits, index, lookup)}")
+        out.append(f"{essay.author}在《{essay.title}》中指出：{quote(group, hits, index, lookup)}")
     return "\n\n".join(out)
 
 
@@ -452,7 +314,7 @@ def summarize_essay(essay: Essay, hits: list[Hit], index: SentenceIndex, lookup:
         if not in_sec:
             continue
         picked = _central(in_sec, index, per_section, section.title)
-        cited = "".join(_cite(_trim(s.text), _hits_for(s, hits, index, lookup)) for s in picked)
+        cited = "".join(_cite(_trim(s.text), hits_for(s, hits, index, lookup)) for s in picked)
         title = "引言" if section.title in ("", "引言") else section.title
         if _bare(picked[0].text).startswith(_bare(title)):  # a lead-sentence title: the sentence says it once
             lines.append(f"{len(lines)}. {cited}")
@@ -499,11 +361,6 @@ def _central(sents: list[Sentence], index: SentenceIndex, k: int, title: str) ->
     return sorted(picked, key=lambda s: s.start)
 
 
-def _close(text: str) -> str:
-    """A clause ending in ； or ， shown on its own line ends like a sentence."""
-    return text[:-1] + "。" if text.endswith(("；", "，")) else text
-
-
 def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 110,
           topic: Sequence[str] = ()) -> list[Sentence]:
     """A long enumerating sentence narrowed to its clauses (split at ；) that carry the question's words (the
@@ -518,17 +375,6 @@ def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 1
         return [s]
     keep = [c for c, sc in zip(clauses, scores, strict=True) if sc >= 0.8 * top][:2]
     return keep
-
-
-def _quote(parts: Sequence[Sentence], hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> str:
-    """Cited quotes of sentences or clauses; a clause ending in ； closes with 。 when it ends the quote."""
-    out = []
-    for k, part in enumerate(parts):
-        text = part.text
-        if text.endswith(("；", "，")) and (k == len(parts) - 1 or parts[k + 1].start != part.end):
-            text = text[:-1] + "。"
-        out.append(_cite(text, _hits_for(part, hits, index, lookup)))
-    return "".join(out)
 
 
 def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: SentenceIndex,
@@ -556,7 +402,7 @@ def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: Sente
             nxt = _next_in_paragraph(sent, index) if len(sent.text) < 25 else None
             if nxt is not None and all(p.start != nxt.start for p in parts):
                 parts.extend(focus(nxt, core, index))
-        lines.append(f"- {essay.author}《{essay.title}》：{_quote(parts, hits, index, lookup)}")
+        lines.append(f"- {essay.author}《{essay.title}》：{quote(parts, hits, index, lookup)}")
     if silent:
         lines.append(f"- {'、'.join(silent)}的文章未专门论及这一话题。")
     return Composed("\n".join(lines), hits, best_all)
@@ -572,7 +418,7 @@ def overview(essays: Sequence[Essay], hits: list[Hit], index: SentenceIndex,
         if not sents:
             continue
         lead = sents[0]
-        lines.append(f"- {e.author}《{e.title}》：{_cite(_trim(lead.text, 150), _hits_for(lead, hits, index, lookup))}")
+        lines.append(f"- {e.author}《{e.title}》：{_cite(_trim(lead.text, 150), hits_for(lead, hits, index, lookup))}")
     return Composed("\n".join(lines), hits, 1.0)
 
 

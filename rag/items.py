@@ -1,4 +1,5 @@
-"""List items inside the sentence index: an item's own sentences, and the lists one sentence holds in its clauses.
+"""Lists in the sentence index: the list that answers a list question, an item's own sentences, the lists one
+sentence holds in its clauses, and how a list is quoted.
 
 A list item is addressed three ways: by a follow-up's ordinal (the item the last answer showed), by a question
 that names its heading word for word, or by the noun a list question counts (哪几个转变 is answered by the
@@ -11,7 +12,8 @@ import re
 from collections.abc import Sequence
 
 from rag import citations as cit
-from rag.sentences import CN_NUM, Sentence, SentenceIndex, bigrams
+from rag.quoting import ChunkLookup, cite, close_clause, hits_for
+from rag.sentences import CN_NUM, ListGroup, Sentence, SentenceIndex, bigrams, question_core
 from rag.types import Hit
 
 _LEAD = re.compile(rf"^(?:[{CN_NUM}]是|第[{CN_NUM}][，、]|首先|其次|再次|最后)")
@@ -127,3 +129,100 @@ def excluded(s: Sentence, exclude: Sequence[str]) -> bool:
         if other and len(other) <= BESIDES_GRAMS and len(grams & other) >= BESIDES_SHARE * len(other):
             return True
     return False
+
+
+_COUNT = re.compile(r"(?:哪|这|那)?([两二三四五六七八九])(?:项|个|点|条|种|方面|大)")
+
+
+def best_group(question: str, hits: Sequence[Hit], index: SentenceIndex) -> tuple[float, ListGroup | None]:
+    """The enumeration in the retrieved essays that best answers an enumerative question."""
+    core = bigrams(question_core(question))
+    first_rank: dict[str, int] = {}
+    for i, h in enumerate(hits[:4]):
+        first_rank.setdefault(h.chunk.essay_id, i)
+    m = _COUNT.search(question)
+    want = "一两三四五六七八九".index(m.group(1).replace("二", "两")) + 1 if m else 0
+    best: tuple[float, ListGroup | None] = (0.0, None)
+    for g in index.groups:
+        if g.essay_id not in first_rank:
+            continue
+        intro = index.coverage(core, g.intro.text) if g.intro is not None else 0.0
+        context = index.coverage(core, "".join(s.text for s in _before(g, index, 3)))
+        body = index.coverage(core, "".join(s.text for item in g.items for s in item))
+        score = max(intro, 0.9 * context, 0.8 * body)
+        score += 0.1 / (1 + first_rank[g.essay_id])
+        if want and want == len(g.items):
+            score += 0.15
+        elif want:
+            score -= 0.1
+        if score > best[0]:
+            best = (score, g)
+    return best
+
+
+def _before(g: ListGroup, index: SentenceIndex, n: int) -> list[Sentence]:
+    """The introduction and up to n-1 sentences before it in the same section (the list's context)."""
+    if g.intro is None:
+        return []
+    sents = index.sentences[g.essay_id]
+    i = sents.index(g.intro)
+    return [s for s in sents[max(0, i - n + 1):i + 1] if s.section_index == g.intro.section_index]
+
+
+def names(group: ListGroup, nouns: Sequence[str]) -> bool:
+    """Does the list's introduction or an item name one of the nouns the question counts?"""
+    text = "".join(s.text for s in ([group.intro] if group.intro else []) + [s for it in group.items for s in it])
+    return any(n in text for n in nouns)
+
+
+def format_clauses(s: Sentence, clauses: Sequence[Sentence], hits: list[Hit], index: SentenceIndex,
+                    lookup: ChunkLookup | None) -> str:
+    """A list inside one sentence: the sentence leading into it (same paragraph), then one line per clause."""
+    essay = index.essays[s.essay_id]
+    lines = [f"{essay.author}在《{essay.title}》中提出："]
+    sents = index.sentences[s.essay_id]
+    i = sents.index(s)
+    if i > 0 and sents[i - 1].paragraph == s.paragraph and not sents[i - 1].ordinal and clauses[0].start == s.start:
+        lines[0] += cite(sents[i - 1].text, hits_for(sents[i - 1], hits, index, lookup))
+    lines += [f"{k}. {cite(close_clause(c.text), hits_for(c, hits, index, lookup))}" for k, c in enumerate(clauses, 1)]
+    return "\n".join(lines)
+
+
+def format_group(group: ListGroup, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None,
+                 exclude: Sequence[str] = ()) -> str:
+    """An enumeration as a list: its introduction, then one line per item (less the items `exclude` leaves out),
+    every sentence cited."""
+    essay = index.essays[group.essay_id]
+    lines = [f"{essay.author}在《{essay.title}》中提出："]
+    if group.intro is not None:
+        lines[0] += cite(group.intro.text, hits_for(group.intro, hits, index, lookup))
+    items = [it for it in group.items if not any(excluded(s, exclude) for s in it)] or list(group.items)
+    numbered = len(items) > 1 and not all(item[0].ordinal for item in items)
+    for k, item in enumerate(items, 1):
+        lead = item[0]
+        explained = [lead, *([x] if (x := explanation(lead, index)) is not None else [])]
+        body = "".join(cite(s.text, hits_for(s, hits, index, lookup)) for s in explained)
+        lines.append(f"{k}. {body}" if numbered else body)
+    return "\n".join(lines)
+
+
+# What makes a sentence the explanation of a terse list item: it defines or describes (是指, 体现为, 意味着).
+_EXPLAINS = re.compile(r"是指|指的是|体现为|表现为|意味着|就是|即|要求|关键在于|重点是")
+ITEM_HEADING_CHARS = 25  # an item sentence shorter than this is a heading (生产效率优。): it needs its explanation
+
+
+def explanation(lead: Sentence, index: SentenceIndex, window: int = 3) -> Sentence | None:
+    """The sentence that says what a terse list item means: among the next few of its paragraph, the first that
+    defines or describes, else the next one; None for an item that explains itself or has nothing after it."""
+    if len(lead.text) >= ITEM_HEADING_CHARS:
+        return None
+    sents = index.sentences[lead.essay_id]
+    i = sents.index(lead)
+    after = []
+    for s in sents[i + 1:i + 1 + window]:
+        if s.paragraph != lead.paragraph or s.ordinal:
+            break
+        after.append(s)
+    if not after:
+        return None
+    return next((s for s in after if _EXPLAINS.search(s.text)), after[0])
