@@ -20,6 +20,7 @@ import prompts
 from rag import citations as cit
 from rag import extractive as ex
 from rag import premise as pm
+from rag import summaries
 from rag.config import Settings
 from rag.errors import InputError
 from rag.evidence import EvidenceModel
@@ -321,7 +322,7 @@ class Assistant:
         chunks = self._essay_chunks(essay)
         timer.lap("retrieve")
         if not chunks:
-            yield from self.reply.refuse(q, plan.standalone, [], timer)
+            yield from self.reply.refuse(q, plan.standalone, [], timer, topics=False)
             return
         hits = [Hit(chunk=chunks[0], score=1.0, rank=0)]
         aff = re.sub(r"^[（(]?\s*作者系|[）)]\s*$", "", essay.affiliation).strip()
@@ -337,7 +338,7 @@ class Assistant:
         timer.lap("retrieve")
 
         def extractive() -> ex.Composed:
-            return ex.summarize_essay(essay, hits, self.index, self._lookup)
+            return summaries.summarize_essay(essay, hits, self.index, self._lookup)
 
         if self.generator is None:
             composed = extractive()
@@ -348,7 +349,12 @@ class Assistant:
 
     def _topic(self, q: str, plan: Plan, timer: Timer) -> Iterator[Delta | Answer]:
         per_essay: dict[str, list[Hit]] = {}
-        topic = ex.strip_topic_scaffold(plan.standalone, [e.author for e in self.essays])
+        if summaries.unknown_terms(plan.topic, self.index):
+            # 这些文章对个人所得税改革有什么看法: quoting what they say about 改革 would answer another question
+            yield from self.reply.refuse(q, plan.standalone, [], timer, topics=False)
+            return
+        # the topic's own words when the planner found them (a scaffold-free query), else the question stripped
+        topic = " ".join(plan.topic) or summaries.strip_topic_scaffold(plan.standalone, [e.author for e in self.essays])
         if not re.search(r"[^\W_]", topic):
             topic = plan.standalone
         wanted = plan.essays or self.essays
@@ -357,7 +363,7 @@ class Assistant:
             own = [h for h in ranked if h.chunk.essay_id == e.id][:3]
             per_essay[e.id] = own or self._search(topic, essay=e, k=3)
         timer.lap("retrieve")
-        composed = ex.summarize_topic(plan.standalone, per_essay, self.index, self._lookup)
+        composed = summaries.summarize_topic(plan.standalone, per_essay, self.index, self._lookup, terms=plan.topic)
         all_hits = [h for hs in per_essay.values() for h in hs]
         if composed.best == 0.0:
             yield from self.reply.refuse(q, plan.standalone, all_hits, timer)
@@ -374,7 +380,7 @@ class Assistant:
         for e in plan.essays:
             hits.extend(Hit(chunk=c, score=1.0, rank=i) for i, c in enumerate(self._essay_chunks(e)[:1]))
         timer.lap("retrieve")
-        composed = ex.overview(plan.essays, hits, self.index, self._lookup)
+        composed = summaries.overview(plan.essays, hits, self.index, self._lookup)
         if self.generator is None:
             yield from self.reply.extractive(q, plan.standalone, composed.text, composed.hits, timer,
                                              prompts.phrase("extractive_notice"))

@@ -7,6 +7,7 @@ import re
 from fakes import FakeRetriever, make_corpus
 
 from rag import extractive as ex
+from rag import summaries
 from rag.planner import ask_of
 from rag.types import Hit
 
@@ -62,7 +63,7 @@ def test_composition_is_deterministic() -> None:
 
 def test_essay_summary_goes_section_by_section() -> None:
     hits = [Hit(c, 1.0) for c in CHUNKS if c.essay_id == "e2"]
-    text = ex.summarize_essay(ESSAYS[1], hits, INDEX, lookup).text
+    text = summaries.summarize_essay(ESSAYS[1], hits, INDEX, lookup).text
     lines = text.splitlines()
     assert lines[0] == "钱红《数字经济赋能区域发展》按章节概括如下："
     assert [ln.split("：")[0] for ln in lines[1:]] == ["1. 引言", "2. 数字基础设施", "3. 数字人才"]
@@ -72,7 +73,7 @@ def test_essay_summary_goes_section_by_section() -> None:
 def test_topic_across_essays_is_grouped_by_author() -> None:
     r = FakeRetriever.default()
     per = {e.id: r.search("人才", essay=e.id, k=3) for e in ESSAYS}
-    composed = ex.summarize_topic("几位作者对人才怎么看？", per, INDEX)
+    composed = summaries.summarize_topic("几位作者对人才怎么看？", per, INDEX)
     assert "- 钱红《数字经济赋能区域发展》：" in composed.text
     assert "赵明的文章未专门论及" in composed.text
 
