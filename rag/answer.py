@@ -322,7 +322,7 @@ class Assistant:
         chunks = self._essay_chunks(essay)
         timer.lap("retrieve")
         if not chunks:
-            yield from self.reply.refuse(q, plan.standalone, [], timer, topics=False)
+            yield from self.reply.refuse(q, plan.standalone, [], timer)
             return
         hits = [Hit(chunk=chunks[0], score=1.0, rank=0)]
         aff = re.sub(r"^[（(]?\s*作者系|[）)]\s*$", "", essay.affiliation).strip()
