@@ -97,3 +97,15 @@ def test_instruction_sentences_in_documents_are_never_quoted() -> None:
 def test_a_citation_never_splits_a_quotation() -> None:
     assert ex._cite("他强调：“要加快发展。”", [1, 2]) == "他强调：“要加快发展。”[1][2]"
     assert ex._cite("要加快发展。", [1]) == "要加快发展[1]。"
+
+
+def test_topic_sentences_are_found_outside_the_retrieved_passages() -> None:
+    per: dict[str, list[Hit]] = {e.id: [] for e in ESSAYS}  # nothing retrieved: the topic words still find them
+    composed = summaries.summarize_topic("几位作者对人才怎么看？", per, INDEX, lookup, terms=("人才",))
+    line = next(ln for ln in composed.text.splitlines() if ln.startswith("- 钱红"))
+    assert "第一资源" in line and "领军人才" in line and re.search(r"\[\d+\]", line)
+    assert composed.best == 1.0 and composed.hits
+
+
+def test_words_the_essays_never_use_are_unknown() -> None:
+    assert summaries.unknown_terms(("个人所得税", "人才"), INDEX) == ["个人所得税"]

@@ -1,0 +1,99 @@
+# ruff: noqa: F811  (pytest fixtures imported from retrieval_fixtures are redefined as parameters)
+"""Summaries on the seed essays: one essay section by section, a topic author by author (offline backend)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rag.answer import Assistant
+from rag.config import Settings
+from rag.retrieve import Retriever
+from rag.types import Answer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def offline(seed_retriever: Retriever, seed_settings: Settings) -> Assistant:
+    return Assistant(seed_retriever, None, seed_settings)
+
+
+def cited_authors(answer: Answer) -> set[str]:
+    return {c.chunk.author.replace(" ", "") for c in answer.citations}
+
+
+def assert_grounded(answer: Answer) -> None:
+    ids = {h.chunk.id for h in answer.retrieved}
+    assert answer.citations and all(c.chunk.id in ids for c in answer.citations)
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)} == {c.n for c in answer.citations}
+
+
+def author_line(answer: Answer, author: str) -> str:
+    return next((ln for ln in answer.answer.splitlines() if ln.startswith(f"- {author}《")), "")
+
+
+@pytest.mark.parametrize(("question", "author"), [
+    ("那篇讲区域创新的文章主要讲了什么？", "傅晋华"),  # named by a distinctive part of its title
+    ("简单介绍一下谈产业基础高级化的那篇文章", "王成仁"),
+    ("王静那篇文章的大意是什么？", "王静"),
+    ("帮我概括一下李晓华那篇谈新型工业化的文章", "李晓华"),  # title words describe the essay, not a sub-topic
+])
+def test_a_whole_essay_is_summarised_by_its_sections(offline: Assistant, question: str, author: str) -> None:
+    answer = offline.ask(question)
+    essay = next(e for e in offline.essays if e.author == author)
+    assert answer.answer.startswith(f"{author}《{essay.title}》按章节概括如下：")
+    lines = answer.answer.splitlines()[1:]
+    assert [ln.split(".")[0] for ln in lines] == [str(k) for k in range(1, len(essay.sections) + 1)]
+    assert all(re.search(r"\[\d+\]", ln) for ln in lines)
+    assert cited_authors(answer) == {author}
+    assert_grounded(answer)
+
+
+def test_a_section_with_two_enumerations_keeps_what_introduces_each(offline: Assistant) -> None:
+    answer = offline.ask("总结一下李晓华的文章")
+    last = answer.answer.splitlines()[4]
+    assert last.startswith("4. 明确提质增效着力点：")
+    intro = "增强发展动能是实现新型工业化高质量发展的关键因素"
+    assert last.index("三是前瞻布局未来产业") < last.index(intro) < last.index("一是全面增强自主创新能力")
+
+
+def test_a_question_about_a_topic_inside_one_essay_is_not_a_summary(offline: Assistant) -> None:
+    plan = offline.planner.plan("李晓华说了哪些新型工业化的特征？")
+    assert plan.kind == "qa" and plan.ask == "list"
+
+
+def test_a_topic_is_answered_author_by_author_with_the_sentences_about_it(offline: Assistant) -> None:
+    answer = offline.ask("几位作者分别怎么谈人才？")
+    assert answer.answer.startswith("几位作者的相关论述如下：")
+    assert "领军人才" in author_line(answer, "王静")
+    assert "第一资源" in author_line(answer, "傅晋华")
+    assert "海外高层次人才" in author_line(answer, "王成仁")
+    assert "李晓华的文章未专门论及这一话题" in answer.answer
+    assert cited_authors(answer) == {"王静", "傅晋华", "王成仁"}
+    assert_grounded(answer)
+
+
+def test_a_topic_sentence_is_shown_under_the_heading_of_its_item(offline: Assistant) -> None:
+    answer = offline.ask("各篇文章怎么讲产业链供应链安全？")
+    line = author_line(answer, "李晓华")
+    assert line.index("产业韧性强") < line.index("产业链供应链安全风险")
+    assert "自主可控" in author_line(answer, "王成仁")
+    assert_grounded(answer)
+
+
+def test_a_topic_named_by_words_the_essays_share_in_part_is_found_in_every_essay(offline: Assistant) -> None:
+    answer = offline.ask("四篇文章对于对外开放与合作各自是怎么说的？")
+    assert cited_authors(answer) == {"李晓华", "王静", "傅晋华", "王成仁"}
+    assert "双循环" in author_line(answer, "李晓华") and "开放创新生态" in author_line(answer, "傅晋华")
+
+
+def test_a_topic_the_essays_never_mention_is_refused(offline: Assistant) -> None:
+    answer = offline.ask("几位作者怎么看个人所得税？")
+    assert answer.refused and not answer.citations
+
+
+def test_what_the_essays_are_about_is_an_overview_not_a_topic(offline: Assistant) -> None:
+    plan = offline.planner.plan("这几篇文章的主要内容是什么？")
+    assert plan.kind == "overview" and len(plan.essays) == 4
