@@ -54,7 +54,7 @@ SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一�
                           r"(讲|说|谈)(了|的)?(些|是)?什么|主要讨论|主要讲|"
                           r"summar|main (idea|point)|what is .* about", re.I)
 # Several essays or authors at once (几位作者, 四篇文章, 各篇文章, 作者们): a topic across essays or an overview.
-_TOPIC_ACROSS = re.compile(r"([几两三四五六七八九各每]|所有|不同|这些)(位|篇)?(作者|文章)|作者们|分别|各自")
+_TOPIC_ACROSS = re.compile(r"([几两三四五六七八九各每]|所有|不同|这些|哪些)(位|篇)?(作者|文章)|作者们|分别|各自")
 _META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里|儿)?(工作|上班|任职)|职务|职称|"
                    r"身份|谁写的|作者是谁|哪位作者写|作者是哪位|where does .* work|affiliat", re.I)
 
