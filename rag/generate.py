@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # the openai package takes ~0.4 s to import; the offline back
 Extractive = Callable[[], ex.Composed]
 # A section batch of a long essay's map-reduce summary is answered in at most this many tokens.
 SUMMARY_MAP_TOKENS = 400
+# A small model's essay summary reads the offline summary's sentences within this many times the source budget:
+# the seed essays' offline summaries take 595-676 cl100k tokens, so twice the 400-token budget keeps them whole.
+SUMMARY_SCALE = 2
 
 
 class Generator:
@@ -53,6 +56,18 @@ class Generator:
 
     def _messages(self, user: str) -> list[dict[str, str]]:
         return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
+
+    def _sources(self, hits: list[Hit], question: str, extractive: Extractive, keep_all: bool = False,
+                 scale: int = 1) -> tuple[list[Hit], str]:
+        """The hits the model may cite and their sources block. A small model (a source budget) gets the
+        sentences the extractive composer chose (the whole list, an item's how-to, each essay's central
+        sentences), not the passage sentences nearest the question's words."""
+        if self.budget > 0:
+            composed = extractive()
+            chosen = src.composed_sources(composed.text, composed.hits, self.budget * scale)
+            if chosen.hits:
+                return chosen.hits, src.format_sources(chosen.hits, texts=chosen.texts)
+        return hits, src.prompt_sources(hits, question, self.budget, keep_all=keep_all)
 
     # ----------------------------------------------------------------------------------------- rewrite
 
@@ -84,16 +99,16 @@ class Generator:
     # ----------------------------------------------------------------------------------------- by kind
 
     def answer(self, q: str, standalone: str, hits: list[Hit], premise: pm.PremiseCheck | None, timer: Timer,
-               extractive: Extractive) -> Iterator[Delta | Answer]:
+               extractive: Extractive, expected: verify.Expected | None = None) -> Iterator[Delta | Answer]:
         """A question answered from retrieved passages (the gate already said they cover it)."""
         note = ""
         if premise is not None:
             note = f"注意：问题中的说法与资料不符（{premise.explanation}），请先根据资料指出并纠正，再回答。"
-        sources = src.prompt_sources(hits, standalone, self.budget)
+        hits, sources = self._sources(hits, standalone, extractive)
         user = prompts.render("answer", sources=sources, question=src.fence(standalone), note=note,
                               refusal=prompts.phrase("refusal"))
         yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive,
-                               allow_refusal=premise is None)
+                               allow_refusal=premise is None, expected=expected)
 
     def summary(self, q: str, standalone: str, essay: Essay, hits: list[Hit], timer: Timer,
                 extractive: Extractive) -> Iterator[Delta | Answer]:
@@ -101,9 +116,13 @@ class Generator:
         chunks = [h.chunk for h in hits]
         batches = _batches(chunks, self.summary_budget)
         author, title = src.fence(essay.author, one_line=True), src.fence(essay.title, one_line=True)
-        if len(batches) == 1:
+        if len(batches) == 1 or self.budget > 0:
+            # a small model summarises the offline summary's sentences in one call (a map-reduce over a whole
+            # essay took 21-50 s on 2 cores)
+            hits, sources = self._sources(hits, q, extractive, scale=SUMMARY_SCALE) if self.budget > 0 else (
+                hits, src.format_sources(hits))
             user = prompts.render("summary_essay", author=author, title=title, question=src.fence(q),
-                                  sources=src.format_sources(hits))
+                                  sources=sources)
             yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive, allow_refusal=False)
             return
         # map: each batch of sections summarised on its own, markers numbered globally; reduce: concatenation
@@ -128,23 +147,27 @@ class Generator:
         raw = f"{essay.author}《{essay.title}》按章节概括如下：\n" + "\n".join(p.strip() for p in parts)
         yield from self._finish_raw(q, standalone, raw, hits, timer, usage=usage)
 
-    def topic(self, q: str, standalone: str, hits: list[Hit], timer: Timer,
-              extractive: Extractive) -> Iterator[Delta | Answer]:
+    def topic(self, q: str, standalone: str, hits: list[Hit], timer: Timer, extractive: Extractive,
+              expected: verify.Expected | None = None) -> Iterator[Delta | Answer]:
         """A topic across essays: every essay's passages kept, the budget shared out."""
-        user = prompts.render("summary_topic", question=src.fence(standalone),
-                              sources=src.prompt_sources(hits, standalone, self.budget, keep_all=True))
-        yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive, allow_refusal=False)
+        hits, sources = self._sources(hits, standalone, extractive, keep_all=True)
+        user = prompts.render("summary_topic", question=src.fence(standalone), sources=sources)
+        yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive, allow_refusal=False,
+                               expected=expected)
 
     def overview(self, q: str, standalone: str, hits: list[Hit], timer: Timer,
                  extractive: Extractive) -> Iterator[Delta | Answer]:
         """What the essays are about, from each essay's opening passage."""
-        user = prompts.render("summary_topic", question=src.fence(standalone), sources=src.format_sources(hits))
+        hits, sources = (self._sources(hits, standalone, extractive) if self.budget > 0
+                         else (hits, src.format_sources(hits)))
+        user = prompts.render("summary_topic", question=src.fence(standalone), sources=sources)
         yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive, allow_refusal=False)
 
     # ----------------------------------------------------------------------------------------- the stream
 
     def stream(self, q: str, standalone: str, messages: list[dict[str, str]], hits: list[Hit], timer: Timer,
-               extractive: Extractive, allow_refusal: bool) -> Iterator[Delta | Answer]:
+               extractive: Extractive, allow_refusal: bool,
+               expected: verify.Expected | None = None) -> Iterator[Delta | Answer]:
         """Stream the model's answer, then verify it; the final Answer says whether streamed text was withdrawn."""
         reply = self.reply
         cleaner = cit.StreamCleaner([h.chunk for h in hits])
@@ -200,7 +223,7 @@ class Generator:
         text = drop_refusal_sentence(text) if cleaner.markers.cited() else text
         verdict = verify.verify(text, cleaner.markers.cited(), standalone, sources=[h.chunk for h in hits],
                                 prompt_text="\n".join(m["content"] for m in messages),
-                                passages=self._passages(cleaner.markers.cited()))
+                                passages=self._passages(cleaner.markers.cited()), expected=expected)
         timer.lap("verify")
         if verdict.fallback:
             composed = extractive()

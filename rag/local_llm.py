@@ -446,8 +446,10 @@ def _loopback(address: str) -> bool:
     return host in ("127.0.0.1", "::1", "localhost")
 
 
-def start_xllamacpp(path: Path, n_threads: int, xllamacpp: Any | None = None, quiet: bool = True) -> Any:
-    """The xllamacpp server on the model file: one slot, prompt cache on, listener on 127.0.0.1 behind a key."""
+def start_xllamacpp(path: Path, n_threads: int, xllamacpp: Any | None = None, quiet: bool = True,
+                    api_key: str | None = None) -> Any:
+    """The xllamacpp server on the model file: one slot, prompt cache on, listener on 127.0.0.1 behind a key
+    (a random one unless `api_key` is given)."""
     xl = xllamacpp or _import_xllamacpp()
     params = xl.CommonParams()
     params.model.path = str(path)
@@ -457,7 +459,7 @@ def start_xllamacpp(path: Path, n_threads: int, xllamacpp: Any | None = None, qu
     params.cpuparams_batch.n_threads = n_threads
     params.hostnames = ["127.0.0.1"]
     params.port = 0  # a random free port
-    params.api_keys = [secrets.token_urlsafe(24)]  # nobody else on this machine can use the listener
+    params.api_keys = [api_key or secrets.token_urlsafe(24)]  # nobody else on this machine can use the listener
     params.ui = False
     params.endpoint_slots = False
     params.endpoint_props = False

@@ -420,6 +420,26 @@ def list_items(answer: str, question: str = "") -> list[str]:
     return best
 
 
+_INTERROGATIVE = frozenset({"哪个", "哪家", "哪些", "哪位", "哪种", "哪类", "哪所", "什么", "什么样", "多少", "几"})
+# Words naming the kind of answer rather than a kind of thing (有什么建议, 哪些措施): the essays give them without
+# using the word, so they are never the question's focus.
+_ANSWER_TYPES = re.compile(r"^(建议|措施|举措|办法|方法|途径|路径|看法|观点|意义|作用|特征|特点|原因|理由|要求|目标|问题|影响|"
+                           r"内容|方面|关系|区别|含义|经验|思路|任务|重点|方向|优势|挑战|风险|表现|做法|关键|条件)$")
+
+
+def asked_for(question: str, evidence: EvidenceModel) -> set[str]:
+    """The thing a question asks for when it names its kind: the noun right after 哪个/什么/多少 (“由哪个部门
+    制定” asks for a 部门, “哪家机构” for a 机构), minus answer-type words (建议, 措施)."""
+    from rag.segment import cut
+
+    tokens = cut(question, evidence.cache_dir)
+    out = set()
+    for (word, _), (after, flag) in zip(tokens, tokens[1:], strict=False):
+        if word in _INTERROGATIVE and flag.startswith("n") and len(after) >= 2 and not _ANSWER_TYPES.match(after):
+            out.add(after)
+    return out
+
+
 def cn_int(s: str) -> int:
     """A Chinese or Arabic numeral from 1 to 19 as an int (0 when unreadable)."""
     if s.isdigit():

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag import citations as cit
 from rag.tokens import count_tokens
 from rag.types import Hit
 
@@ -157,3 +158,34 @@ def prompt_sources(hits: Sequence[Hit], question: str, budget: int, keep_all: bo
     per = min(budget, max(LOCAL_PASSAGE_TOKENS, budget // LOCAL_MAX_PASSAGES))
     chosen = budget_passages(hits, question, budget, per, max(LOCAL_MAX_PASSAGES, budget // per))
     return format_sources(chosen.hits, texts=chosen.texts)
+
+
+# The composer's lead-in (“李晓华在《…》中提出：”) names what the source block's fields already say.
+_LEAD = re.compile(r"^[^：:\n]{0,40}在《[^》]+》中(?:提出|指出)[：:]")
+
+
+def composed_sources(text: str, hits: Sequence[Hit], budget: int) -> Budgeted:
+    """Sources made of the sentences the extractive composer quoted for this question, grouped by the passage
+    each comes from, in the composer's order, within `budget` tokens: for a small model, the sentences that
+    answer (a whole list, an item's how-to) instead of the passage sentences nearest the question's words."""
+    per: dict[int, list[str]] = {}
+    for sentence, nums in cit.split_cited_sentences(text):
+        body = _LEAD.sub("", sentence).strip()
+        for n in nums[:1]:  # a sentence is shown once, under the first passage it cites
+            if 1 <= n <= len(hits) and body and body not in per.setdefault(n, []):
+                per[n].append(body)
+    kept: list[Hit] = []
+    texts: list[str] = []
+    used = 0
+    for n, sentences in per.items():
+        body = "".join(sentences)
+        t = count_tokens(body) + _BLOCK_OVERHEAD
+        if kept and used + t > budget:
+            body = _cut(body, budget - used - _BLOCK_OVERHEAD) if budget - used > 2 * _BLOCK_OVERHEAD else ""
+            if not body:
+                break
+            t = count_tokens(body) + _BLOCK_OVERHEAD
+        kept.append(hits[n - 1])
+        texts.append(body)
+        used += t
+    return Budgeted(kept, texts, used)

@@ -60,7 +60,36 @@ _REASON_LABELS = {
     "echo": "复述了提示内容",
     "off_topic": "没有回答所问的问题",
     "empty": "没有可用的内容",
+    "missing_items": "漏掉了文章所列的条目",
+    "missing_authors": "没有引用所问的每位作者",
 }
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a complete answer to this question contains, known before the model writes: every item of the list
+    the question asks for, and every author a comparison asks about (cited)."""
+
+    items: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+
+
+# A list item counts as given when this share of its bigrams is in the answer: a faithful restatement keeps
+# the item's head words (“推进数智化转型”), while the 1.5B model's incomplete lists drop whole items (share 0).
+ITEM_PRESENT = 0.5
+
+
+def missing_expected(text: str, cited: Sequence[tuple[int, Chunk]], expected: Expected) -> str:
+    """The reason label key when the answer leaves out a list item or a compared author, else ""."""
+    answer = grams(cit.strip_markers(text))
+    for item in expected.items:
+        g = grams(item)
+        if g and len(g & answer) / len(g) < ITEM_PRESENT:
+            return "missing_items"
+    authors = {c.author for _, c in cited}
+    if any(a not in authors for a in expected.authors):
+        return "missing_authors"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -190,12 +219,13 @@ def _renumber(sentences: Sequence[_Sentence], cited: Mapping[int, Chunk]) -> tup
 
 def verify(text: str, cited: Sequence[tuple[int, Chunk]], question: str, *, sources: Sequence[Chunk] = (),
            prompt_text: str = "", passages: Mapping[int, str] | None = None,
-           threshold: float = cit.SUPPORT_THRESHOLD) -> Verdict:
+           threshold: float = cit.SUPPORT_THRESHOLD, expected: Expected | None = None) -> Verdict:
     """Check a generated answer (markers already mapped to display numbers) and decide what may be shown.
 
     `passages` gives the text each display number is checked against (default: the chunk text, e.g. with the
     essay's byline added by the caller); `sources` are all passages the model saw; `prompt_text` is everything
-    the model was sent, for the echo check.
+    the model was sent, for the echo check; `expected`, what a complete answer contains (list items,
+    compared authors): leaving any out sends the caller to the extractive answer.
     """
     by_n = dict(cited)
     against = {n: (passages or {}).get(n, c.text) for n, c in by_n.items()}
@@ -234,6 +264,8 @@ def verify(text: str, cited: Sequence[tuple[int, Chunk]], question: str, *, sour
         reason = Counter(d.reason for d in dropped).most_common(1)[0][0]
     elif not addresses(cit.strip_markers(kept_text), question, [c.text for _, c in renumbered]):
         reason = "off_topic"
+    elif expected is not None:
+        reason = missing_expected(kept_text, renumbered, expected)
     if reason:
         return Verdict(kept_text, renumbered, dropped, fallback=True, reason=reason,
                        notice=prompts.phrase("verify_fallback_notice", reason=_REASON_LABELS[reason]))

@@ -186,3 +186,50 @@ def test_a_broken_stream_keeps_its_partial_answer_but_not_its_repeats(tmp_path: 
     _, answer = run(assistant, "推进绿色转型需要从哪些方面着力？")
     assert answer.answer.count("加快节能降碳改造") == 1 and prompts.phrase("partial_marker") in answer.answer
     assert answer.replaced and answer.error
+
+
+# -- what a complete answer contains: list items and compared authors --------------------------------------
+
+def test_a_list_answer_missing_an_item_is_incomplete() -> None:
+    expected = v.Expected(items=("加快节能降碳改造", "发展循环经济", "完善绿色标准体系"))
+    partial = "推进绿色转型，一是加快节能降碳改造[1]。"
+    assert v.missing_expected(partial, [(1, SAVE)], expected) == "missing_items"
+    reworded = "要加快节能降碳改造[1]，发展循环经济[2]，并完善绿色标准体系[3]。"
+    assert v.missing_expected(reworded, [(1, SAVE), (2, CYCLE), (3, STANDARD)], expected) == ""
+
+
+def test_a_comparison_citing_one_of_two_authors_is_incomplete() -> None:
+    expected = v.Expected(authors=(SAVE.author, CHUNKS[6].author))
+    assert SAVE.author != CHUNKS[6].author
+    assert v.missing_expected("节能降碳改造是重点[1]。", [(1, SAVE)], expected) == "missing_authors"
+    assert v.missing_expected("节能降碳[1]。算力网络[2]。", [(1, SAVE), (2, CHUNKS[6])], expected) == ""
+
+
+def test_a_model_list_missing_items_gets_the_offline_list(tmp_path: Path) -> None:
+    # the packaged model's incomplete list shape: the first item only, well supported, the rest left out
+    question = "推进绿色转型需要从哪些方面着力？"
+    assistant, _ = make(tmp_path, ["推进绿色转型需要从三个方面着力，一是加快节能降碳改造，淘汰高耗能设备[1]。"])
+    shown, answer = run(assistant, question)
+    assert answer.replaced and "漏掉了文章所列的条目" in answer.notice
+    assert answer.answer == offline(tmp_path, question).answer and "完善绿色标准体系" in answer.answer
+
+
+def test_a_model_refusal_over_a_paraphrase_word_gets_the_offline_answer(tmp_path: Path) -> None:
+    # 厂子 is the asker's word, not the text's: the offline answer covers the question, so the refusal is wrong
+    question = "厂子怎么节能降碳？"
+    assistant, _ = make(tmp_path, [prompts.phrase("refusal")])
+    _, answer = run(assistant, question)
+    assert not answer.refused and answer.replaced
+    assert answer.answer == offline(tmp_path, question).answer
+
+
+def test_a_small_model_is_given_the_sentences_the_offline_answer_quotes(tmp_path: Path) -> None:
+    chat = FakeChatModel(["推进绿色转型需要从三个方面着力[1]。"])
+    chat.backend = "local"  # a budgeted backend
+    settings = Settings.from_env({"POLICY_QA_HOME": str(tmp_path)})
+    assistant = Assistant(FakeRetriever.default(), chat, settings)  # type: ignore[arg-type]
+    assistant.ask("推进绿色转型需要从哪些方面着力？")
+    prompt = chat.prompt_text()
+    for sentence in ("一是加快节能降碳改造", "建立废旧物资回收体系", "以标准引领企业开展绿色设计和绿色制造"):
+        assert sentence in prompt
+    assert "中提出：" not in prompt  # the composer's lead-in is left to the source fields
