@@ -360,7 +360,7 @@ class Assistant:
 
     def _topic(self, q: str, plan: Plan, timer: Timer) -> Iterator[Delta | Answer]:
         per_essay: dict[str, list[Hit]] = {}
-        if summaries.unknown_terms(plan.topic, self.index):
+        if summaries.uncovered_topic(plan.topic, self.index):
             # 这些文章对个人所得税改革有什么看法: quoting what they say about 改革 would answer another question
             yield from self.reply.refuse(q, plan.standalone, [], timer, topics=False)
             return

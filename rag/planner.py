@@ -21,7 +21,7 @@ from typing import Literal
 
 from rag import citations as cit
 from rag.evidence import EvidenceModel
-from rag.references import ReferenceFinder
+from rag.references import HONORIFICS, ReferenceFinder
 from rag.sentences import bigrams
 from rag.types import Essay, Turn
 
@@ -54,7 +54,13 @@ SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一�
                           r"(讲|说|谈)(了|的)?(些|是)?什么|主要讨论|主要讲|"
                           r"summar|main (idea|point)|what is .* about", re.I)
 # Several essays or authors at once (几位作者, 四篇文章, 各篇文章, 作者们): a topic across essays or an overview.
-_TOPIC_ACROSS = re.compile(r"([几两三四五六七八九各每]|所有|不同|这些|哪些)(位|篇)?(作者|文章)|作者们|分别|各自")
+_TOPIC_ACROSS = re.compile(r"([几两三四五六七八九各每]|所有|不同|这些|哪些)(位|篇)?(作者|文章|专家|学者|老师|研究员)|作者们|"
+                           r"(分别|各自)(是)?(怎么|如何|怎样)(看|讲|说|论述|谈)")
+# Words a question uses for the authors themselves (各位专家怎么看……) or for their discourse (这个话题, 侧重点, 提出了
+# 哪些建议, 讲到了): never the topic of a question across the essays.
+_PEOPLE = frozenset({*HONORIFICS, "大家", "专家", "作者", "作者们", "研究者", "各位", "诸位", "他们", "她们", "人们",
+                     "话题", "议题", "领域", "建议", "侧重点", "侧重", "角度", "层面", "说法", "比较", "事情",
+                     "讲到", "说到", "谈及", "提及", "论及", "涉及", "阐述", "讲述", "论述"})
 _META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里|儿)?(工作|上班|任职)|职务|职称|"
                    r"身份|谁写的|作者是谁|哪位作者写|作者是哪位|where does .* work|affiliat", re.I)
 
@@ -281,9 +287,10 @@ class Planner:
         """The question's salient words, adjacent words joined when the essays use them together (基础+研究 →
         基础研究): what a topic question is about (a word the essays never use is kept: it makes the topic
         uncovered)."""
-        # a measure word without a figure (这件 of 这件事上) is scaffolding, not a topic
+        # a measure word without a figure (这件 of 这件事上) and the words for the authors (大家, 学者) are
+        # scaffolding, not a topic
         words = [t.word for t in self.evidence.terms(question)
-                 if not (t.flag.startswith("m") and not re.search(r"\d", t.word))]
+                 if not (t.flag.startswith("m") and not re.search(r"\d", t.word)) and t.word not in _PEOPLE]
         merged: list[str] = []
         for w in words:
             if merged and merged[-1] + w in question and merged[-1] + w in self.evidence.corpus_text:

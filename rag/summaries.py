@@ -113,8 +113,15 @@ def topic_grams(terms: Sequence[str], index: SentenceIndex) -> list[str]:
 
 
 def unknown_terms(terms: Sequence[str], index: SentenceIndex) -> list[str]:
-    """Topic words sharing no character pair with the essays (个人所得税): a topic they never discuss."""
+    """Topic words sharing no character pair with the essays (个人所得税)."""
     return [t for t in terms if not any(g in index.idf for g in bigrams(t))]
+
+
+def uncovered_topic(terms: Sequence[str], index: SentenceIndex) -> bool:
+    """True when most of the topic (by characters) is words the essays never use: 个人所得税改革 is not a
+    question about 改革, and quoting what the essays say about 改革 would answer another one."""
+    unknown = unknown_terms(terms, index)
+    return bool(unknown) and sum(map(len, unknown)) >= sum(len(t) for t in terms if t not in unknown)
 
 
 def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: SentenceIndex,

@@ -64,8 +64,13 @@ def test_a_question_about_a_topic_inside_one_essay_is_not_a_summary(offline: Ass
     assert plan.kind == "qa" and plan.ask == "list"
 
 
-def test_a_topic_is_answered_author_by_author_with_the_sentences_about_it(offline: Assistant) -> None:
-    answer = offline.ask("几位作者分别怎么谈人才？")
+@pytest.mark.parametrize("question", [
+    "几位作者分别怎么谈人才？",
+    "各位专家对人才这个话题有什么看法？",  # the words for the authors and their discourse are not the topic
+    "哪几篇文章讲到了人才？",
+])
+def test_a_topic_is_answered_author_by_author_with_the_sentences_about_it(offline: Assistant, question: str) -> None:
+    answer = offline.ask(question)
     assert answer.answer.startswith("几位作者的相关论述如下：")
     assert "领军人才" in author_line(answer, "王静")
     assert "第一资源" in author_line(answer, "傅晋华")
