@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from openai_server import Reply, running_server
 
+from rag import citations as cit
 from rag.answer import Assistant
 from rag.config import Settings
+from rag.llm import OpenAIChatModel
 from rag.retrieve import Retriever
 from rag.types import Answer
 
@@ -102,3 +105,19 @@ def test_a_topic_the_essays_never_mention_is_refused(offline: Assistant) -> None
 def test_what_the_essays_are_about_is_an_overview_not_a_topic(offline: Assistant) -> None:
     plan = offline.planner.plan("这几篇文章的主要内容是什么？")
     assert plan.kind == "overview" and len(plan.essays) == 4
+
+
+@pytest.mark.parametrize("question", ["几位作者分别怎么谈人才？", "几篇文章对基础研究都说了些什么？",
+                                      "几位作者对开放合作怎么看？"])
+def test_a_model_answering_a_topic_reads_every_passage_the_quoted_answer_cites(
+        offline: Assistant, seed_retriever: Retriever, seed_settings: Settings, question: str) -> None:
+    lines = [ln.split("》：", 1)[1] for ln in cit.strip_markers(offline.ask(question).answer).splitlines()
+             if ln.startswith("- ") and "》：" in ln]
+    quoted = [q for ln in lines for q in ln.split("。") if len(q) > 12]
+    with running_server() as server:
+        server.replies.append(Reply(text="王静主张引进领军人才[1]。"))
+        settings = Settings.from_env({"POLICY_QA_HOME": str(seed_settings.home), "OPENAI_BASE_URL": server.base_url,
+                                      "OPENAI_API_KEY": "sk-loopback", "POLICY_QA_LLM_TIMEOUT": "2"})
+        Assistant(seed_retriever, OpenAIChatModel.from_settings(settings), settings).ask(question)
+        prompt = server.chat_requests()[-1].body["messages"][1]["content"]
+    assert len(quoted) >= 5 and all(q[:20] in prompt for q in quoted)
