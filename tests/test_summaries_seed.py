@@ -121,3 +121,13 @@ def test_a_model_answering_a_topic_reads_every_passage_the_quoted_answer_cites(
         Assistant(seed_retriever, OpenAIChatModel.from_settings(settings), settings).ask(question)
         prompt = server.chat_requests()[-1].body["messages"][1]["content"]
     assert len(quoted) >= 5 and all(q[:20] in prompt for q in quoted)
+
+
+@pytest.mark.parametrize(("question", "thesis"), [
+    ("傅晋华的文章讲了什么？", "因地制宜形成各具特色的区域科技创新模式"),
+    ("概括一下王成仁的文章", "需全面系统增强产业基础能力"),
+])
+def test_an_essay_summary_states_the_thesis_of_its_introduction(offline: Assistant, question: str,
+                                                                thesis: str) -> None:
+    intro = offline.ask(question).answer.splitlines()[1]
+    assert intro.startswith("1. 引言：") and thesis in intro
