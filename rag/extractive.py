@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag.crosslingual import Meaning
 from rag.sentences import (
     CN_NUM,
     ListGroup,
@@ -94,9 +95,10 @@ def _hits_for(sentence: Sentence, hits: list[Hit], index: SentenceIndex, lookup:
 
 
 def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex,
-                    long_penalty: bool = True) -> list[tuple[float, Sentence, int]]:
+                    long_penalty: bool = True, meaning: Meaning | None = None) -> list[tuple[float, Sentence, int]]:
     """(score, sentence, hit number) for every sentence of the retrieved passages, best first (a list question
-    keeps long enumerating sentences at full weight: `long_penalty=False`)."""
+    keeps long enumerating sentences at full weight: `long_penalty=False`). With `meaning` (an English or mixed
+    question, rag.crosslingual), a sentence counts as covering the question as much as it answers it by meaning."""
     core = bigrams(question_core(question))
     quoted = {re.sub(r"\W", "", q) for q in re.findall(r"“([^”]{2,40})”", question)}
     scored: list[tuple[float, Sentence, int]] = []
@@ -109,7 +111,7 @@ def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex,
             if key in seen:
                 continue
             seen.add(key)
-            cov = index.coverage(core, s.text)
+            cov = _covers(core, s, index, meaning)
             if quoted and re.sub(r"\W", "", re.sub(r"^[一二三四五六七八九十]是", "", s.text)) in quoted:
                 scored.append((1.5, s, i))  # the heading the question quotes (a follow-up on a list item)
                 continue
@@ -118,6 +120,13 @@ def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex,
             scored.append(((0.75 * cov + 0.25 * prior) * short * length, s, i))
     scored.sort(key=lambda t: (-t[0], t[2], t[1].start))
     return scored
+
+
+def _covers(core: Sequence[str], s: Sentence, index: SentenceIndex, meaning: Meaning | None) -> float:
+    """How much of the question a sentence covers: its share of the question's bigrams, or its meaning score
+    when that is higher (the English words of a question have no bigram in the Chinese text)."""
+    cov = index.coverage(core, s.text)
+    return max(cov, meaning.get((s.essay_id, s.start), 0.0)) if meaning else cov
 
 
 # A long sentence that lists many topics (an essay's thesis sentence) matches a little of every question; past
@@ -198,14 +207,16 @@ ITEM_CHARS = 320
 
 
 def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
-                   max_chars: int = 420, ask: str = "fact", item: str = "", topic: Sequence[str] = ()) -> Composed:
+                   max_chars: int = 420, ask: str = "fact", item: str = "", topic: Sequence[str] = (),
+                   meaning: Meaning | None = None) -> Composed:
     """Quote the sentences of the hits that answer the question as a short cited answer grouped by essay.
 
     `ask` is what the question asks for (rag.planner.Ask); `item` the list item a follow-up refers to, whose
     paragraph is quoted as a whole (its heading says what, the rest says how); `topic` the question's nouns: a
-    sentence that names none of them is about something else and only pads the answer."""
+    sentence that names none of them is about something else and only pads the answer; `meaning` the sentences'
+    meaning scores for a question in English or mixed (rag.crosslingual)."""
     hits = list(hits)
-    scored = score_sentences(question, hits, index, long_penalty=ask != "list")
+    scored = score_sentences(question, hits, index, long_penalty=ask != "list", meaning=meaning)
     if not scored:
         return Composed("", hits, 0.0)
     core = bigrams(question_core(question))
@@ -230,7 +241,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             return sc
         scored = sorted(((adjust(sc, s), s, n) for sc, s, n in scored), key=lambda t: (-t[0], t[2], t[1].start))
     best_score = scored[0][0]
-    best_cov = max(index.coverage(core, s.text) for _, s, _ in scored[:5])
+    best_cov = max(_covers(core, s, index, meaning) for _, s, _ in scored[:5])
     enumerative = ask == "list"
     asks_one_item = scored[0][0] >= 1.5  # the question quotes one item's heading (a follow-up on a list)
     if enumerative and not asks_one_item:
@@ -262,7 +273,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             break
         if score < 0.6 * best_score:
             break
-        cov = index.coverage(core, s.text)
+        cov = _covers(core, s, index, meaning)
         next_to = any(s.paragraph == c.paragraph and (abs(s.start - c.end) <= 2 or abs(c.start - s.end) <= 2)
                       for c in chosen)
         if chosen and cov < KEEP_SHARE * best_cov and not (next_to and cov > 0):
@@ -282,7 +293,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             continue
         if len(s.text) < 25:  # a lead-in (“首要的是明晰推进思路。”): its content follows, if on the topic
             nxt = _next_in_paragraph(s, index)
-            if nxt is not None and nxt not in chosen and index.coverage(core, nxt.text) > 0:
+            if nxt is not None and nxt not in chosen and _covers(core, nxt, index, meaning) > 0:
                 chosen.append(nxt)
                 used += len(nxt.text)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]

@@ -15,6 +15,7 @@ use it. A name that matches nothing in the corpus is simply not a reference: it 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,6 +39,39 @@ MIN_TITLE_SHARE = 0.8
 MIN_SECTION_PART = 5  # a clause of a section title this long, found verbatim, names the section
 MIN_QUOTE = 6  # a quotation this long found word for word in an essay brings that essay into the scope
 _UNKNOWN_AUTHORS = frozenset({"佚名", ""})
+# Titles before a romanised surname ("Professor Li"): like 李老师, a reference only when one author fits.
+_LATIN_TITLE = r"(?:Professor|Prof\.?|Dr\.?|Mr\.?|Ms\.?|Mrs\.?|Miss|Madam|Researcher)\s+"
+_SEP = r"[\s'’\-]*"  # between syllables: "Xiaohua", "Xiao-hua", "Xiao Hua"
+
+
+def _syllables(ch: str) -> list[str]:
+    """The toneless pinyin readings of one Chinese character (all of them: 单 is Shan as a surname), [] if unknown."""
+    try:  # ~0.1 s to import: only for a question with Latin letters
+        from pypinyin.pinyin_dict import pinyin_dict
+    except ImportError:
+        return []
+    out: list[str] = []
+    for reading in pinyin_dict.get(ord(ch), "").split(","):
+        bare = "".join(c for c in unicodedata.normalize("NFKD", reading) if not unicodedata.combining(c))
+        for form in ({bare, bare.replace("ü", "u"), bare.replace("ü", "v"), bare.replace("ü", "yu")}
+                     if "ü" in bare else {bare}):
+            if form and form not in out:
+                out.append(form)
+    return out
+
+
+def romanised_patterns(author: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """Patterns for an author's name written in pinyin (Li Xiaohua, Xiaohua Li, LI Xiao-hua) and for the
+    surname alone; None when a character has no known reading. English questions name authors this way."""
+    if not re.fullmatch(r"[\u3400-\u9fff]{2,4}", author):
+        return None
+    readings = [_syllables(ch) for ch in author]
+    if not all(readings):
+        return None
+    alt = ["(?:" + "|".join(sorted(r, key=len, reverse=True)) + ")" for r in readings]
+    surname, given = alt[0], _SEP.join(alt[1:])
+    full = re.compile(rf"(?<![A-Za-z])(?:{surname}{_SEP}{given}|{given}[\s,]+{surname})(?![A-Za-z])", re.I)
+    return full, re.compile(rf"(?<![A-Za-z]){_LATIN_TITLE}{surname}(?![A-Za-z])", re.I)
 
 
 @dataclass(frozen=True)
@@ -113,6 +147,7 @@ class ReferenceFinder:
                     given.setdefault(a[1:], []).append(a)
         # "李老师" / "晓华研究员" name an author only when no other author shares that surname / given name
         self._short = {k: v[0] for d in (surnames, given) for k, v in d.items() if len(v) == 1}
+        self._latin: list[tuple[str, re.Pattern[str], re.Pattern[str] | None]] | None = None  # built on demand
         self._titles = [(e.id, _norm(e.title)) for e in self.essays]
         self._grams: dict[str, set[int]] = {}  # title fragments of MIN_TITLE_PART chars -> essays holding them
         for n, (_id, t) in enumerate(self._titles):
@@ -156,7 +191,30 @@ class ReferenceFinder:
                 spans.append((m.start(), m.end()))
                 if name not in found:
                     found.append(name)
+        if re.search(r"[A-Za-z]{2}", q):
+            for name, full, titled in self._latin_names():
+                for pattern in (full, titled):
+                    for m in pattern.finditer(q) if pattern is not None else ():
+                        if any(taken[m.start() : m.end()]):
+                            continue
+                        taken[m.start() : m.end()] = [True] * (m.end() - m.start())
+                        spans.append((m.start(), m.end()))
+                        if name not in found:
+                            found.append(name)
         return found, spans
+
+    def _latin_names(self) -> list[tuple[str, re.Pattern[str], re.Pattern[str] | None]]:
+        """(author, full-name pattern, title + surname pattern or None) for the authors' names in pinyin; the
+        surname alone counts only when no other author's surname reads the same (Wang: 王静 and 王成仁)."""
+        if self._latin is None:
+            built = [(a, p) for a in self._authors if (p := romanised_patterns(a)) is not None]
+            readings: dict[str, int] = {}
+            for a, _p in built:
+                for r in _syllables(a[0]):
+                    readings[r] = readings.get(r, 0) + 1
+            self._latin = [(a, full, titled if all(readings[r] == 1 for r in _syllables(a[0])) else None)
+                           for a, (full, titled) in built]
+        return self._latin
 
     # -- titles --------------------------------------------------------------------------------------------
     def _match_title_text(self, text: str) -> list[int]:

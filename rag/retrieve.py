@@ -40,7 +40,7 @@ from rag.lexical import LexicalIndex, is_generic
 from rag.lists import ListGroup, find_groups, group_hits, is_list_question
 from rag.references import ReferenceFinder, References, asks_byline
 from rag.store import IndexInfo, Store, reset_persistent_store
-from rag.types import Chunk, Essay, Hit
+from rag.types import Chunk, Essay, Hit, PartScore
 
 Mode = Literal["hybrid", "dense", "lexical"]
 Row = tuple[int, float, float | None, float | None]  # chunk index, score, dense score, lexical score
@@ -146,6 +146,7 @@ class Retriever:
     _finder: ReferenceFinder | None = field(default=None, repr=False)
     _bylines: dict[str, int] = field(default_factory=dict, repr=False)  # essay id -> row of its byline record
     _groups: dict[str, dict[int, list[ListGroup]]] = field(default_factory=dict, repr=False)
+    _query_vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # the last few questions
 
     def __post_init__(self) -> None:
         self._by_id = {c.id: i for i, c in enumerate(self.chunks)}
@@ -204,7 +205,7 @@ class Retriever:
         if not self.dense_available or n <= 0:
             return []
         assert self.embedder is not None and self.collection is not None
-        q = self.embedder.embed_query(question)
+        q = self._query_vector(question)
         res = self.collection.query(query_embeddings=[q], n_results=min(n, len(self.chunks)), where=where,
                                     include=["distances"])
         ids = res["ids"][0]
@@ -233,6 +234,55 @@ class Retriever:
                     if i is not None:
                         best[i] = max(best.get(i, -1.0), float(sim) / qn)
         return blend(chunk, best)[:n]
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The question's embedding, kept for the few latest questions (search and part_scores embed it once)."""
+        assert self.embedder is not None
+        vec = self._query_vectors.get(text)
+        if vec is None:
+            if len(self._query_vectors) >= 8:
+                self._query_vectors.pop(next(iter(self._query_vectors), ""), None)
+            vec = self._query_vectors[text] = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+        return vec
+
+    def part_scores(self, question: str, hits: Sequence[Hit]) -> list[PartScore]:
+        """The cosine of the question with each stored sub-passage (about a sentence) of the hits' chunks: a
+        sentence-level dense signal for a composer that cannot match the question's words (an English question
+        over Chinese text). The vectors were stored at ingest, so no passage is embedded here; [] without them."""
+        if not self.dense_available or self.parts is None or not hits:
+            return []
+        refs = self.references(question)
+        scope = refs.scope(self.essays)
+        q = self._query_vector(self._dense_text(question, refs, scope))
+        rows = [self._by_id[h.chunk.id] for h in hits if h.chunk.id in self._by_id and not h.chunk.is_byline]
+        wanted = {f"{self.chunks[i].id}-{k}": (i, k) for i in dict.fromkeys(rows) for k in range(self._parts_of(i))}
+        if not wanted:
+            return []
+        got = self.parts.get(ids=list(wanted), include=["embeddings"])
+        if not got["ids"] or got["embeddings"] is None:
+            return []
+        vecs = np.asarray(got["embeddings"], dtype=np.float32)
+        sims = (vecs @ q) / np.maximum(np.linalg.norm(vecs, axis=1) * (float(np.linalg.norm(q)) or 1.0), 1e-9)
+        out = []
+        for pid, sim in zip(got["ids"], sims, strict=True):
+            i, k = wanted[pid]
+            span = self._part_span(i, k)
+            if span is not None:
+                out.append(PartScore(self.chunks[i].essay_id, span[0], span[1], float(sim)))
+        return sorted(out, key=lambda p: -p.score)
+
+    def _part_span(self, i: int, k: int) -> tuple[int, int] | None:
+        """Essay offsets of sub-passage k of chunk i (the same split as at ingest), None if not found."""
+        chunk = self.chunks[i]
+        pos = 0
+        for n, text in enumerate(split_parts(chunk.text, self.part_size)):
+            at = chunk.text.find(text, pos)
+            if at < 0:
+                return None
+            if n == k:
+                return chunk.char_start + at, chunk.char_start + at + len(text)
+            pos = at + len(text)
+        return None
 
     def _parts_of(self, i: int) -> int:
         """How many sub-passages chunk i was cut into (the same deterministic split as at ingest)."""
@@ -276,9 +326,7 @@ class Retriever:
         if mode == "dense" and not self.dense_available:
             mode = "lexical"
         text = self._query_text(question, refs, scope)
-        # the embedding keeps the author names (removing them shifted the dense ranking of two-author
-        # questions: 102 vs 104 hit@1 over retrieval_kinds + dataset), the words matched lexically do not
-        dense_text = refs.topic(question, authors=False) if text == refs.topic(question) and refs.spans else text
+        dense_text = self._dense_text(question, refs, scope)
         n = max(CANDIDATES, k)
         dense = self.dense_search(dense_text, n, where) if mode in ("hybrid", "dense") else []
         lexical = self.lexical_search(text, n, mask) if mode in ("hybrid", "lexical") else []
@@ -304,6 +352,12 @@ class Retriever:
             title = next(e.title for e in self.essays if e.id == scope[0])
             return f"{title} {topic}".strip()
         return topic if topic.strip() else question
+
+    def _dense_text(self, question: str, refs: References, scope: Sequence[str]) -> str:
+        """What to embed: the matched text, but with the author names kept (removing them shifted the dense
+        ranking of two-author questions: 102 vs 104 hit@1 over retrieval_kinds + dataset)."""
+        text = self._query_text(question, refs, scope)
+        return refs.topic(question, authors=False) if text == refs.topic(question) and refs.spans else text
 
     def _read_structure(self, question: str, refs: References, scope: Sequence[str] | None,
                         rows: Sequence[Row], mask: np.ndarray | None) -> list[Row]:

@@ -90,6 +90,16 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class PartScore:
+    """A sub-passage of a retrieved chunk (about a sentence) and its embedding's cosine with the question."""
+
+    essay_id: str
+    start: int  # offsets into the essay text
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
 class Turn:
     """One message of a conversation."""
 

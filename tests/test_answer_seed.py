@@ -284,3 +284,10 @@ def test_the_planner_reads_an_essay_named_by_part_of_its_title(offline: Assistan
     plan = offline.planner.plan("讲区域创新那篇文章的作者在哪工作？")
     assert plan.kind == "meta" and plan.essay is not None and plan.essay.author == "傅晋华"
     assert "中国科学技术发展战略研究院" in offline.ask("讲区域创新那篇文章的作者在哪工作？").answer
+
+
+def test_a_topic_answer_quotes_each_sentence_once(offline: Assistant) -> None:
+    # the sentence after a short one was also among the top two: it was quoted twice
+    answer = offline.ask("李晓华和傅晋华对未来产业分别怎么看？")
+    sentences = [s for s in re.split(r"(?<=。)", re.sub(r"\[\d+\]", "", answer.answer)) if len(s) > 10]
+    assert len(sentences) == len(set(sentences)), answer.answer

@@ -92,3 +92,30 @@ def test_authorship_questions(essays: list[Essay]) -> None:
 def test_the_finder_is_reused_for_the_same_corpus(essays: list[Essay]) -> None:
     assert ReferenceFinder.for_essays(essays) is ReferenceFinder.for_essays(list(essays))
     assert find_references("   ", essays).empty and find_references("李晓华", []).empty
+
+
+@pytest.mark.parametrize(("question", "author"), [
+    ("How does Li Xiaohua see opening up?", "李晓华"),
+    ("What does Xiaohua Li think about green growth?", "李晓华"),  # given name first
+    ("LI Xiao-hua on resilience", "李晓华"),
+    ("Is Wang Chengren's essay about basic research?", "王成仁"),
+    ("What does wang jing say about finance?", "王静"),
+    ("According to Fu Jin Hua, what matters most?", "傅晋华"),
+    ("What does Professor Li say about efficiency?", "李晓华"),  # the only surname read Li
+])
+def test_an_author_named_in_pinyin_is_the_author(essays: list[Essay], question: str, author: str) -> None:
+    refs = find_references(question, essays)
+    assert refs.authors == (author,)
+    assert refs.scope(essays) == (_by(essays, author),)
+    rest = refs.topic(question).lower()
+    assert "xiao" not in rest and "chengren" not in rest and "jinhua" not in rest.replace(" ", "")
+
+
+@pytest.mark.parametrize("question", [
+    "What does Dr. Wang say about chains?",  # 王静 and 王成仁 both read Wang
+    "What did Wang Jingwei write?",  # another name that starts like one
+    "How do the essays treat the living standards of people?",  # ordinary words, no name
+    "Where is Fujin?",
+])
+def test_a_pinyin_name_that_fits_no_author_or_two_names_nobody(essays: list[Essay], question: str) -> None:
+    assert find_references(question, essays).authors == ()
