@@ -289,8 +289,12 @@ class Planner:
         uncovered)."""
         # a measure word without a figure (这件 of 这件事上) and the words for the authors (大家, 学者) are
         # scaffolding, not a topic
+        # a verb or adjective the essays never use (留住 of 留住人才, 评价) is the asker's paraphrase: it cannot be
+        # matched and says nothing about what the topic is
+        text = self.evidence.corpus_text
         words = [t.word for t in self.evidence.terms(question)
-                 if not (t.flag.startswith("m") and not re.search(r"\d", t.word)) and t.word not in _PEOPLE]
+                 if not (t.flag.startswith("m") and not re.search(r"\d", t.word)) and t.word not in _PEOPLE
+                 and not (t.flag.startswith(("v", "a", "d")) and t.word not in text)]
         merged: list[str] = []
         for w in words:
             if merged and merged[-1] + w in question and merged[-1] + w in self.evidence.corpus_text:

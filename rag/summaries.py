@@ -127,10 +127,10 @@ def unknown_terms(terms: Sequence[str], index: SentenceIndex) -> list[str]:
 
 
 def uncovered_topic(terms: Sequence[str], index: SentenceIndex) -> bool:
-    """True when most of the topic (by characters) is words the essays never use: 个人所得税改革 is not a
-    question about 改革, and quoting what the essays say about 改革 would answer another one."""
-    unknown = unknown_terms(terms, index)
-    return bool(unknown) and sum(map(len, unknown)) >= sum(len(t) for t in terms if t not in unknown)
+    """True when a topic word (a noun: the planner leaves out paraphrasing verbs) shares no character pair with
+    the essays: 个人所得税改革 is not a question about 改革, nor 数字货币 one about 数字, and quoting what the
+    essays say about those would answer another question."""
+    return bool(unknown_terms(terms, index))
 
 
 def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: SentenceIndex,

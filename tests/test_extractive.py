@@ -111,6 +111,6 @@ def test_words_the_essays_never_use_are_unknown() -> None:
     assert summaries.unknown_terms(("个人所得税", "人才"), INDEX) == ["个人所得税"]
 
 
-def test_a_topic_mostly_in_words_the_essays_never_use_is_uncovered() -> None:
+def test_a_topic_naming_a_word_the_essays_never_use_is_uncovered() -> None:
     assert summaries.uncovered_topic(("个人所得税", "人才"), INDEX)
     assert not summaries.uncovered_topic(("人才", "数字经济"), INDEX)

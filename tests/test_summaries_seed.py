@@ -97,9 +97,15 @@ def test_a_topic_named_by_words_the_essays_share_in_part_is_found_in_every_essay
     assert "双循环" in author_line(answer, "李晓华") and "开放创新生态" in author_line(answer, "傅晋华")
 
 
-def test_a_topic_the_essays_never_mention_is_refused(offline: Assistant) -> None:
-    answer = offline.ask("几位作者怎么看个人所得税？")
+@pytest.mark.parametrize("question", ["几位作者怎么看个人所得税？", "几位作者对数字货币分别怎么看？"])
+def test_a_topic_the_essays_never_mention_is_refused(offline: Assistant, question: str) -> None:
+    answer = offline.ask(question)  # 数字货币 is not a question about 数字
     assert answer.refused and not answer.citations
+
+
+def test_a_paraphrasing_verb_does_not_make_a_topic_uncovered(offline: Assistant) -> None:
+    answer = offline.ask("各位作者怎么看待留住人才？")  # 留住 occurs nowhere; 人才 is the topic
+    assert not answer.refused and "第一资源" in author_line(answer, "傅晋华")
 
 
 def test_what_the_essays_are_about_is_an_overview_not_a_topic(offline: Assistant) -> None:
