@@ -36,7 +36,7 @@ def calibrate(fit: Sequence[Path], check: Sequence[Path] = ()) -> int:
     from rag.planner import strip_instructions
 
     assistant = Assistant.from_settings(Settings.from_env(), backend="extractive")
-    Row = tuple[bool, float, Coverage, str, list[Hit]]
+    Row = tuple[bool, float, Coverage, str, list[Hit], bool]
     rows: dict[str, list[Row]] = {}
     for path in [*fit, *check]:
         rows[path.name] = []
@@ -45,14 +45,15 @@ def calibrate(fit: Sequence[Path], check: Sequence[Path] = ()) -> int:
             if plan.kind != "qa":
                 continue
             hits = assistant._search(plan.standalone, author=plan.author)
+            premise = assistant._premise(plan, hits) is not None  # a premise correction answers without the gate
             rel = assistant.retriever.relevance(plan.standalone, hits) if hits else 0.0
             cov = assistant.evidence.coverage(plan.standalone, hits)
-            rows[path.name].append((answerable, rel, cov, plan.standalone, hits))
+            rows[path.name].append((answerable, rel, cov, plan.standalone, hits, premise))
 
     def counts(names: Sequence[str], c: float, lo: float, hi: float) -> tuple[int, int, int, int]:
         sel = [r for n in names for r in rows[n]]
-        ok = [assistant.evidence.covered(r[1], r[2], r[3], r[4], coverage_min=c, relevance_min=lo,
-                                         relevance_sure=hi) for r in sel]
+        ok = [r[5] or assistant.evidence.covered(r[1], r[2], r[3], r[4], coverage_min=c, relevance_min=lo,
+                                                 relevance_sure=hi) for r in sel]
         una = [o for r, o in zip(sel, ok, strict=True) if not r[0]]
         ans = [o for r, o in zip(sel, ok, strict=True) if r[0]]
         return sum(not o for o in una), len(una), sum(not o for o in ans), len(ans)
@@ -79,7 +80,8 @@ if __name__ == "__main__":
     import sys
 
     evals = Path(__file__).resolve().parent
-    fit_sets = [evals / n for n in ("dataset.jsonl", "retrieval_set.jsonl", "retrieval_heldout.jsonl")]
+    fit_sets = [evals / n for n in ("dataset.jsonl", "retrieval_set.jsonl", "retrieval_heldout.jsonl", "dev.jsonl",
+                                    "retrieval_kinds.jsonl")]
     check_sets = [evals / n for n in ("retrieval_test.jsonl", "heldout.jsonl")]
     args = [Path(a) for a in sys.argv[1:]]
     raise SystemExit(calibrate(args or fit_sets, [] if args else [p for p in check_sets if p.is_file()]))

@@ -266,7 +266,7 @@ def outcome_to_json(outcome: Outcome) -> dict[str, Any]:
             "retrieved": [[p.author, p.text, p.supported] for p in outcome.retrieved],
             "cited": [[p.author, p.text, p.supported] for p in outcome.cited],
             "timings_ms": dict(outcome.timings_ms), "usage": dict(outcome.usage), "error": outcome.error,
-            "faithfulness": outcome.faithfulness}
+            "faithfulness": outcome.faithfulness, "premise": outcome.premise}
 
 
 def outcome_from_json(data: dict[str, Any]) -> Outcome:
@@ -276,7 +276,17 @@ def outcome_from_json(data: dict[str, Any]) -> Outcome:
                    cited=tuple(Passage(a, t, bool(s)) for a, t, s in data.get("cited", [])),
                    timings_ms={k: float(v) for k, v in data.get("timings_ms", {}).items()},
                    usage={k: int(v) for k, v in data.get("usage", {}).items()},
-                   error=str(data.get("error", "")), faithfulness=data.get("faithfulness"))
+                   error=str(data.get("error", "")), faithfulness=data.get("faithfulness"),
+                   premise=str(data.get("premise", "")))
+
+
+def partial_results(directory: Path, resume: bool) -> PartialResults:
+    """The run's partial results: those already in `directory` with --resume, else a fresh file (a new run into
+    an old report folder used to reuse its answers silently and report them as new)."""
+    path = directory / PARTIAL_FILE
+    if not resume and path.is_file():
+        path.unlink()
+    return PartialResults(path)
 
 
 class PartialResults:
@@ -395,7 +405,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     directory = args.resume or args.report or settings.home / "reports" / f"eval-{started:%Y%m%d-%H%M%S}"
     limit = getattr(args, "time_limit", None)
     time_limit = None if chat is None else (DEFAULT_TIME_LIMIT if limit is None else (limit or None))
-    partial = PartialResults(Path(directory) / PARTIAL_FILE)
+    partial = partial_results(Path(directory), resume=bool(args.resume))
     if partial.done:
         _stderr(f"resuming: {len(partial.done)} results already in {partial.path}")
     if time_limit:

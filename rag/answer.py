@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 import prompts
 from rag import citations as cit
 from rag import extractive as ex
 from rag import premise as pm
+from rag import premise_facts as facts
 from rag import summaries, verify
 from rag.config import Settings
 from rag.crosslingual import sentence_meaning
@@ -249,8 +251,9 @@ class Assistant:
             if plan.filtered and self._covered_without_filters(plan):
                 yield from self._refuse_filtered(q, plan, filter_author, hits, timer)
             else:
-                related = relevance >= TOPICS_RELEVANCE
-                yield from self.reply.refuse(q, plan.standalone, hits if related else [], timer, topics=related)
+                related = relevance >= TOPICS_RELEVANCE  # a near-topic question: say which key term is missing
+                yield from self.reply.refuse(q, plan.standalone, hits if related else [], timer, topics=related,
+                                             absent=self.evidence.unknown(coverage) if related else ())
             return
         notes = self._notes(plan)
 
@@ -260,8 +263,13 @@ class Assistant:
                                          meaning=self._meaning(plan, hits))
             if premise is None:
                 return composed
+            text, cited = composed.text, composed.hits
+            if premise.shown:  # the sentences that show the contradiction, not those matching the false claim
+                cited = list(hits)
+                text = ex.quote_sentences(sorted(premise.shown, key=lambda s: s.start), cited, self.index,
+                                          self._lookup)
             intro = f"{prompts.phrase('premise_intro')}{premise.explanation}文章的表述是：\n"
-            return ex.Composed(intro + composed.text, composed.hits, composed.best)
+            return ex.Composed(intro + text, cited, composed.best)
 
         if self.generator is None:
             composed = offline()
@@ -286,18 +294,25 @@ class Assistant:
 
     def _premise(self, plan: Plan, hits: list[Hit]) -> pm.PremiseCheck | None:
         """A premise of the question the essays contradict, with the passages that show it."""
-        quoted = pm.check_quote(plan.standalone, plan.author, self.essays)
+        quoted = facts.check_quote(plan.standalone, plan.author, self.essays)
         if quoted is not None:
             quote, essay = quoted
-            found = self._search(quote, essay=essay, k=self.settings.top_k)
             return pm.PremiseCheck(quote, "contradicted", f"这句话出自{essay.author}的《{essay.title}》，"
-                                   f"而不是{plan.author}的文章。", None, tuple(found))
-        year = pm.check_year(plan.standalone, hits, self.evidence.corpus_text, self.index)
-        if year is not None:
-            return year
-        if plan.presupposition is None:
-            return None
-        return pm.check(plan.presupposition.claim, hits, self.index)
+                                   f"而不是{plan.author}的文章。", None,
+                                   tuple(self._search(quote, essay=essay, k=self.settings.top_k)))
+        stated = (facts.check_year(plan.standalone, hits, self.evidence.corpus_text, self.index)
+                  or facts.check_count(plan.standalone, hits, self.index))
+        if stated is not None or plan.presupposition is None:
+            return stated
+        claim = plan.presupposition.claim
+        stance = pm.check(claim, hits, self.index)
+        if stance is None and plan.author and plan.author in plan.standalone:
+            # retrieval kept to the named author: whether someone else said it is read from the whole corpus
+            other = facts.check_attribution(claim, plan.author, self.index)
+            if other is not None and other.sentence is not None:
+                essay = next(e for e in self.essays if e.id == other.sentence.essay_id)
+                return replace(other, hits=tuple(self._search(claim, essay=essay)))
+        return stance
 
     def _topic_nouns(self, plan: Plan) -> tuple[str, ...]:
         """The question's nouns that the essays use (what it is about), for the composer to stay on that topic;

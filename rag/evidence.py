@@ -5,6 +5,12 @@ questions reach the same cosine band as answerable ones), so the gate also asks 
 terms (names, places, years, figures, domain nouns and verbs) occur in the retrieved passages. Thresholds
 were chosen on the seed essays with `python evals/calibrate_gate.py` (covered vs uncovered questions of the eval and
 retrieval question sets); the figures are in the constants' comments.
+
+A paraphrase uses everyday words of its own (工厂, 老百姓, 风浪), so a word the corpus never uses refuses only
+when it belongs to a class whose absence means the topic is absent: a figure or year, a place, a proper name
+(person, company, institution), a name the question marks with quotation marks, 《》 or a parenthesised alias.
+A domain noun absent from the corpus (人口老龄化, 粮食安全) is not refused on by itself: on the tuning sets
+covered paraphrases have as many absent nouns, at the same retrieval relevance.
 """
 
 from __future__ import annotations
@@ -30,6 +36,16 @@ _GENERIC = frozenset({
 })
 _KEEP_FLAGS = ("n", "v", "a", "eng", "m", "t", "i", "l", "j")
 _HARD_FLAGS = ("ns", "nz", "eng", "m", "t")
+# Proper names by the segmenter's flags: people and companies (nr: 华为), organisations (nt), abbreviations
+# of institutions and sectors (j: 欧盟, 医保, 房地产). Places (ns) and other proper nouns (nz) are hard terms.
+_NAME_FLAGS = ("nr", "nt", "j")
+# Spans a question marks as a name: a short quotation (“十四五”), a book title (《中国制造2025》), a
+# parenthesised alias (碳边境调节机制（碳关税）). Longer quotations are claims, for the premise check.
+_MARKED = re.compile(r"[“\"「『]([^”\"」』，。？！]{2,12})[”\"」』]|《([^》]{2,40})》|[（(]([^）)，。？！]{2,12})[）)]")
+_LATIN_MIXED = re.compile(r"[A-Za-z].*[\u4e00-\u9fff]|[\u4e00-\u9fff].*[A-Za-z]")  # A股, K线: a name, not English
+# Three or more Chinese numerals in one word name a figure, a year or a plan (十四五规划 written without
+# quotation marks); the tuning sets' other numeral words (一个, 三项, 第一条) are shorter or mixed.
+_SPELLED_FIGURE = re.compile(r"[〇零一二三四五六七八九十百千万]{3,}")
 _QUANTITY = re.compile(r"多少|数量|金额|增速|增长率|比例|占比|具体标准|几只|几个国家|几家")
 _DIGIT = re.compile(r"\d+(\.\d+)?\s*(%|％|个|家|项|元|亿|万|千|倍|人|吨|辆|所|座|只|台)|百分之")
 
@@ -41,9 +57,13 @@ _DIGIT = re.compile(r"\d+(\.\d+)?\s*(%|％|个|家|项|元|亿|万|千|倍|人|�
 # used for the choice: retrieval_test.jsonl 8/8 uncovered refused (was 2/8), 6/40 covered refused (was 3/40);
 # heldout.jsonl unchanged. A model backend (strict=False) only needs MODEL_RELEVANCE_MIN or any coverage: it
 # reads the passages and refuses by itself.
-# Always refuse when a hard term (place, year, figure, Latin word) occurs nowhere in the corpus, when a
-# quantity is asked and the best passages hold no figure, or when the question asks for a kind of help the
-# corpus never gives (procedures, investment tips, biographies, code) and names it with words absent from it.
+# Always refuse when a hard term (place, year, figure) or a marked name occurs nowhere in the
+# corpus, when a quantity is asked and the best passages hold no figure, or when the question asks for a kind of
+# help the corpus never gives (procedures, investment tips, biographies, code) and names it with words absent
+# from it. With the name classes (names, marked names, years, measure words and region descriptions not hard),
+# the single-turn questions of dataset, dev, retrieval_set, retrieval_heldout and retrieval_kinds.jsonl:
+# uncovered refused 53/57 (was 48/57), covered refused 6/229 (was 10/229); the thresholds above stay the best
+# of the calibration grid.
 COVERAGE_MIN = 0.4
 RELEVANCE_MIN = 0.4
 RELEVANCE_SURE = 0.6
@@ -53,7 +73,13 @@ RELEVANCE_SURE = 0.6
 FULL_COVERAGE = 0.99
 FULL_COVERAGE_RELEVANCE = 0.15
 MODEL_RELEVANCE_MIN = 0.05
-_OUT_OF_SCOPE = re.compile(r"申请|办理|手续|流程|报名|准备哪些材料|股票|概念股|买入|基金|理财|出生|年龄|婚姻|电话|邮箱|"
+# A proper name (华为, 欧盟, 医保) the corpus never uses refuses unless retrieval is at least this sure: the
+# segmenter tags some everyday words as names (蓝天 at 0.85, 中小银行 at 0.90, covered paraphrases); the absent
+# names of uncovered questions came at 0.75 and below (房地产 0.75, 欧盟 0.61, 医保 0.54, 华为 0.47). On the
+# tuning sets: 4 more uncovered questions refused, 1 covered one (同行, tagged j, at 0.48).
+NAME_RELEVANCE = 0.8
+# 流程 is not among them: 生产流程, 全流程 are the essays' own subject (1 covered question refused on it).
+_OUT_OF_SCOPE = re.compile(r"申请|办理|手续|报名|准备哪些材料|股票|概念股|买入|基金|理财|出生|年龄|婚姻|电话|邮箱|"
                            r"代码|编程|程序|天气|旅游|菜谱")
 
 
@@ -85,6 +111,7 @@ class Coverage:
     terms: tuple[Term, ...]
     missing: tuple[str, ...]
     absent: tuple[str, ...]  # hard terms found nowhere in the corpus
+    names: tuple[str, ...] = ()  # proper names found nowhere in the corpus
 
 
 class EvidenceModel:
@@ -111,16 +138,59 @@ class EvidenceModel:
                 continue
             if w in self.authors:
                 continue  # a named author filters retrieval; it is not topic evidence
-            if flag == "m" and not re.search(r"\d", w):
+            spelled = bool(_SPELLED_FIGURE.fullmatch(w))  # 十四五, 二〇三五: a figure in Chinese numerals
+            if flag == "m" and not re.search(r"\d", w) and not spelled:
                 continue
             if len(w) < 2 and flag != "eng":
                 continue
             if not flag.startswith(_KEEP_FLAGS):
                 continue
-            # a year or a figure is a hard term; a vague time word (今后, 眼下) is not: paraphrases use them freely
-            hard = flag.startswith(_HARD_FLAGS) and flag != "n" and (flag not in ("m", "t") or bool(re.search(r"\d", w)))
+            # a year or a figure is a hard term; a vague time word (今后, 眼下) or a measure word without a digit
+            # (这部分, 零件: flag mq) is not: paraphrases use them freely (3 covered questions of the tuning sets
+            # were refused on 这部分, 这件, 零件)
+            numeric = flag.startswith(("m", "t"))
+            hard = flag.startswith(_HARD_FLAGS) and flag != "n" and (not numeric or spelled or bool(re.search(r"\d", w)))
+            if hard and flag.startswith("ns") and self._describes_region(w):
+                hard = False
             out.append(Term(w, flag, hard))
         return out
+
+    def _describes_region(self, word: str) -> bool:
+        """A place-tagged compound of an ordinary modifier and a region word the essays use (落后地区 for their
+        欠发达地区, 沿海地区) describes a region; it names none (1 covered question refused on it)."""
+        for i in range(1, len(word) - 1):
+            head, modifier = word[i:], word[:i]
+            if head in self.corpus_text:
+                return not any(f.startswith(("ns", *_NAME_FLAGS)) for _w, f in _cut(modifier, self.cache_dir))
+        return False
+
+    def is_name(self, term: Term) -> bool:
+        """A proper name (person, company, organisation, institution), or a token mixing Latin and Chinese."""
+        return term.flag.startswith(_NAME_FLAGS) or bool(_LATIN_MIXED.search(term.word))
+
+    def marked_absent(self, question: str) -> list[str]:
+        """Names the question marks (“十四五”, 《中国制造2025》, （碳关税）) that the essays never use: not found
+        verbatim, and fewer than half of their character pairs in the corpus (a loosely recalled quotation of
+        the essays shares most of its pairs with them)."""
+        out = []
+        for m in _MARKED.finditer(question):
+            span = re.sub(r"\s+", "", next(g for g in m.groups() if g))
+            if not re.search(r"[\u4e00-\u9fff]", span) or span in self.corpus_text or span in self.authors:
+                continue
+            if m.group(3) and self._known(re.split(r"[^\u4e00-\u9fff]", question[:m.start()])[-1][-6:]):
+                continue  # the user's own short form of a phrase the essays use: 产业链供应链（两链）
+            if not self._known(span):
+                out.append(span)
+        return out
+
+    def _known(self, text: str) -> bool:
+        """At least half of the text's character pairs occur in the corpus."""
+        pairs = [text[i:i + 2] for i in range(len(text) - 1)]
+        return bool(pairs) and sum(p in self.corpus_text for p in pairs) >= 0.5 * len(pairs)
+
+    def unknown(self, coverage: Coverage) -> tuple[str, ...]:
+        """The key terms of a question (names, places, figures, marked names) that occur nowhere in the corpus."""
+        return tuple(w for w in (*coverage.absent, *coverage.names) if w not in self.corpus_text)
 
     def topic(self, question: str) -> str:
         """The question's topic words (nouns and verbal nouns), for carrying a topic into a follow-up."""
@@ -136,25 +206,29 @@ class EvidenceModel:
         With a `scope` (the essays a filter leaves), "elsewhere" means elsewhere in those essays, and a noun the
         scope never uses is absent: the selected essays cannot answer a question about it."""
         terms = self.terms(question)
+        marked = tuple(self.marked_absent(question))
         if not terms:
-            return Coverage(1.0, (), (), ())
+            return Coverage(1.0, (), (), marked)
         text = "".join(h.chunk.text + h.chunk.title + h.chunk.section for h in hits)
         corpus = "\n".join(e.title + e.text.replace("\n", "") for e in scope) if scope else self.corpus_text
         total = got = 0.0
-        missing, absent = [], []
+        missing, absent, names = [], list(marked), []
         for t in terms:
             weight = 2.0 if t.hard else 1.0
             total += weight
             if t.word.lower() in text.lower():
                 got += weight
                 continue
-            latin = t.word.isascii()  # the essays are Chinese: an English word's absence says nothing
+            # the essays are Chinese: an English word's absence says nothing (a year's does: 2025 is no English)
+            latin = t.word.isascii() and bool(re.search(r"[A-Za-z]", t.word))
             if t.word in corpus:
                 got += 0.5 * weight
             elif not latin and (t.hard or (scope and t.flag.startswith("n"))):
                 absent.append(t.word)
+            elif self.is_name(t) and t.word not in self.corpus_text:
+                names.append(t.word)
             missing.append(t.word)
-        return Coverage(got / total, tuple(terms), tuple(missing), tuple(absent))
+        return Coverage(got / total, tuple(terms), tuple(missing), tuple(dict.fromkeys(absent)), tuple(names))
 
     def covered(self, relevance: float, coverage: Coverage, question: str, hits: Sequence[Hit],
                 strict: bool = True, coverage_min: float = COVERAGE_MIN,
@@ -164,6 +238,8 @@ class EvidenceModel:
             return False
         if coverage.absent:
             return False
+        if coverage.names and relevance < NAME_RELEVANCE:
+            return False  # 王成仁怎么评价华为……: an unknown name, and retrieval not sure enough to overrule it
         if _QUANTITY.search(question) and not any(_DIGIT.search(h.chunk.text) for h in hits[:3]):
             return False
         if any(m.group(0) not in self.corpus_text for m in _OUT_OF_SCOPE.finditer(question)):

@@ -25,7 +25,7 @@ from rag.sentences import (
 from rag.types import Chunk, Hit
 
 __all__ = ["Composed", "ListGroup", "Sentence", "SentenceIndex", "bigrams", "compose_answer", "question_core",
-           "split_sentences"]
+           "quote_sentences", "split_sentences"]
 
 
 
@@ -419,6 +419,12 @@ def _format(parts: list[Sentence], hits: list[Hit], index: SentenceIndex, lookup
         group = sorted((s for s in parts if s.essay_id == eid), key=lambda p: p.start)
         out.append(f"{essay.author}在《{essay.title}》中指出：{_quote(group, hits, index, lookup)}")
     return "\n\n".join(out)
+
+
+def quote_sentences(parts: Sequence[Sentence], hits: list[Hit], index: SentenceIndex,
+                    lookup: ChunkLookup | None = None) -> str:
+    """The given sentences as a cited quote grouped by essay (what a premise correction shows)."""
+    return _format(list(parts), hits, index, lookup)
 
 
 MIN_CLAUSE_ITEMS = 3  # fewer ；-clauses are one statement in two halves, not a list

@@ -104,8 +104,12 @@ class Replier:
         yield self.answer(q, standalone, text, refused, [], list(hits), timer)
 
     def refuse(self, q: str, standalone: str, hits: list[Hit], timer: Timer,
-               topics: bool = True) -> Iterator[Delta | Answer]:
-        text = prompts.phrase("refusal") + (self.topics_suffix(hits) if topics else "")
+               topics: bool = True, absent: Sequence[str] = ()) -> Iterator[Delta | Answer]:
+        """The refusal, saying which of the question's key terms the essays never use, then the nearest topics."""
+        text = prompts.phrase("refusal")
+        if absent:
+            text += prompts.phrase("refusal_absent", terms="、".join(f"“{t}”" for t in dict.fromkeys(absent)))
+        text += self.topics_suffix(hits) if topics else ""
         yield from self.fixed(q, standalone, text, timer, refused=True, hits=hits)
 
     def topics_suffix(self, hits: Sequence[Hit]) -> str:

@@ -66,11 +66,35 @@ def test_uncovered_questions_are_refused(offline: Assistant, question: str) -> N
         assert answer.answer == prompts.phrase("refusal")  # nothing related to name
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: an author's name plus common words (市场, 建议) passes the "
-                   "coverage gate although 房地产 occurs nowhere in the essays")
 def test_uncovered_topic_attributed_to_a_real_author_is_refused(offline: Assistant) -> None:
     answer = offline.ask("李晓华对房地产市场调控有什么建议？")
     assert answer.refused and not answer.citations
+
+
+@pytest.mark.parametrize(("question", "term"), [
+    ("王成仁怎么评价华为在高端芯片上的突破？", "华为"),  # a company
+    ("欧盟碳边境调节机制（碳关税）会给我国钢铁出口带来多大压力？", "碳关税"),  # a policy named by its alias
+    ("广东省目前培育了几个战略性新兴产业集群，规模各有多大？", "广东省"),  # a place
+    ("“十四五”规划里数字经济核心产业增加值占比的目标是什么？", "十四五"),  # a plan named in quotation marks
+])
+def test_near_topic_questions_on_a_term_the_essays_never_use_are_refused_naming_it(
+        offline: Assistant, question: str, term: str) -> None:
+    answer = offline.ask(question)
+    assert answer.refused and not answer.citations
+    assert answer.answer.startswith(prompts.phrase("refusal")) and f"“{term}”" in answer.answer
+
+
+@pytest.mark.parametrize(("question", "phrase"), [
+    ("为什么几乎没有哪家企业能独自完成一件产品的全流程？", "全过程"),  # 流程 is production, not a procedure
+    ("落后地区还有没有希望追上发达地区？", "有机会实现赶超"),  # a region described, not named
+    ("“注重要素协同”这部分讲的是什么？", "实体经济、科技创新、现代金融、人力资源协同发展"),  # 这部分 is no figure
+    ("做产业链不能只盯着单个零件，应该换成什么思路？", "链式思维"),
+])
+def test_paraphrases_with_words_the_essays_do_not_use_are_answered(offline: Assistant, question: str,
+                                                                   phrase: str) -> None:
+    answer = offline.ask(question)
+    assert not answer.refused and phrase in answer.answer
+    assert_grounded(answer)
 
 
 def test_false_premise_is_corrected(offline: Assistant) -> None:
@@ -176,6 +200,12 @@ def test_openai_mode_keeps_a_dropped_stream(seed_retriever: Retriever, seed_sett
     ("王成仁为什么认为产业发展应该只注重做大市场规模？", "由注重做大市场规模向注重做强创新原动力转变"),  # moves away from it
     ("傅晋华为什么说欠发达地区不可能实现赶超？", "有机会实现赶超"),  # the opposite modality
     ("李晓华为什么主张先污染后治理？", "西方国家的工业化大都经历了先污染后治理的过程"),  # others' path
+    ("王静为什么主张放松对中小金融机构的监管？", "严格中小金融机构准入标准和监管要求"),  # opposite polarity
+    ("李晓华认为应该降低制造业的技术水平，理由是什么？", "提高制造业的技术水平"),
+    ("王成仁为什么主张产业链发展要从链式思维回到点式思维？", "点式思维向终端整机反向牵引的链式思维转变"),  # reversed
+    ("傅晋华为什么说劳动对象才是生产力三要素中最活跃的？", "人是最活跃的"),  # another subject
+    ("李晓华说增强发展动能只有两项举措，是哪两项？", "增强发展动能是实现新型工业化高质量发展的关键因素"),  # count
+    ("李晓华为什么强调要打造现代金融机构和市场体系？", "着力打造现代金融机构和市场体系"),  # another author's
 ])
 def test_contradicted_premises_are_said_so_first_with_the_passage(offline: Assistant, question: str,
                                                                   shown: str) -> None:
@@ -184,12 +214,18 @@ def test_contradicted_premises_are_said_so_first_with_the_passage(offline: Assis
     assert answer.premise["status"] == "contradicted" and shown in answer.premise["evidence"]
     assert any(shown in c.chunk.text.replace("\n", "") for c in answer.citations)
     assert answer.to_dict()["premise"]["claim"]
+    assert_grounded(answer)
 
 
 @pytest.mark.parametrize("question", [
     "李晓华为什么强调要加快传统产业转型升级？",
     "王成仁为什么认为要由注重做大市场规模向注重做强创新原动力转变？",
     "傅晋华为什么说欠发达地区有机会实现赶超？",
+    "王静为什么认为不能放松对中小金融机构的监管？",  # a negated cue agrees with the text
+    "跨国公司为什么要降低供应链过长带来的风险？",  # a cut the text asks for
+    "李晓华认为科学技术是第一生产力，他是怎么论述的？",  # the right author
+    "李晓华说增强发展动能有三项举措，分别是什么？",  # the right count
+    "傅晋华为什么说人是生产力三要素中最活跃的？",
 ])
 def test_premises_the_essays_support_are_not_contradicted(offline: Assistant, question: str) -> None:
     answer = offline.ask(question)

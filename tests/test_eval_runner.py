@@ -12,7 +12,14 @@ from evals.dataset import Item, parse_lines
 from evals.judge import Judge, parse_verdict, render_prompt
 from evals.metrics import OVERALL, Outcome, Passage
 from evals.report import RunResult, write_report
-from evals.runner import FixedModeRetriever, evaluate, prompt_secrets, run_item
+from evals.runner import (
+    FixedModeRetriever,
+    evaluate,
+    outcome_from_json,
+    outcome_to_json,
+    prompt_secrets,
+    run_item,
+)
 from rag.cli import main
 from rag.errors import LLMTimeoutError
 from rag.types import Answer, Chunk, Citation, Hit, Turn
@@ -316,3 +323,20 @@ def test_partial_results_let_an_interrupted_run_resume(tmp_path: Path) -> None:
     assert fake2.asked == [t for it in items[2:] for t in it.turns]  # only the items not recorded are asked
     assert [s.item.id for s in result.scores] == [it.id for it in items]
     assert result.scores[0].outcome.cited[0].author == "李晓华"
+
+
+def test_a_resumed_outcome_keeps_its_premise_correction() -> None:
+    outcome = Outcome("问题中的说法与文章不符：……", False, cited=(Passage("李晓华", "……"),), premise="contradicted")
+    assert outcome_from_json(json.loads(json.dumps(outcome_to_json(outcome)))) == outcome
+
+
+def test_a_new_run_into_an_old_report_folder_asks_every_item_again(tmp_path: Path) -> None:
+    from evals.runner import partial_results
+
+    items = parse_lines(TINY, "tiny")
+    evaluate(SlowStreamingAssistant(), items[:2], "cfg", {}, time_limit=5,  # type: ignore[arg-type]
+             partial=partial_results(tmp_path, resume=False))
+    assert set(partial_results(tmp_path, resume=True).done) == {("cfg", "t1"), ("cfg", "t2")}
+    fresh = SlowStreamingAssistant()
+    evaluate(fresh, items, "cfg", {}, time_limit=5, partial=partial_results(tmp_path, resume=False))  # type: ignore[arg-type]
+    assert fresh.asked == [t for it in items for t in it.turns]

@@ -1,0 +1,72 @@
+"""The coverage gate's term classes: which words of a question are names, hard terms or paraphrase words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.evidence import NAME_RELEVANCE, RELEVANCE_SURE, EvidenceModel
+from rag.types import Chunk, Essay, Hit, Section
+
+TEXT = ("经济欠发达地区如能立足自身发展条件，就有机会实现赶超。几乎没有企业能够独自完成产品从设计到消费的全过程。"
+        "要攻克高端芯片等关键核心技术，推动产业基础高级化。")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> EvidenceModel:
+    essay = Essay("e1", "创新驱动产业基础高级化", "王成仁", "", "seed", (Section("引言", (TEXT,)),))
+    return EvidenceModel([essay], cache_dir=Path(tmp_path_factory.mktemp("segmenter")))
+
+
+def hits() -> list[Hit]:
+    chunk = Chunk("c1", TEXT, "e1", "创新驱动产业基础高级化", "王成仁", "", "引言", 0, 0, 0, 0, len(TEXT), "seed")
+    return [Hit(chunk=chunk, score=1.0)]
+
+
+def test_a_company_the_essays_never_name_is_a_name_and_refuses_below_sure_retrieval(model: EvidenceModel) -> None:
+    question = "王成仁怎么评价华为在高端芯片上的突破？"
+    cov = model.coverage(question, hits())
+    assert cov.names == ("华为",) and model.unknown(cov) == ("华为",)
+    assert not model.covered(NAME_RELEVANCE - 0.01, cov, question, hits())
+    assert model.covered(NAME_RELEVANCE, cov, question, hits())  # sure retrieval overrules a tagging slip
+
+
+def test_marked_names_the_essays_never_use_are_absent(model: EvidenceModel) -> None:
+    assert model.marked_absent("欧盟碳边境调节机制（碳关税）会带来多大压力？") == ["碳关税"]
+    assert model.marked_absent("“十四五”规划的目标是多少？") == ["十四五"]
+    assert model.marked_absent("《中国制造2025》怎么说？") == ["中国制造2025"]
+    assert model.coverage("“十四五”规划的目标是什么？", hits()).absent == ("十四五",)
+
+
+def test_quotations_of_the_essays_and_their_titles_are_not_absent(model: EvidenceModel) -> None:
+    assert model.marked_absent("《创新驱动产业基础高级化》讲了什么？") == []
+    assert model.marked_absent("文章说“推动产业基础高级化”，怎么推动？") == []
+    # recalled loosely: most character pairs are the essay's own
+    assert model.marked_absent("“攻克高端芯片关键技术”是什么意思？") == []
+    # the user's own short form of a phrase the essays use
+    assert model.marked_absent("关键核心技术（核心技术攻关）怎么突破？") == []
+    assert model.marked_absent("产业基础高级化（高基）怎么推动？") == []
+
+
+def test_measure_words_without_a_digit_are_not_hard_terms(model: EvidenceModel) -> None:
+    for question in ("“推动产业基础高级化”这部分讲的是什么？", "做产业链不能只盯着单个零件，应该换成什么思路？"):
+        cov = model.coverage(question, hits())
+        assert not cov.absent, question
+    assert model.coverage("到2025年研发投入要达到多少？", hits()).absent == ("2025",)
+    assert model.coverage("十四五规划的目标是什么？", hits()).absent == ("十四五",)  # a figure in Chinese numerals
+
+
+def test_a_region_described_by_an_ordinary_word_is_not_a_place_name(model: EvidenceModel) -> None:
+    question = "落后地区还有没有希望追上发达地区？"
+    cov = model.coverage(question, hits())
+    assert not cov.absent and not cov.names
+    assert model.covered(RELEVANCE_SURE, cov, question, hits())
+    assert model.coverage("广东省培育了哪些产业集群？", hits()).absent == ("广东省",)
+
+
+def test_a_whole_process_is_not_a_request_for_a_procedure(model: EvidenceModel) -> None:
+    question = "为什么几乎没有哪家企业能独自完成一件产品的全流程？"
+    assert model.covered(1.0, model.coverage(question, hits()), question, hits())
+    procedure = "如何申请高新技术企业认定？"
+    assert not model.covered(1.0, model.coverage(procedure, hits()), procedure, hits())

@@ -1,0 +1,111 @@
+"""Premise checks on the seed essays: each way a text contradicts a claim, and true claims left alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag import premise as pm
+from rag import premise_facts as facts
+from rag.corpus import parse_page
+from rag.sentences import SentenceIndex
+from rag.types import Chunk, Essay, Hit
+
+SEED_PAGE = Path(__file__).resolve().parent.parent / "seeds" / "000_c8df1a2c8d7c4acd.txt"
+ESSAYS = parse_page(SEED_PAGE.read_text(encoding="utf-8"), "seed")
+INDEX = SentenceIndex(ESSAYS)
+
+
+def essay_of(author: str) -> Essay:
+    return next(e for e in ESSAYS if e.author == author)
+
+
+def whole_essay(author: str) -> list[Hit]:
+    """The author's essay as one retrieved passage (what author-filtered retrieval narrows to)."""
+    e = essay_of(author)
+    chunk = Chunk(f"{e.id}-all", e.text, e.id, e.title, e.author, e.affiliation, "", 0, 0, 0, 0, len(e.text), "seed")
+    return [Hit(chunk=chunk, score=1.0, rank=1)]
+
+
+@pytest.mark.parametrize(("author", "claim", "shown"), [
+    # the opposite polarity about the same object, no structural cue in the text
+    ("李晓华", "制造业的技术水平应该降低", "提高制造业的技术水平"),  # 降低 vs 提高
+    ("王静", "放松对中小金融机构的监管要求", "严格中小金融机构准入标准和监管要求"),  # 放松 vs 严格
+    ("王成仁", "削弱企业科技创新主体地位", "强化企业科技创新主体地位"),  # 削弱 vs 强化
+    ("王静", "数字化对产业转型可有可无", "数字化是全球经济转型的大势所趋"),  # belittled vs 大势所趋
+    ("李晓华", "数智化转型没有必要", "推进数智化转型"),  # no need vs the author urging it on
+    ("李晓华", "传统产业已经没有前途、应当淘汰", "传统产业转型升级"),  # the object before the verb
+    ("王静", "限制数字技术在制造业的应用", "深化新一代信息技术在高端装备、新能源汽车等制造业领域的应用"),
+    # the claim reverses the text's own 由A向B
+    ("王成仁", "产业链发展要从链式思维回到点式思维", "由优化单个部件产品的点式思维向终端整机反向牵引的链式思维转变"),
+    ("李晓华", "全球分工要从效率与安全并重退回效率优先", "由效率优先向效率与安全并重转变"),
+    # another subject for the text's superlative
+    ("傅晋华", "劳动对象才是生产力三要素中最活跃的", "人是最活跃的"),
+    ("李晓华", "服务业才是科技创新最活跃的产业领域", "制造业是实体经济的核心组成部分"),  # subject carried over (也是…)
+    # structural cues the module already read: the opposite modality, others' path
+    ("傅晋华", "欠发达地区没有机会实现赶超", "有机会实现赶超"),
+    ("李晓华", "我国也要走先污染后治理的路", "西方国家的工业化大都经历了先污染后治理的过程"),
+])
+def test_contradicted_claims_are_found_with_the_sentence_that_shows_it(author: str, claim: str, shown: str) -> None:
+    found = pm.check(claim, whole_essay(author), INDEX)
+    assert found is not None and found.status == "contradicted"
+    assert found.sentence is not None and shown in found.sentence.text
+    assert found.to_dict()["evidence"] == found.sentence.text and found.explanation
+
+
+def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
+    found = pm.check("我国的工业化也要先污染后治理", whole_essay("李晓华"), INDEX)
+    assert found is not None
+    assert [s.text[:6] for s in found.shown] == ["西方国家的工", "在此背景下，"]
+
+
+@pytest.mark.parametrize(("author", "claim"), [
+    ("李晓华", "要走降低资源能源消耗的绿色工业化道路"),  # a cut the text itself asks for
+    ("李晓华", "跨国公司要降低供应链过长带来的风险"),  # an increase elsewhere in the text is about something else
+    ("李晓华", "企业要降低成本、提高效率"),
+    ("王静", "不能放松对中小金融机构的监管"),  # a negated cue agrees with 严格
+    ("李晓华", "不应削减基础研究投入"),
+    ("李晓华", "传统产业不是要淘汰而是要转型升级"),
+    ("王成仁", "产业发展要由注重做大市场规模向注重做强创新原动力转变"),  # the text's own direction
+    ("李晓华", "全球分工正由效率优先向效率与安全并重转变"),
+    ("傅晋华", "人是生产力三要素中最活跃的"),  # the text's own superlative
+    ("李晓华", "制造业是科技创新最活跃的产业领域"),
+    ("傅晋华", "人才是最活跃的"),  # 人才是 read as 人 + 才是: the same subject
+    ("傅晋华", "欠发达地区有机会实现赶超"),
+    ("李晓华", "产业韧性很重要"),
+])
+def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) -> None:
+    assert pm.check(claim, whole_essay(author), INDEX) is None
+
+
+@pytest.mark.parametrize(("question", "stated"), [
+    ("李晓华说增强发展动能只有两项举措，是哪两项？", "两项举措"),
+    ("王静提出了提升产业体系现代化水平的五个主攻方向，是哪五个？", "五个主攻方向"),
+])
+def test_a_wrong_count_of_list_items_is_corrected_with_the_real_items(question: str, stated: str) -> None:
+    author = next(e.author for e in ESSAYS if e.author in question)
+    found = facts.check_count(question, whole_essay(author), INDEX)
+    assert found is not None and found.claim == stated
+    assert "有三" in found.explanation and found.sentence is not None
+
+
+@pytest.mark.parametrize("question", [
+    "李晓华说增强发展动能有三项举措，分别是什么？",
+    "新型工业化高质量发展有哪五个特征？",
+    "王成仁说推动产业基础高级化需要统筹四个关系，是哪四个？",  # four ；-clauses of one sentence, not a list unit
+])
+def test_a_right_count_is_not_corrected(question: str) -> None:
+    author = next((e.author for e in ESSAYS if e.author in question), "李晓华")
+    assert facts.check_count(question, whole_essay(author), INDEX) is None
+
+
+def test_a_claim_given_to_the_wrong_author_names_the_essay_that_holds_it() -> None:
+    found = facts.check_attribution("要打造现代金融机构和市场体系", "李晓华", INDEX)
+    assert found is not None and found.sentence is not None
+    assert essay_of("王静").id == found.sentence.essay_id and "王静" in found.explanation
+    assert facts.check_attribution("要打造现代金融机构和市场体系", "王静", INDEX) is None
+
+
+def test_a_claim_several_essays_share_is_nobody_elses() -> None:
+    assert facts.check_attribution("要推进数字化转型", "李晓华", INDEX) is None
