@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from answer_checks import assert_grounded, cited_authors
 from openai_server import Reply, running_server
 
 from rag import citations as cit
@@ -21,16 +22,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def offline(seed_retriever: Retriever, seed_settings: Settings) -> Assistant:
     return Assistant(seed_retriever, None, seed_settings)
-
-
-def cited_authors(answer: Answer) -> set[str]:
-    return {c.chunk.author.replace(" ", "") for c in answer.citations}
-
-
-def assert_grounded(answer: Answer) -> None:
-    ids = {h.chunk.id for h in answer.retrieved}
-    assert answer.citations and all(c.chunk.id in ids for c in answer.citations)
-    assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)} == {c.n for c in answer.citations}
 
 
 def author_line(answer: Answer, author: str) -> str:
