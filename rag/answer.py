@@ -22,7 +22,7 @@ from rag import citations as cit
 from rag import extractive as ex
 from rag import premise as pm
 from rag import premise_facts as facts
-from rag import verify
+from rag import summaries, verify
 from rag.config import Settings
 from rag.crosslingual import sentence_meaning
 from rag.errors import InputError
@@ -382,7 +382,7 @@ class Assistant:
         timer.lap("retrieve")
 
         def extractive() -> ex.Composed:
-            return ex.summarize_essay(essay, hits, self.index, self._lookup)
+            return summaries.summarize_essay(essay, hits, self.index, self._lookup)
 
         if self.generator is None:
             composed = extractive()
@@ -393,7 +393,12 @@ class Assistant:
 
     def _topic(self, q: str, plan: Plan, timer: Timer) -> Iterator[Delta | Answer]:
         per_essay: dict[str, list[Hit]] = {}
-        topic = ex.strip_topic_scaffold(plan.standalone, [e.author for e in self.essays])
+        if summaries.uncovered_topic(plan.topic, self.index):
+            # 这些文章对个人所得税改革有什么看法: quoting what they say about 改革 would answer another question
+            yield from self.reply.refuse(q, plan.standalone, [], timer, topics=False)
+            return
+        # the topic's own words when the planner found them (a scaffold-free query), else the question stripped
+        topic = " ".join(plan.topic) or summaries.strip_topic_scaffold(plan.standalone, [e.author for e in self.essays])
         if not re.search(r"[^\W_]", topic):
             topic = plan.standalone
         wanted = plan.essays or self.essays
@@ -402,7 +407,7 @@ class Assistant:
             own = [h for h in ranked if h.chunk.essay_id == e.id][:3]
             per_essay[e.id] = own or self._search(topic, essay=e, k=3)
         timer.lap("retrieve")
-        composed = ex.summarize_topic(plan.standalone, per_essay, self.index, self._lookup)
+        composed = summaries.summarize_topic(plan.standalone, per_essay, self.index, self._lookup, terms=plan.topic)
         all_hits = [h for hs in per_essay.values() for h in hs]
         if composed.best == 0.0:
             yield from self.reply.refuse(q, plan.standalone, all_hits, timer)
@@ -416,7 +421,8 @@ class Assistant:
         authors = tuple(dict.fromkeys(composed.hits[n - 1].chunk.author for n in sorted(cited)
                                       if 0 < n <= len(composed.hits)))
         expected = verify.Expected(authors=authors if plan.essays and len(authors) >= 2 else ())
-        yield from self.generator.topic(q, plan.standalone, all_hits, timer, lambda: composed, expected=expected)
+        # the passages holding the quoted sentences (found anywhere in the essays), not only the retrieved ones
+        yield from self.generator.topic(q, plan.standalone, composed.hits, timer, lambda: composed, expected=expected)
 
     def _overview(self, q: str, plan: Plan, timer: Timer) -> Iterator[Delta | Answer]:
         """What the essays are about, one thesis per essay, grouped by author."""
@@ -424,7 +430,7 @@ class Assistant:
         for e in plan.essays:
             hits.extend(Hit(chunk=c, score=1.0, rank=i) for i, c in enumerate(self._essay_chunks(e)[:1]))
         timer.lap("retrieve")
-        composed = ex.overview(plan.essays, hits, self.index, self._lookup)
+        composed = summaries.overview(plan.essays, hits, self.index, self._lookup)
         if self.generator is None:
             yield from self.reply.extractive(q, plan.standalone, composed.text, composed.hits, timer,
                                              prompts.phrase("extractive_notice"))

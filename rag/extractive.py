@@ -9,7 +9,6 @@ Output uses `[n]` markers numbered like the retrieved hits, so the same citation
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,10 +27,8 @@ from rag.items import (
     names,
     noun_clauses,
 )
-from rag.quoting import ChunkLookup, hits_for, quote, span
-from rag.quoting import cite as _cite
+from rag.quoting import ChunkLookup, quote, span
 from rag.sentences import (
-    CN_NUM,
     ListGroup,
     Sentence,
     SentenceIndex,
@@ -39,7 +36,7 @@ from rag.sentences import (
     question_core,
     split_sentences,
 )
-from rag.types import Essay, Hit
+from rag.types import Hit
 
 __all__ = ["ChunkLookup", "Composed", "ListGroup", "Sentence", "SentenceIndex", "best_group", "bigrams",
            "compose_answer", "format_group", "question_core", "quote_sentences", "split_sentences"]
@@ -303,64 +300,6 @@ def quote_sentences(parts: Sequence[Sentence], hits: list[Hit], index: SentenceI
     return _format(list(parts), hits, index, lookup)
 
 
-def summarize_essay(essay: Essay, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
-                    per_section: int = 2) -> Composed:
-    """A section-by-section summary of a whole essay: each section's thesis sentence(s), cited."""
-    hits = list(hits)
-    sents = index.sentences[essay.id]
-    lines = [f"{essay.author}《{essay.title}》按章节概括如下："]
-    for si, section in enumerate(essay.sections):
-        in_sec = [s for s in sents if s.section_index == si]
-        if not in_sec:
-            continue
-        picked = _central(in_sec, index, per_section, section.title)
-        cited = "".join(_cite(_trim(s.text), hits_for(s, hits, index, lookup)) for s in picked)
-        title = "引言" if section.title in ("", "引言") else section.title
-        if _bare(picked[0].text).startswith(_bare(title)):  # a lead-sentence title: the sentence says it once
-            lines.append(f"{len(lines)}. {cited}")
-        else:
-            lines.append(f"{len(lines)}. {title}：{cited}")
-    return Composed("\n".join(lines), hits, 1.0)
-
-
-def _trim(text: str, limit: int = 110) -> str:
-    """Shorten a very long sentence at a clause boundary (the quote stays verbatim up to the cut)."""
-    if len(text) <= limit:
-        return text
-    cut = max(text.rfind("；", 0, limit), text.rfind("，", 0, limit))
-    return text[:cut] + "……。" if cut > 30 else text
-
-
-def _bare(text: str) -> str:
-    """Text without punctuation or a leading ordinal (一是…), for comparing a sentence with a title."""
-    return re.sub(r"\W", "", re.sub(rf"^[{CN_NUM}]是", "", text))
-
-
-def _central(sents: list[Sentence], index: SentenceIndex, k: int, title: str) -> list[Sentence]:
-    """The section's lead sentence plus its most central one (highest bigram overlap with the section)."""
-    same_as_title = _bare(title)
-    body = [s for s in sents if _bare(s.text) != same_as_title] or sents
-    lead = next((s for s in body if len(s.text) >= 12), body[0])
-    items = [s for s in body if s.ordinal]
-    if len(items) >= 2:
-        # an enumeration: its item sentences are the section's skeleton
-        return sorted({lead, *items}, key=lambda s: s.start)[: max(k, len(items) + 1)]
-    picked = [lead]
-    section_grams = Counter(g for s in body for g in set(bigrams(s.text)))
-    best = None
-    best_score = -1.0
-    for s in body:
-        if s is lead or len(s.text) < 12:
-            continue
-        gs = set(bigrams(s.text))
-        score = sum(section_grams[g] * index.weight(g) for g in gs) / (len(gs) ** 0.8 or 1)
-        if score > best_score:
-            best, best_score = s, score
-    if best is not None and k > 1:
-        picked.append(best)
-    return sorted(picked, key=lambda s: s.start)
-
-
 def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 110,
           topic: Sequence[str] = ()) -> list[Sentence]:
     """A long enumerating sentence narrowed to its clauses (split at ；) that carry the question's words (the
@@ -375,57 +314,3 @@ def focus(s: Sentence, core: Sequence[str], index: SentenceIndex, limit: int = 1
         return [s]
     keep = [c for c, sc in zip(clauses, scores, strict=True) if sc >= 0.8 * top][:2]
     return keep
-
-
-def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: SentenceIndex,
-                    lookup: ChunkLookup | None = None, min_coverage: float = 0.34) -> Composed:
-    """Each author's view of a topic, grouped by author; authors whose passages miss the topic are named."""
-    hits: list[Hit] = [h for essay_hits in per_essay.values() for h in essay_hits]
-    lines = ["几位作者的相关论述如下："]
-    silent = []
-    best_all = 0.0
-    topic = strip_topic_scaffold(question, [e.author for e in index.essays.values()])
-    core = bigrams(question_core(topic))
-    for eid, essay_hits in per_essay.items():
-        essay = index.essays[eid]
-        scored = score_sentences(topic, essay_hits, index)
-        top = [t for t in scored if index.coverage(core, t[1].text) >= min_coverage][:2]
-        if not top:
-            silent.append(essay.author)
-            continue
-        best_all = max(best_all, top[0][0])
-        parts: list[Sentence] = []
-        for _, sent, _n in sorted(top, key=lambda t: t[1].start):
-            if any(p.start == sent.start for p in parts):
-                continue  # already quoted as the sentence after a short one
-            parts.extend(focus(sent, core, index))
-            nxt = _next_in_paragraph(sent, index) if len(sent.text) < 25 else None
-            if nxt is not None and all(p.start != nxt.start for p in parts):
-                parts.extend(focus(nxt, core, index))
-        lines.append(f"- {essay.author}《{essay.title}》：{quote(parts, hits, index, lookup)}")
-    if silent:
-        lines.append(f"- {'、'.join(silent)}的文章未专门论及这一话题。")
-    return Composed("\n".join(lines), hits, best_all)
-
-
-def overview(essays: Sequence[Essay], hits: list[Hit], index: SentenceIndex,
-             lookup: ChunkLookup | None = None) -> Composed:
-    """One line per essay: its author, title and opening thesis sentence, cited."""
-    hits = list(hits)
-    lines = [f"这{len(essays)}篇文章的主旨分别是："]
-    for e in essays:
-        sents = [s for s in index.sentences.get(e.id, []) if s.section_index == 0 and len(s.text) >= 12]
-        if not sents:
-            continue
-        lead = sents[0]
-        lines.append(f"- {e.author}《{e.title}》：{_cite(_trim(lead.text, 150), hits_for(lead, hits, index, lookup))}")
-    return Composed("\n".join(lines), hits, 1.0)
-
-
-def strip_topic_scaffold(question: str, authors: Sequence[str] = ()) -> str:
-    """The topic of a question about several authors' views."""
-    for a in authors:
-        question = question.replace(a, " ")
-    return re.sub(r"(几位|各位|不同|这些|四位|各篇|几篇|两位|两人|二人)(作者|文章)?(们)?|分别|各自|都|对于|关于|对|和|与|"
-                  r"有什么不同|有何异同|异同|共同点|不同|怎样看待|怎么看|如何看待|的?观点|的?论述|强调了什么|提出了什么|"
-                  r"谈到了|谈|时", " ", question)

@@ -21,7 +21,7 @@ from typing import Literal
 
 from rag import citations as cit
 from rag.evidence import EvidenceModel
-from rag.references import ReferenceFinder
+from rag.references import HONORIFICS, ReferenceFinder
 from rag.sentences import bigrams
 from rag.types import Essay, Turn
 
@@ -55,9 +55,18 @@ ORDINAL_REF = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后)[
 # 除了X names what to leave out.
 MORE = re.compile(r"还说了|还讲了|还提到|还谈到|还有什么|还有哪些|其他内容|别的内容|其他观点|其余")
 BESIDES = re.compile(r"除了(?P<x>[^，,？?。]{2,40}?)(?:之外|以外)?[，,]")
-SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|主要内容|核心内容|主要观点|讲了什么|讲什么|说了什么|主要讨论|主要讲|"
+# A request for a summary; whether it is of a whole essay is decided by what is left besides the essay's name.
+SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一下|主要内容|核心内容|主要观点|大意|要点|主旨|要旨|"
+                          r"(讲|说|谈)(了|的)?(些|是)?什么|主要讨论|主要讲|"
                           r"summar|main (idea|point)|what is .* about", re.I)
-_TOPIC_ACROSS = re.compile(r"(几位|各位|不同|这些|四位|各篇|几篇|所有|每位|每篇)(作者|文章)|作者们|分别怎么看|各自怎么看")
+# Several essays or authors at once (几位作者, 四篇文章, 各篇文章, 作者们): a topic across essays or an overview.
+_TOPIC_ACROSS = re.compile(r"([几两三四五六七八九各每]|所有|不同|这些|哪些)(位|篇)?(作者|文章|专家|学者|老师|研究员)|作者们|"
+                           r"(分别|各自)(是)?(怎么|如何|怎样)(看|讲|说|论述|谈)")
+# Words a question uses for the authors themselves (各位专家怎么看……) or for their discourse (这个话题, 侧重点, 提出了
+# 哪些建议, 讲到了): never the topic of a question across the essays.
+_PEOPLE = frozenset({*HONORIFICS, "大家", "专家", "作者", "作者们", "研究者", "各位", "诸位", "他们", "她们", "人们",
+                     "话题", "议题", "领域", "建议", "侧重点", "侧重", "角度", "层面", "说法", "比较", "事情",
+                     "讲到", "说到", "谈及", "提及", "论及", "涉及", "阐述", "讲述", "论述"})
 _META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里|儿)?(工作|上班|任职)|职务|职称|"
                    r"身份|谁写的|作者是谁|哪位作者写|作者是哪位|where does .* work|affiliat", re.I)
 
@@ -207,6 +216,7 @@ class Plan:
     presupposition: Presupposition | None = None
     language: Language = "zh"
     needs_context: bool = False  # a follow-up with nothing before it to resolve against
+    topic: tuple[str, ...] = ()  # a topic question's words the essays use (人才; 基础研究), for summarising it
 
     @property
     def filtered(self) -> bool:
@@ -293,29 +303,51 @@ class Planner:
         needs_context = (not history and FOLLOWUP.search(q) is not None
                          and not self.evidence.terms(FOLLOWUP.sub(" ", q)))
         if len(authors) >= 2 and titled is None and not essay and not author:
-            return replace(base, kind="topic", essays=tuple(authors))
+            return replace(base, kind="topic", essays=tuple(authors), topic=self.topic_terms(standalone))
         if _META.search(standalone) and (chosen_essay is not None or authors):
             return replace(base, kind="meta", author=plan_author, essay=chosen_essay or authors[0])
         if _TOPIC_ACROSS.search(standalone) and len(self.essays) > 1 and chosen_essay is None:
-            return replace(base, kind="topic")
+            topic = self.topic_terms(standalone)
+            # no topic word left (这四篇文章共同关注的主题是什么): what the essays are about, one thesis each
+            if not topic and re.search(r"共同|主题|主旨|关注|讲了什么|说了什么|内容|概括|总结|归纳|大意|要点", standalone):
+                return replace(base, kind="overview", essays=tuple(self.essays))
+            return replace(base, kind="topic", topic=topic)
         if SUMMARY_VERB.search(standalone) and chosen_essay is not None and self._is_whole_essay(standalone,
                                                                                                 chosen_essay):
             return replace(base, kind="summary", author=plan_author, essay=chosen_essay)
-        if chosen_essay is None and len(self.essays) > 1 and re.search(
-                r"(这|几|四|五|三|两|所有|各)(篇|些)文章", standalone) and re.search(
-                r"共同|主题|主要内容|讲了什么|关注|概括|总结|归纳", standalone):
-            return replace(base, kind="overview", essays=tuple(self.essays))
         presupposition = presupposition_of(standalone, [e.author for e in self.essays]) if not item else None
         return replace(base, author=plan_author, essay=chosen_essay, presupposition=presupposition,
                        needs_context=needs_context)
 
     def _is_whole_essay(self, q: str, essay: Essay) -> bool:
-        """True when, after removing the essay's name and summary words, little topic is left."""
+        """True when, after removing the essay's name and summary words, little topic is left. Words of the title
+        describe the essay (谈新型工业化的那篇, 讲提升产业体系现代化水平的那篇), not a topic inside it."""
         rest = q.replace(essay.title, "").replace(essay.author, "")
+        rest = _title_words_removed(rest, essay.title)
         rest = SUMMARY_VERB.sub("", rest)
-        rest = re.sub(r"《[^》]*》|请|一下|用|几句话|简要|简单|地|的|文章|这篇|该文|一文|全文|还|了|什么|主要|核心|内容|观点|"
-                      r"讨论|讲|说|呢|吗|她|他|[\W_\d]|[A-Za-z]", "", rest)
-        return len(rest) <= 3
+        rest = re.sub(r"《[^》]*》|请|帮我|给我|一下|用|几句话|简要|简单|说说|讲讲|能|地|的|文章|这篇|那篇|该文|一文|全文|还|了|些|"
+                      r"什么|主要|核心|内容|观点|是|谈|讨论|讲|说|呢|吗|她|他|[\W_\d]|[A-Za-z]", "", rest)
+        return len(rest) <= 1  # one stray character is scaffolding; a two-character word (特征) is a topic
+
+    def topic_terms(self, question: str) -> tuple[str, ...]:
+        """The question's salient words, adjacent words joined when the essays use them together (基础+研究 →
+        基础研究): what a topic question is about (a word the essays never use is kept: it makes the topic
+        uncovered)."""
+        # a measure word without a figure (这件 of 这件事上) and the words for the authors (大家, 学者) are
+        # scaffolding, not a topic
+        # a verb or adjective the essays never use (留住 of 留住人才, 评价) is the asker's paraphrase: it cannot be
+        # matched and says nothing about what the topic is
+        text = self.evidence.corpus_text
+        words = [t.word for t in self.evidence.terms(question)
+                 if not (t.flag.startswith("m") and not re.search(r"\d", t.word)) and t.word not in _PEOPLE
+                 and not (t.flag.startswith(("v", "a", "d")) and t.word not in text)]
+        merged: list[str] = []
+        for w in words:
+            if merged and merged[-1] + w in question and merged[-1] + w in self.evidence.corpus_text:
+                merged[-1] += w
+            else:
+                merged.append(w)
+        return tuple(merged)
 
     # ------------------------------------------------------------------ the conversation
     def context(self, history: Sequence[Turn]) -> Context:
@@ -430,6 +462,19 @@ def _plain(q: str) -> str:
 
 
 SECTION_TITLE_CHARS = 30  # the seed essays' section titles are 6-26 characters; a longer lead is a sentence
+
+
+def _title_words_removed(text: str, title: str, shortest: int = 2) -> str:
+    """`text` without its runs of two or more characters that occur in `title` (longest first)."""
+    out, i = [], 0
+    while i < len(text):
+        n = next((n for n in range(len(text) - i, shortest - 1, -1) if text[i:i + n] in title), 0)
+        if n:
+            i += n
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
 
 _ITEM_LINE = re.compile(rf"^\s*(?:[-•]\s*)?(?:\d+[.、]\s*|（\d+）\s*)?([{_CN}]是)?([^。；\n]+)")

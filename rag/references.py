@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -176,31 +176,27 @@ class ReferenceFinder:
         found: list[str] = []
         spans: list[tuple[int, int]] = []
         taken = [False] * len(q)
+
+        def claim(matches: Iterable[re.Match[str]], name: str, mark: bool = True) -> None:
+            """Record each match not inside an earlier one (a short name's match does not block others)."""
+            for m in matches:
+                if any(taken[m.start() : m.end()]):
+                    continue
+                if mark:
+                    taken[m.start() : m.end()] = [True] * (m.end() - m.start())
+                spans.append((m.start(), m.end()))
+                if name not in found:
+                    found.append(name)
+
         for name in self._authors:
-            for m in re.finditer(re.escape(name) + f"(?:{_HONORIFIC})?", q):
-                if any(taken[m.start() : m.end()]):
-                    continue
-                taken[m.start() : m.end()] = [True] * (m.end() - m.start())
-                spans.append((m.start(), m.end()))
-                if name not in found:
-                    found.append(name)
+            claim(re.finditer(re.escape(name) + f"(?:{_HONORIFIC})?", q), name)
         for short, name in self._short.items():
-            for m in re.finditer(re.escape(short) + f"(?:{_HONORIFIC})", q):
-                if any(taken[m.start() : m.end()]):
-                    continue
-                spans.append((m.start(), m.end()))
-                if name not in found:
-                    found.append(name)
+            claim(re.finditer(re.escape(short) + f"(?:{_HONORIFIC})", q), name, mark=False)
         if re.search(r"[A-Za-z]{2}", q):
             for name, full, titled in self._latin_names():
                 for pattern in (full, titled):
-                    for m in pattern.finditer(q) if pattern is not None else ():
-                        if any(taken[m.start() : m.end()]):
-                            continue
-                        taken[m.start() : m.end()] = [True] * (m.end() - m.start())
-                        spans.append((m.start(), m.end()))
-                        if name not in found:
-                            found.append(name)
+                    if pattern is not None:
+                        claim(pattern.finditer(q), name)
         return found, spans
 
     def _latin_names(self) -> list[tuple[str, re.Pattern[str], re.Pattern[str] | None]]:

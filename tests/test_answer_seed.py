@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from answer_checks import assert_grounded, cited_authors
 from openai_server import FakeOpenAIServer, Reply, running_server
 
 import prompts
@@ -23,16 +24,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def offline(seed_retriever: Retriever, seed_settings: Settings) -> Assistant:
     return Assistant(seed_retriever, None, seed_settings)
-
-
-def cited_authors(answer: Answer) -> set[str]:
-    return {c.chunk.author.replace(" ", "") for c in answer.citations}
-
-
-def assert_grounded(answer: Answer) -> None:
-    ids = {h.chunk.id for h in answer.retrieved}
-    assert answer.citations and all(c.chunk.id in ids for c in answer.citations)
-    assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)} == {c.n for c in answer.citations}
 
 
 @pytest.mark.parametrize(("question", "author", "phrases"), [

@@ -7,6 +7,7 @@ import re
 from fakes import FakeRetriever, make_corpus
 
 from rag import extractive as ex
+from rag import quoting, summaries
 from rag.planner import ask_of
 from rag.types import Hit
 
@@ -62,7 +63,7 @@ def test_composition_is_deterministic() -> None:
 
 def test_essay_summary_goes_section_by_section() -> None:
     hits = [Hit(c, 1.0) for c in CHUNKS if c.essay_id == "e2"]
-    text = ex.summarize_essay(ESSAYS[1], hits, INDEX, lookup).text
+    text = summaries.summarize_essay(ESSAYS[1], hits, INDEX, lookup).text
     lines = text.splitlines()
     assert lines[0] == "钱红《数字经济赋能区域发展》按章节概括如下："
     assert [ln.split("：")[0] for ln in lines[1:]] == ["1. 引言", "2. 数字基础设施", "3. 数字人才"]
@@ -72,7 +73,7 @@ def test_essay_summary_goes_section_by_section() -> None:
 def test_topic_across_essays_is_grouped_by_author() -> None:
     r = FakeRetriever.default()
     per = {e.id: r.search("人才", essay=e.id, k=3) for e in ESSAYS}
-    composed = ex.summarize_topic("几位作者对人才怎么看？", per, INDEX)
+    composed = summaries.summarize_topic("几位作者对人才怎么看？", per, INDEX)
     assert "- 钱红《数字经济赋能区域发展》：" in composed.text
     assert "赵明的文章未专门论及" in composed.text
 
@@ -94,5 +95,22 @@ def test_instruction_sentences_in_documents_are_never_quoted() -> None:
 
 
 def test_a_citation_never_splits_a_quotation() -> None:
-    assert ex._cite("他强调：“要加快发展。”", [1, 2]) == "他强调：“要加快发展。”[1][2]"
-    assert ex._cite("要加快发展。", [1]) == "要加快发展[1]。"
+    assert quoting.cite("他强调：“要加快发展。”", [1, 2]) == "他强调：“要加快发展。”[1][2]"
+    assert quoting.cite("要加快发展。", [1]) == "要加快发展[1]。"
+
+
+def test_topic_sentences_are_found_outside_the_retrieved_passages() -> None:
+    per: dict[str, list[Hit]] = {e.id: [] for e in ESSAYS}  # nothing retrieved: the topic words still find them
+    composed = summaries.summarize_topic("几位作者对人才怎么看？", per, INDEX, lookup, terms=("人才",))
+    line = next(ln for ln in composed.text.splitlines() if ln.startswith("- 钱红"))
+    assert "第一资源" in line and "领军人才" in line and re.search(r"\[\d+\]", line)
+    assert composed.best == 1.0 and composed.hits
+
+
+def test_words_the_essays_never_use_are_unknown() -> None:
+    assert summaries.unknown_terms(("个人所得税", "人才"), INDEX) == ["个人所得税"]
+
+
+def test_a_topic_naming_a_word_the_essays_never_use_is_uncovered() -> None:
+    assert summaries.uncovered_topic(("个人所得税", "人才"), INDEX)
+    assert not summaries.uncovered_topic(("人才", "数字经济"), INDEX)

@@ -84,3 +84,22 @@ def test_an_inline_list_is_the_one_whose_clause_the_question_names() -> None:
               "通过全面增强自主创新能力、推进数智化转型、深化开放合作等增强高质量发展动能[1]。")
     assert list_items(answer, "如何增强发展动能？")[1] == "推进数智化转型"
     assert list_items(answer, "如何构建现代化产业体系？")[1] == "培育壮大战略性新兴产业"
+
+
+def test_an_essay_named_by_words_of_its_title_is_summarised(planner: Planner) -> None:
+    plan = planner.plan("讲数字经济赋能的那篇文章主要说了些什么？")
+    assert plan.kind == "summary" and plan.essay is not None and plan.essay.author == "钱红"
+
+
+def test_a_topic_inside_an_essay_is_not_a_whole_essay_summary(planner: Planner) -> None:
+    assert planner.plan("钱红讲了什么数字人才的培训办法？").kind == "qa"
+
+
+def test_a_topic_across_the_essays_carries_its_words(planner: Planner) -> None:
+    plan = planner.plan("两篇文章对人才分别是怎么讲的？")
+    assert plan.kind == "topic" and plan.topic == ("人才",)
+
+
+def test_what_the_essays_are_about_is_an_overview(planner: Planner) -> None:
+    plan = planner.plan("这两篇文章共同关注的主题是什么？")
+    assert plan.kind == "overview" and len(plan.essays) == 2
