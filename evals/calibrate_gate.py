@@ -33,7 +33,7 @@ def calibrate(fit: Sequence[Path], check: Sequence[Path] = ()) -> int:
 
     from rag.answer import Assistant
     from rag.config import Settings
-    from rag.planner import strip_instructions
+    from rag.question import strip_instructions
 
     assistant = Assistant.from_settings(Settings.from_env(), backend="extractive")
     Row = tuple[bool, float, Coverage, str, list[Hit], bool]

@@ -27,8 +27,10 @@ from rag.config import Settings
 from rag.crosslingual import sentence_meaning
 from rag.errors import InputError
 from rag.evidence import EvidenceModel
+from rag.followup import list_items
 from rag.generate import Generator
-from rag.planner import EXTRACTION, Plan, Planner, asked_for, clean_question, list_items
+from rag.planner import Plan, Planner, asked_for
+from rag.question import EXTRACTION, clean_question
 from rag.reply import Replier, Timer
 from rag.tokens import count_tokens
 from rag.types import Answer, Chunk, Delta, Essay, Hit, Turn

@@ -20,7 +20,7 @@ from rag import sources as src
 from rag import verify
 from rag.config import Settings
 from rag.errors import LLMConfigError, LLMError, LLMUnavailableError
-from rag.planner import EXTRACTION, clean_question
+from rag.question import EXTRACTION, clean_question
 from rag.reply import Replier, Timer
 from rag.tokens import count_tokens
 from rag.types import Answer, Chunk, Delta, Essay, Hit, Turn

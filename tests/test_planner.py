@@ -6,7 +6,8 @@ import pytest
 from fakes import FakeRetriever
 
 from rag.evidence import EvidenceModel
-from rag.planner import Planner, ask_of, language_of, list_items, presupposition_of
+from rag.followup import list_items
+from rag.planner import Planner, ask_of, language_of, presupposition_of
 from rag.types import Turn
 
 

@@ -1,0 +1,193 @@
+"""Follow-up questions: the conversation replayed (the essay, the author, the items of the last list shown) and a
+follow-up rewritten into a standalone question (ordinals, pronouns, 那……呢, 还说了什么), heuristically; a model
+rewrite only when the heuristic cannot place it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from rag import citations as cit
+from rag.evidence import EvidenceModel
+from rag.question import (
+    _CN,
+    BESIDES,
+    EXTRACTION,
+    FOLLOWUP,
+    META,
+    MORE,
+    ORDINAL_REF,
+    SUMMARY_VERB,
+    clean_question,
+    cn_int,
+)
+from rag.sentences import bigrams
+from rag.types import Essay, Turn
+
+Rewriter = Callable[[str, Sequence[Turn]], str]
+Mentions = Callable[[str], tuple[list[Essay], Essay | None]]
+
+
+@dataclass
+class Context:
+    """What a conversation is about so far: the essay, the author and the list items last shown."""
+
+    essay: Essay | None = None
+    standalone: str = ""
+    items: list[str] = field(default_factory=list)
+    shown: str = ""  # the last answer, as shown (what “还说了什么” must not repeat)
+
+
+class FollowUps:
+    """Reads a conversation and rewrites follow-ups; `mentions` finds the essays a text names (the planner's)."""
+
+    def __init__(self, mentions: Mentions, evidence: EvidenceModel) -> None:
+        self.mentions = mentions
+        self.evidence = evidence
+
+    def context(self, history: Sequence[Turn]) -> Context:
+        """Replay the conversation to know the last essay, author and the items of the last list shown."""
+        ctx = Context()
+        on_item = False  # the last question was about one item of the list shown
+        for turn in history:
+            if turn.role == "user":
+                q = clean_question(turn.content)
+                if not q or EXTRACTION.search(q):
+                    continue
+                resolved, item = self.resolve(q, (), ctx, None) if (ctx.essay or ctx.standalone) else (q, "")
+                on_item = bool(item)
+                authors, titled = self.mentions(resolved)
+                if titled is not None:
+                    ctx.essay = titled
+                elif len(authors) == 1:
+                    ctx.essay = authors[0]
+                ctx.standalone = resolved
+            else:
+                ctx.shown = turn.content
+                # an answer about one item keeps the list it came from (第三条 after 第二条 is the list's third
+                # item, not the third of an enumeration quoted inside the second); only a numbered list replaces it
+                items = list_items(turn.content, ctx.standalone, inline=not on_item)
+                if items:
+                    ctx.items = items
+                authors, titled = self.mentions(turn.content)
+                named = titled or (authors[0] if authors else None)
+                if named is not None and (ctx.essay is None or ctx.essay.author not in turn.content):
+                    ctx.essay = named
+        return ctx
+
+    def _looks_followup(self, q: str, ctx: Context) -> bool:
+        authors, titled = self.mentions(q)
+        if ORDINAL_REF.search(q) and ctx.items:
+            return True
+        if FOLLOWUP.search(q):
+            return True
+        return len(q) <= 6 and not authors and titled is None
+
+    def resolve(self, q: str, history: Sequence[Turn], ctx: Context, rewrite: Rewriter | None) -> tuple[str, str]:
+        """(standalone question, the list item an ordinal refers to); a model rewrite only when the heuristic
+        cannot place the follow-up (an ordinal or pronoun it resolves needs no model call)."""
+        if not self._looks_followup(q, ctx):
+            return q, ""
+        heuristic, item = self.rewrite_heuristic(q, ctx)
+        if item or heuristic != q or rewrite is None:
+            return heuristic, item
+        rewritten = rewrite(q, history)
+        return (rewritten or heuristic), ""
+
+    def own_terms(self, q: str) -> bool:
+        """Does a “还说了什么” follow-up name a topic of its own (beyond 除了X, pronouns and the request)?"""
+        rest = MORE.sub(" ", BESIDES.sub(" ", q))
+        rest = re.sub(r"该作者|这位作者|作者|他们|她们|他|她|这篇文章|这篇|该文|本文|文中|那篇文章|了|别的|其他|呢", " ", rest)
+        return bool(self.evidence.terms(rest))
+
+    def rewrite_heuristic(self, q: str, ctx: Context) -> tuple[str, str]:
+        """Carry the previous turn's essay, author and list over into a follow-up question."""
+        essay = ctx.essay
+        if essay is None:
+            return q, ""
+        authors, titled = self.mentions(q)
+        m = ORDINAL_REF.search(q)
+        if m and ctx.items:
+            n = len(ctx.items) if m.group(2) else cn_int(m.group(1))
+            if 1 <= n <= len(ctx.items):
+                item = re.sub(rf"^[{_CN}]是", "", ctx.items[n - 1]).strip()
+                rest = q[m.end():]
+                rest = re.sub(r"^(是|的)?", "", rest)
+                rest = re.sub(r"^[呢吗？?。\s]*$", "", rest)
+                ask = rest if rest else "具体是怎么论述的？"
+                return f"{essay.author}文章中的“{item}”{ask}", item
+        if MORE.search(q) and not authors and titled is None and not self.own_terms(q):
+            prev = ctx.standalone
+            about_essay = re.search(r"这篇|该文|本文|文章|文中|全文", q) is not None  # 这篇文章还说了什么: the essay
+            if prev and not about_essay and not SUMMARY_VERB.search(prev) and not META.search(prev) and \
+                    self.evidence.terms(prev):
+                # more on the topic just asked about, by the same author (the composer leaves out what was shown)
+                named, named_title = self.mentions(prev)
+                return (prev if named or named_title else f"{essay.author}文章中，{prev}"), ""
+            return f"概括{essay.author}的文章《{essay.title}》", ""
+        if authors and not titled and re.fullmatch(r"[^，。？?]{0,8}(呢|怎么看|如何看|的看法呢|的观点呢)[？?]?", q) and \
+                ctx.standalone:
+            prev = ctx.standalone
+            if essay.author in prev:
+                return prev.replace(essay.author, authors[0].author), ""
+            return f"{authors[0].author}：{prev}", ""
+        topic = self.evidence.topic(ctx.standalone) if ctx.standalone else ""
+        if topic:
+            q = re.sub(r"这方面|那方面|这一点|这个问题|这些领域|这个话题", f"{topic}方面", q, count=1)
+            q = re.sub(r"^(那|那么)?(?<!其)它(?!们)", f"{topic}", q, count=1)
+            q = re.sub(r"(?<!其)它(?!们)", topic, q, count=1)
+        if authors or titled is not None:
+            return _plain(q), ""
+        q2 = re.sub(r"该作者|这位作者|作者|他们|她们|他|她", essay.author, q, count=1)
+        q2 = re.sub(r"这篇文章|这篇|该文|本文|文中|那篇文章", f"《{essay.title}》", q2, count=1)
+        if q2 == q:
+            q2 = re.sub(r"^(那|那么|还有|另外|此外|然后)", "", q2)
+            q2 = re.sub(r"它", "", q2) if "它" in q2 and ctx.standalone else q2
+            return f"{essay.author}文章中，{q2}", ""
+        return q2, ""
+
+
+def _plain(q: str) -> str:
+    """A follow-up that names its own author and topic (那王成仁在人才方面又是怎么说的呢？) without the words that tie
+    it to the turn before (那, 又, 呢): the standalone question retrieval and the gate read."""
+    out = re.sub(r"^(那么|那)(?![篇些个种里边样时])(?=[^\W\d_])", "", q)
+    out = re.sub(r"又(?=是|在|怎么|如何|有|对|提)", "", out)
+    out = re.sub(r"呢(?=[？?]?$)", "", out)
+    return out if len(out) >= 4 else q
+
+
+SECTION_TITLE_CHARS = 30  # the seed essays' section titles are 6-26 characters; a longer lead is a sentence
+
+
+_ITEM_LINE = re.compile(rf"^\s*(?:[-•]\s*)?(?:\d+[.、]\s*|（\d+）\s*)?([{_CN}]是)?([^。；\n]+)")
+
+
+def list_items(answer: str, question: str = "", inline: bool = True) -> list[str]:
+    """The items of the list an answer shows: its numbered or 一是… lines, else (with `inline`) the inline
+    enumeration (A、B、C) whose clause shares most with the question it answered."""
+    items: list[str] = []
+    for line in answer.splitlines():
+        if re.match(rf"^\s*(?:[-•]\s*)?(\d+[.、]|（\d+）|[{_CN}]是)", line):
+            m = _ITEM_LINE.match(cit.strip_markers(line))
+            if m:
+                text = m.group(2).strip()
+                head, colon, _ = text.partition("：")  # a summary's “2. 章节标题：…” line: the item is the section
+                items.append(head if colon and 2 <= len(head) <= SECTION_TITLE_CHARS else text)
+    if len(items) >= 2 or not inline:
+        return items if len(items) >= 2 else []
+    grams = set(bigrams(question))
+    best: list[str] = []
+    best_key = (-1, 0)
+    for clause in re.split(r"[，。；：\n]", cit.strip_markers(answer)):
+        parts = [p for p in clause.split("、") if p]
+        if len(parts) < 3:
+            continue
+        # several enumerations in one quoted sentence: the one whose clause the question names
+        key = (len(grams & set(bigrams(clause))), len(parts))
+        if key > best_key:
+            parts[0] = re.sub(r"^.*?(表现出|包括|聚焦|通过|有|是)", "", parts[0])
+            parts[-1] = re.sub(r"(等|等特征|等方面|等领域|等产业).*$", "", parts[-1])
+            best, best_key = parts, key
+    return best

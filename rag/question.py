@@ -1,0 +1,81 @@
+"""The question's own vocabulary, read from its text alone: cleaning, requests the assistant declines, words that
+point back at an earlier turn, ordinals, requests for a summary or for the byline.
+
+Shared by the planner (rag/planner.py) and the follow-up resolution (rag/followup.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Zero-width and bidi controls are invisible and can hide instructions; other control characters are junk.
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+# Requests for the assistant's own instructions or to drop its rules (declined before any retrieval).
+EXTRACTION = re.compile(
+    r"系统提示|提示词|system\s*prompt|系统(设定|指令|消息)|初始(指令|设定)|"
+    r"(忽略|无视|忘记|绕过|跳过|忘掉)(掉)?(之前|以上|上面|前面|上述|所有|全部|你的|这些)?的?(所有|全部)?的?(指令|规则|要求|设定|限制|提示|对话)|"
+    r"ignore\s+(all\s+|the\s+|your\s+|previous\s+|above\s+|prior\s+)*(instructions|rules|prompts?)|"
+    r"调试模式|开发者模式|developer\s*mode|越狱|jailbreak|没有任何限制|不受(任何)?限制|重复你收到|"
+    r"你收到的[^。？?]{0,6}(指令|消息|提示)|(你的|你使用的|你收到的)(全部|所有)?(设定|指令|规则|配置|提示|密钥)|"
+    r"API[\s_-]*KEY|API\s*密钥",
+    re.I,
+)
+# Words that only make sense against an earlier turn (pronouns, ordinals, "and what about…").
+FOLLOWUP = re.compile(
+    r"^(那|那么|还有|另外|此外|以及|然后)|他|她|它|其中|该文|该作者|这位|这篇|那篇|本文|文中|上文|上面|刚才|前面|这一点|"
+    r"这方面|这些|这个|第[一二三四五六七八九十\d]+(条|点|个|项|方面|部分|种|件|类|步|大)|最后[一那这]?(条|点|个|项|方面|种|件)|"
+    r"呢[？?]?$|还说了|还讲了|还提到|还谈到|还有什么|除了"
+)
+# An item of the list last shown: 第三条/第二个/第三件…, or 最后一条 (the last one).
+ORDINAL_REF = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后)[一那这]?)(?:条|点|个|项|方面|种|部分|件|类|步|大)")
+# “What else did he say”: other content of the same essay or topic than what the conversation already showed;
+# 除了X names what to leave out.
+MORE = re.compile(r"还说了|还讲了|还提到|还谈到|还有什么|还有哪些|其他内容|别的内容|其他观点|其余")
+BESIDES = re.compile(r"除了(?P<x>[^，,？?。]{2,40}?)(?:之外|以外)?[，,]")
+# A request for a summary; whether it is of a whole essay is decided by what is left besides the essay's name.
+SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一下|主要内容|核心内容|主要观点|大意|要点|主旨|要旨|"
+                          r"(讲|说|谈)(了|的)?(些|是)?什么|主要讨论|主要讲|"
+                          r"summar|main (idea|point)|what is .* about", re.I)
+# Questions about the byline (who wrote it, where the author works).
+META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里|儿)?(工作|上班|任职)|职务|职称|"
+                   r"身份|谁写的|作者是谁|哪位作者写|作者是哪位|where does .* work|affiliat", re.I)
+_CN = "一二三四五六七八九十"
+
+
+def clean_question(text: str) -> str:
+    """Drop invisible and control characters, fold full-width ASCII, collapse whitespace."""
+    text = _INVISIBLE.sub("", text)
+    text = _CONTROL.sub("", text)
+    text = "".join(unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" and ch not in "（），：；？！" else ch
+                   for ch in text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_URL = re.compile(r"!?\[[^\]]*\]\([^)]*\)|https?://\S+|</?\s*[A-Za-z][^<>]*>", re.I)
+_ORDER = re.compile(r"写上|附上|加上|输出|打印|开头|结尾|末尾|另起一行|署名|回答时|每个回答|新指令|从现在起|图片|链接|"
+                    r"只回答一个词|不需要引用", re.I)
+
+
+def strip_instructions(question: str) -> str:
+    """The question without pasted links, tags and sentences that order the assistant about (output tricks)."""
+    text = _URL.sub(" ", question)
+    parts = [p for p in re.split(r"(?<=[。！？!?；;])", text) if p.strip()]
+    kept = [p for p in parts if not _ORDER.search(p)]
+    kept = [re.sub(r"^\s*(问题|question)\s*[：:]\s*", "", p, flags=re.I) for p in kept]
+    out = re.sub(r"\s+", " ", "".join(kept)).strip()
+    return out if re.search(r"[^\W_]", out) else question
+
+
+def cn_int(s: str) -> int:
+    """A Chinese or Arabic numeral from 1 to 19 as an int (0 when unreadable)."""
+    if s.isdigit():
+        return int(s)
+    digits = "一二三四五六七八九"
+    if s == "十":
+        return 10
+    if s.startswith("十"):
+        return 10 + digits.index(s[1]) + 1
+    return digits.index(s[0]) + 1 if s[0] in digits else 0
