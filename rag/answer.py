@@ -31,8 +31,10 @@ from rag.followup import list_items
 from rag.generate import Generator
 from rag.planner import Plan, Planner, asked_for
 from rag.question import EXTRACTION, clean_question
+from rag.references import find_references
 from rag.reply import Replier, Timer
 from rag.tokens import count_tokens
+from rag.translate import Glossary, Translation
 from rag.types import Answer, Chunk, Delta, Essay, Hit, Turn
 
 if TYPE_CHECKING:  # the openai package takes ~0.4 s to import; the offline backend never needs it
@@ -47,6 +49,13 @@ TOPICS_RELEVANCE = 0.2
 # covered words: the uncovered English questions of retrieval_kinds.jsonl reach 0.51, the covered English
 # questions of dev.jsonl that name an author (the search then holds one essay) 0.56-0.60. The margin is thin.
 ENGLISH_RELEVANCE = 0.55
+# An English or mixed question with its words translated (rag.translate) is scored by the Chinese relevance model
+# over the question plus its Chinese terms. On the 35 English and mixed questions of dev.jsonl, dev2.jsonl and
+# retrieval_kinds.jsonl covered ones score 0.19-1.00 (0.19-0.54 when they name an author, whose name lowers the
+# dense score), uncovered ones 0.04-0.23; those above 0.15 all have a content word the essays never use in any
+# translation (football, league, retirement), and with such a word covered questions score 0.54 and up.
+GLOSS_RELEVANCE = 0.15
+GLOSS_RELEVANCE_MISSING = 0.5
 SUMMARY_INPUT_TOKENS = 3000  # one essay of the seed page fits; longer essays are summarised in batches
 
 
@@ -82,6 +91,7 @@ class Assistant:
         self.system_prompt = system_prompt if system_prompt is not None else prompts.render(
             "system", refusal=prompts.phrase("refusal"), decline=prompts.phrase("decline"))
         self._chunk_cache: dict[str, list[Chunk]] = {}
+        self._glossary: Glossary | None = None
         self.reply = Replier(retriever.essays, self.backend, chat.model if chat is not None else "extractive",
                              self.system_prompt)
         self.generator = (Generator(chat, settings, self.system_prompt, self.reply, covered=self._covered_strictly,
@@ -237,15 +247,19 @@ class Assistant:
 
     def _qa(self, q: str, plan: Plan, timer: Timer) -> Iterator[Delta | Answer]:
         filter_author = None if plan.filter_conflict else plan.filter_author
-        hits = self._search(plan.standalone, author=plan.author, essay=plan.filter_essay)
+        gloss = self._translate(plan)
+        asked = f"{plan.standalone} {gloss.text}" if gloss.terms else plan.standalone
+        hits = self._search(asked, author=plan.author, essay=plan.filter_essay)
         timer.lap("retrieve")
         premise = self._premise(plan, hits)
         if premise is not None and premise.hits:
             hits = list(premise.hits)
-        relevance = self.retriever.relevance(plan.standalone, hits) if hits else 0.0
+        relevance = self.retriever.relevance(asked, hits) if hits else 0.0
         scope = [e for e in self.essays if e == plan.filter_essay or (filter_author and e.author == filter_author)]
-        coverage = self.evidence.coverage(plan.standalone, hits, scope=scope)
+        coverage = self.evidence.coverage(asked, hits, scope=scope)
         sure = {"relevance_sure": ENGLISH_RELEVANCE} if plan.language == "en" else {}
+        if gloss.terms:  # translated: the relevance of the question with its Chinese terms decides
+            sure = {"relevance_sure": GLOSS_RELEVANCE_MISSING if gloss.missing else GLOSS_RELEVANCE}
         covered = premise is not None or self.evidence.covered(relevance, coverage, plan.standalone, hits,
                                                                strict=self.chat is None, about_author=bool(plan.author),
                                                                **sure)
@@ -261,7 +275,7 @@ class Assistant:
         notes = self._notes(plan)
 
         def offline() -> ex.Composed:
-            composed = ex.compose_answer(self._topic_of(plan.standalone), hits, self.index, self._lookup,
+            composed = ex.compose_answer(self._topic_of(asked), hits, self.index, self._lookup,
                                          ask=plan.ask, item=plan.item, topic=self._topic_nouns(plan),
                                          nouns=plan.nouns, exclude=plan.exclude, shown=plan.shown,
                                          meaning=self._meaning(plan, hits))
@@ -287,6 +301,14 @@ class Assistant:
                                    if plan.ask == "list" else ())
         yield from self.generator.answer(q, plan.standalone, hits, premise, timer, lambda: composed,
                                          expected=expected)
+
+    def _translate(self, plan: Plan) -> Translation:
+        """The Chinese words the essays use for the English words of a question not in Chinese (none for Chinese)."""
+        if plan.language == "zh":
+            return Translation((), ())
+        if self._glossary is None:
+            self._glossary = Glossary.for_corpus(self.evidence.corpus_text, self.settings.cache_dir)
+        return self._glossary.translate(find_references(plan.standalone, self.essays).topic(plan.standalone))
 
     def _meaning(self, plan: Plan, hits: list[Hit]) -> dict[tuple[str, int], float] | None:
         """Sentence meaning scores for a question not in Chinese (its words share no bigram with the text);
