@@ -49,7 +49,7 @@ STOP_WORDS = frozenset(_STOP_TEXT.split())
 MAX_GLOSS_WORDS = 3
 # Translations kept per English word: the best-scored few (a word has 5-40 corpus headwords among its glosses).
 PER_WORD = 3
-_VERSION = 4
+_VERSION = 5
 
 
 # Suffixes stripped (the first that leaves three letters or more), so that a word and the glosses' forms of it
@@ -80,6 +80,11 @@ class Translation:
     terms: tuple[str, ...]
     missing: tuple[str, ...]
     words: tuple[str, ...] = ()  # the content words looked up (stems)
+    groups: tuple[tuple[str, ...], ...] = ()  # the translations of each translated word or phrase
+
+    def found_share(self, text: str) -> float:
+        """Share of the translated words or phrases with at least one translation in `text` (0 with none)."""
+        return sum(any(t in text for t in g) for g in self.groups) / len(self.groups) if self.groups else 0.0
 
     @property
     def text(self) -> str:
@@ -94,6 +99,7 @@ class Glossary:
         self.table = dict(table)
         self.known = frozenset(known)  # every stem the dictionary has a gloss for
         self.longest = max((k.count(" ") + 1 for k in self.table), default=1)
+        self.longest = max(self.longest, MAX_GLOSS_WORDS)
 
     @classmethod
     def for_corpus(cls, corpus_text: str, cache_dir: Path | None = None) -> Glossary:
@@ -122,21 +128,31 @@ class Glossary:
         """Chinese terms for the English words of `text` (longest gloss phrase first)."""
         words = content_words(text)
         terms: list[str] = []
+        groups: list[tuple[str, ...]] = []
         missing: list[str] = []
         i = 0
         while i < len(words):
-            for n in range(min(self.longest, len(words) - i), 0, -1):
-                phrase = " ".join(words[i:i + n])
-                found = self.table.get(phrase)
-                if found and (n > 1 or len(words[i]) > 2):
-                    terms += found if n == 1 else found[:1]
-                    i += n
-                    break
+            spans = range(min(self.longest, len(words) - i), 0, -1)
+            found_n = next((n for n in spans if " ".join(words[i:i + n]) in self.table
+                            and (n > 1 or len(words[i]) > 2)), 0)
+            known_n = next((n for n in spans if " ".join(words[i:i + n]) in self.known), 0)
+            later = any(" ".join(words[j:j + n]) in self.table for j in range(i + 1, i + known_n)
+                        for n in range(2, min(self.longest, len(words) - j) + 1))  # quality productive forces: 生产力 is the phrase
+            if known_n > max(found_n, 1) and not later:  # a phrase whose translation the essays never use (股市)
+                missing.append(" ".join(words[i:i + known_n]))
+                i += known_n
+            elif found_n:
+                found = self.table[" ".join(words[i:i + found_n])]
+                group = found if found_n == 1 else found[:1]
+                terms += group
+                groups.append(tuple(group))
+                i += found_n
             else:
                 if words[i] in self.known:
                     missing.append(words[i])
                 i += 1
-        return Translation(tuple(dict.fromkeys(terms)), tuple(dict.fromkeys(missing)), tuple(words))
+        return Translation(tuple(dict.fromkeys(terms)), tuple(dict.fromkeys(missing)), tuple(words),
+                           tuple(groups))
 
 
 def build_table(corpus_text: str, entries: Iterable[tuple[str, list[str]]]) -> tuple[dict[str, list[str]], set[str]]:
@@ -150,6 +166,8 @@ def build_table(corpus_text: str, entries: Iterable[tuple[str, list[str]]]) -> t
             if not words or len(words) > MAX_GLOSS_WORDS:
                 continue
             known.update(words)
+            if len(words) > 1:
+                known.add(" ".join(words))  # a phrase the dictionary translates (stock market -> 股市)
             if len(head) < 2 or head not in corpus_text:
                 continue
             n = counts.setdefault(head, corpus_text.count(head))
