@@ -25,6 +25,9 @@ def offline(seed_retriever: Retriever, seed_settings: Settings) -> Assistant:
     ("How does Wang Jing suggest improving the conversion of scientific results?", "王静", "科技成果转化率"),
     ("What does Professor Li mean by resilience of industry?", "李晓华", "面对冲击"),
     ("What does Li Xiaohua say about how Western countries industrialized?", "李晓华", "先污染后治理"),
+    ("What does Wang Jing say about talent?", "王静", "领军人才"),  # short: its words are translated
+    ("王静怎么看 talent?", "王静", "领军人才"),  # mixed: the Chinese part only names the author
+    ("李晓华怎么看 green development?", "李晓华", "绿色发展理念"),
 ])
 def test_an_english_question_is_answered_from_the_named_authors_chinese_text(
         offline: Assistant, question: str, author: str, phrase: str) -> None:
@@ -39,6 +42,9 @@ def test_an_english_question_is_answered_from_the_named_authors_chinese_text(
 @pytest.mark.parametrize("question", [
     "What does Wang Jing say about housing prices?",
     "Where did Wang Chengren study abroad?",
+    "What does Li Xiaohua say about the stock market?",  # a phrase whose translation (股市) the essays never use
+    "王静怎么看 the football league?",
+    "What does Fu Jinhua say about food security?",
 ])
 def test_an_english_question_the_essays_do_not_cover_is_refused(offline: Assistant, question: str) -> None:
     assert offline.ask(question).refused
