@@ -318,3 +318,13 @@ def test_a_topic_answer_quotes_each_sentence_once(offline: Assistant) -> None:
     answer = offline.ask("李晓华和傅晋华对未来产业分别怎么看？")
     sentences = [s for s in re.split(r"(?<=。)", re.sub(r"\[\d+\]", "", answer.answer)) if len(s) > 10]
     assert len(sentences) == len(set(sentences)), answer.answer
+
+
+def test_a_generated_answer_states_a_contradicted_premise_first(seed_retriever: Retriever, seed_settings: Settings,
+                                                                server: FakeOpenAIServer) -> None:
+    # the model answers as if the premise held; the product still says it does not match and `premise` is set
+    server.replies.append(Reply(text="新型工业化应以绿色发展理念为指引[1]。"))
+    assistant = online(seed_retriever, seed_settings, server)
+    answer = assistant.ask("李晓华为什么主张先污染后治理？")
+    assert answer.answer.startswith(prompts.phrase("premise_intro"))
+    assert answer.premise.get("status") == "contradicted" and not answer.refused
