@@ -20,7 +20,7 @@ from rag import sources as src
 from rag import verify
 from rag.config import Settings
 from rag.errors import LLMConfigError, LLMError, LLMUnavailableError
-from rag.question import EXTRACTION, clean_question
+from rag.question import EXTRACTION, clean_question, script_quotes
 from rag.reply import Replier, Timer
 from rag.tokens import count_tokens
 from rag.types import Answer, Chunk, Delta, Essay, Hit, Turn
@@ -227,7 +227,8 @@ class Generator:
         text = drop_refusal_sentence(text) if cleaner.markers.cited() else text
         verdict = verify.verify(text, cleaner.markers.cited(), standalone, sources=[h.chunk for h in hits],
                                 prompt_text="\n".join(m["content"] for m in messages),
-                                passages=self._passages(cleaner.markers.cited()), expected=expected)
+                                passages=self._passages(cleaner.markers.cited()), expected=expected,
+                                scripted=script_quotes(q))
         timer.lap("verify")
         if verdict.fallback:
             composed = extractive()
