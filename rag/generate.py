@@ -236,6 +236,13 @@ class Generator:
                                         replaced=True, usage=usage, premise=premise)
             return
         checked = reply.check(verdict.text, verdict.cited, hits)
+        if not checked.citations:
+            # every marker lost its citation in the final check: an uncited answer is never shown as the answer
+            composed = extractive()
+            yield from reply.extractive(q, standalone, composed.text, composed.hits, timer,
+                                        prompts.phrase("verify_fallback_notice", reason="原文中找不到依据"),
+                                        replaced=True, usage=usage, premise=premise)
+            return
         final = reply.answer(q, standalone, intro + checked.text, False, checked.citations, hits, timer,
                              usage=usage, notice=verdict.notice,
                              premise=premise.to_dict() if premise is not None else None)

@@ -328,3 +328,17 @@ def test_a_generated_answer_states_a_contradicted_premise_first(seed_retriever: 
     answer = assistant.ask("李晓华为什么主张先污染后治理？")
     assert answer.answer.startswith(prompts.phrase("premise_intro"))
     assert answer.premise.get("status") == "contradicted" and not answer.refused
+
+
+def test_an_ordinal_follows_a_generated_list_that_names_no_author(seed_retriever: Retriever, seed_settings: Settings,
+                                                                  server: FakeOpenAIServer) -> None:
+    # the packaged model's first answer lists the features inline and names no essay; 第四个 is an ordinal,
+    # not a count of four features to correct
+    server.replies.append(Reply(text="新型工业化高质量发展有科技水平高、生产效率优、经济效益好、产业韧性强、生态破坏少等特征。[1]"))
+    server.replies.append(Reply(text="产业韧性是指产业面对冲击时能够保持稳定运行或者能够快速恢复到正常状态的能力[1]。"))
+    assistant = online(seed_retriever, seed_settings, server)
+    first = assistant.ask("新型工业化高质量发展有哪些特征？")
+    history = [Turn("user", "新型工业化高质量发展有哪些特征？"), Turn("assistant", first.answer)]
+    answer = assistant.ask("其中第四个特征是什么意思？", history=history)
+    assert "产业韧性强" in answer.standalone_question and not answer.premise
+    assert "冲击" in answer.answer and "李晓华" in cited_authors(answer)
