@@ -53,6 +53,14 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
                             r"不必要|没有必要|没必要"),
      re.compile(r"关键|重要|核心|首要|根本|主导|才能|必须|需要|离不开|决定|大势所趋|必然|前提|保障|有利于|有助于|第一|最具")),
     (_DISMISS, _STRENGTHEN),
+    # removing or stopping vs building or setting up (撤销/拆掉 vs 建立健全/搭建): dev2.jsonl 2 of 16
+    (re.compile(r"拆掉|拆除|撤销|撤除|撤掉|废除|废止|关闭|关停|叫停|解散|停办|停建|取消|停止"),
+     re.compile(r"搭建|建立|建设|设立|构建|打造|健全|组建|创建|筹建|布局|支持|引进|吸引")),
+    # below vs above the same comparand (不如/低于一般劳动者 vs 高于一般劳动者): dev2.jsonl 1 of 16
+    (re.compile(r"不如|低于|弱于|差于|落后于|比不上|逊于"), re.compile(r"(?<!不)(?:高于|强于|优于|超过|领先于|好于)")),
+    # a small or absent difference vs a marked one (差异很小 vs 明显的区域性差异): dev2.jsonl 1 of 16
+    (re.compile(r"(?<=差异|差距|区别|分化)(?:很|较|极|非常|比较|并)?(?:小|微小|细微|不大|不明显)|没有(?:什么|明显的?)?(?=差异|差距|区别)"),
+     re.compile(r"(?:明显|较大|很大|巨大|显著|悬殊)的?[^，。；]{0,6}(?:差异|差距|区别|分化)|(?:差异|差距)(?:较大|很大|明显|悬殊)")),
 )
 _NEGATOR = re.compile(r"[不没无非未别]|避免|防止")
 NEGATOR_REACH = 3  # characters before a cue a negator turns it around in (不是要淘汰, 不能放松)
@@ -203,7 +211,7 @@ def _reversed(own: re.Match[str], passage: re.Match[str], index: SentenceIndex) 
 
 def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex) -> tuple[float, str] | None:
     """The claim cuts, drops or belittles what a clause of the text strengthens or calls key."""
-    for n, (weak, strong) in enumerate(_POLARITY):
+    for weak, strong in _POLARITY:
         cue = _affirms(weak, claim)
         if cue is None:
             continue
@@ -219,9 +227,11 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
             if verdict is None:
                 continue
             about = span if weak is _DISMISS else _clause_at(span, verdict.start())
-            if share(index, target, about) >= SIDE_MIN:
+            # or the object's head after 的 (各地已经搭起来的科技创新平台载体: 平台载体 is what is removed)
+            head = bigrams(question_core(strip_cues(re.split(r"[、，,；]", claim[cue.end():])[0].rsplit("的", 1)[-1])))
+            if share(index, target, about) >= SIDE_MIN or (len(head) >= 3 and share(index, head, about) >= SIDE_MIN):
                 # a mere push (推进X against X没必要) ranks below every other verdict on any sentence
-                bonus = -1.0 if n == len(_POLARITY) - 1 else 0.5
+                bonus = -1.0 if weak is _DISMISS and strong is _STRENGTHEN else 0.5
                 said = claim[cue.start():cue.end() + (2 if len(cue.group(0)) == 1 else 0)]  # 少 -> 少参与
                 return sh + bonus, f"问题说“{said}”，文章的说法却是“{span.strip()}”。"
     return None
@@ -229,7 +239,8 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
 
 def _object(claim: str, cue: re.Match[str]) -> list[str]:
     """Bigrams of what a polar verb acts on: the words after it up to the next break, else those before it."""
-    after = question_core(strip_cues(re.split(r"[、，,；]|而是|而不是", claim[cue.end():])[0]))
+    raw = re.split(r"[、，,；]|而是|而不是", claim[cue.end():])[0]
+    after = question_core(strip_cues(raw))
     if len(re.findall(r"[^\W_]", after)) >= 2:
         return bigrams(after)
     before = [question_core(strip_cues(p)) for p in re.split(r"[、，,；]", claim[:cue.start()])]

@@ -37,6 +37,10 @@ def whole_essay(author: str) -> list[Hit]:
     ("李晓华", "数智化转型没有必要", "推进数智化转型"),  # no need vs the author urging it on
     ("李晓华", "传统产业已经没有前途、应当淘汰", "传统产业转型升级"),  # the object before the verb
     ("王静", "限制数字技术在制造业的应用", "深化新一代信息技术在高端装备、新能源汽车等制造业领域的应用"),
+    # removing what the text builds; below what the text puts above
+    ("王静", "关闭产业安全预测预警系统", "建立健全产业安全预测预警系统"),
+    ("傅晋华", "撤除已经建成的各类科技创新平台载体", "搭建各类科技创新平台载体"),  # the object's head after 的
+    ("傅晋华", "创新人才的劳动素质低于一般劳动者", "普遍高于一般劳动者"),
     # the claim reverses the text's own 由A向B
     ("王成仁", "产业链发展要从链式思维回到点式思维", "由优化单个部件产品的点式思维向终端整机反向牵引的链式思维转变"),
     ("李晓华", "全球分工要从效率与安全并重退回效率优先", "由效率优先向效率与安全并重转变"),
@@ -74,6 +78,9 @@ def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     ("傅晋华", "人才是最活跃的"),  # 人才是 read as 人 + 才是: the same subject
     ("傅晋华", "欠发达地区有机会实现赶超"),
     ("李晓华", "产业韧性很重要"),
+    ("王静", "要建立健全产业安全预测预警系统"),
+    ("傅晋华", "要搭建各类科技创新平台载体"),
+    ("傅晋华", "创新人才的劳动技能普遍高于一般劳动者"),
 ])
 def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) -> None:
     assert pm.check(claim, whole_essay(author), INDEX) is None
