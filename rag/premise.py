@@ -264,14 +264,32 @@ def _superlative(claim: str, text: str, whole: float) -> tuple[float, str] | Non
     clauses = _clauses(text)
     for k, clause in enumerate(clauses):
         t = _SUPERLATIVE.search(clause) or _SUPERLATIVE_FIRST.search(clause)
-        if t is None or t.group("p")[1:3] != m.group("p")[1:3]:  # the same superlative: 最活跃, 最具创新活力
+        if t is None:
+            continue
+        opposite = _opposite(m.group("p"), t.group("p"))
+        if not opposite and t.group("p")[1:3] != m.group("p")[1:3]:  # the same superlative: 最活跃, 最具创新活力
             continue
         theirs, shown = re.split(r"[里中的]", re.sub(_CARRIED, "", t.group("s")))[-1], clause.strip()
         if not theirs and k > 0:  # 制造业是……，也是科技创新最活跃…: the subject is the previous clause's
             theirs, shown = clauses[k - 1].split("是")[0], f"{clauses[k - 1].strip()}，{shown}"
-        if subject and theirs and _different(subject, theirs):
+        if subject and theirs and _different(subject, theirs) and not opposite:
             return whole + 0.6, f"文章说的是“{shown}”，而不是{subject}。"
+        if opposite and subject and theirs and not _different(subject, theirs):
+            return whole + 0.6, f"问题说“{m.group('p')}”，文章的说法却是“{shown}”。"
     return None
+
+
+# The opposite end of a scale after 最 (general language): 最少 vs 最多/最大, 最低 vs 最高.
+_ANTONYM = {"少": "多大", "多": "少", "小": "大", "大": "小", "低": "高", "高": "低", "差": "好优", "弱": "强", "强": "弱",
+            "慢": "快", "快": "慢"}
+
+
+def _opposite(claimed: str, stated: str) -> bool:
+    """The claim's superlative is the text's turned around (最不活跃 vs 最活跃, 最少 vs 最多); dev2.jsonl 1 of 16."""
+    c, t = claimed[1:], stated[1:]
+    if c.startswith("不") and not t.startswith("不"):
+        return bool(c[1:3]) and c[1:3] == t[:2]
+    return bool(c) and bool(t) and t[0] in _ANTONYM.get(c[0], "")
 
 
 def _different(a: str, b: str) -> bool:

@@ -47,6 +47,9 @@ def whole_essay(author: str) -> list[Hit]:
     # another subject for the text's superlative
     ("傅晋华", "劳动对象才是生产力三要素中最活跃的", "人是最活跃的"),
     ("李晓华", "服务业才是科技创新最活跃的产业领域", "制造业是实体经济的核心组成部分"),  # subject carried over (也是…)
+    # the text's superlative turned around, about the same subject
+    ("李晓华", "制造业是科技创新最不活跃的产业领域", "研发投入最大"),
+    ("傅晋华", "人是生产力三要素中最不活跃的", "人是最活跃的"),
     # structural cues the module already read: the opposite modality, others' path
     ("傅晋华", "欠发达地区没有机会实现赶超", "有机会实现赶超"),
     ("李晓华", "我国也要走先污染后治理的路", "西方国家的工业化大都经历了先污染后治理的过程"),
@@ -89,12 +92,18 @@ def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) 
 @pytest.mark.parametrize(("question", "stated"), [
     ("李晓华说增强发展动能只有两项举措，是哪两项？", "两项举措"),
     ("王静提出了提升产业体系现代化水平的五个主攻方向，是哪五个？", "五个主攻方向"),
+    ("王静说主攻方向共有四个，分别是什么？", "方向共有四个"),  # the count after its noun
 ])
 def test_a_wrong_count_of_list_items_is_corrected_with_the_real_items(question: str, stated: str) -> None:
     author = next(e.author for e in ESSAYS if e.author in question)
     found = facts.check_count(question, whole_essay(author), INDEX)
     assert found is not None and found.claim == stated
     assert "有三" in found.explanation and found.sentence is not None
+
+
+def test_a_wrong_count_of_what_the_best_sentence_enumerates_names_each() -> None:
+    found = facts.check_count("王成仁说在实践中需要统筹三个关系，是哪三个？", whole_essay("王成仁"), INDEX)
+    assert found is not None and "关系有五个" in found.explanation and "统筹自主创新与开放合作的关系" in found.explanation
 
 
 @pytest.mark.parametrize("question", [
