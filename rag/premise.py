@@ -62,6 +62,11 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (re.compile(r"(?<=差异|差距|区别|分化)(?:很|较|极|非常|比较|并)?(?:小|微小|细微|不大|不明显)|没有(?:什么|明显的?)?(?=差异|差距|区别)"),
      re.compile(r"(?:明显|较大|很大|巨大|显著|悬殊)的?[^，。；]{0,6}(?:差异|差距|区别|分化)|(?:差异|差距)(?:较大|很大|明显|悬殊)")),
 )
+# One thing first, the other after (先A做完，再回头B) against a text doing both at once (既A又B, A与B并重, 统筹,
+# 同步): dev2.jsonl 1 of 16; a text with its own 先…后 is read by the rules above.
+_ORDER_CLAIM = re.compile(r"先(?P<a>[^，。；]{2,30}?)(?:[，,]\s*(?:再|然后|之后|随后)|后)(?:回头|回过头来?)?"
+                          r"(?P<b>[^，。；？?]{2,30})")
+_TOGETHER = re.compile(r"既[^。；]+?又|并重|同步|同时|统筹|兼顾|一体")
 _NEGATOR = re.compile(r"[不没无非未别]|避免|防止")
 NEGATOR_REACH = 3  # characters before a cue a negator turns it around in (不是要淘汰, 不能放松)
 # X才是最P / X是最P / 最P的是X: an exclusive or superlative statement about one subject.
@@ -194,6 +199,14 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
             polar_kept = all(weak.search(clause) for weak, _ in _POLARITY if weak.search(denied))
             if pos and polar_kept and share(index, predicate, clause) >= 0.6 and not _NEG_MODAL.search(clause):
                 return whole + 0.6, f"问题说“{neg.group(0)}”，文章的说法却是“{clause.strip()}”。"
+    order = _ORDER_CLAIM.search(claim)
+    if order is not None and not _NEGATOR.search(claim[:order.start()]) and not re.search(r"先[^，。；]+后", text):
+        first, then = (bigrams(question_core(strip_cues(re.sub(r"^把|做完|做好|完成|搞好|抓好", "", order.group(k)))))
+                       for k in ("a", "b"))
+        both = max(((min(share(index, first, sp), share(index, then, sp)), sp) for sp in _spans(text)
+                    if _TOGETHER.search(sp)), default=(0.0, ""))
+        if both[0] >= ALIGN_MIN:
+            return whole + 0.6, f"问题说先后有序，文章的说法却是“{both[1].strip()}”，两者同时推进。"
     polar = _polarity(claim, grams, text, index)
     if polar is not None:
         return polar

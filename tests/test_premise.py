@@ -50,6 +50,8 @@ def whole_essay(author: str) -> list[Hit]:
     # the text's superlative turned around, about the same subject
     ("李晓华", "制造业是科技创新最不活跃的产业领域", "研发投入最大"),
     ("傅晋华", "人是生产力三要素中最不活跃的", "人是最活跃的"),
+    # one thing first, the other after, where the text does both at once
+    ("王成仁", "要先狠抓基础研究，之后再搞产业基础再造", "既做好产业基础再造，又狠抓基础研究"),
     # structural cues the module already read: the opposite modality, others' path
     ("傅晋华", "欠发达地区没有机会实现赶超", "有机会实现赶超"),
     ("李晓华", "我国也要走先污染后治理的路", "西方国家的工业化大都经历了先污染后治理的过程"),
@@ -84,6 +86,8 @@ def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     ("王静", "要建立健全产业安全预测预警系统"),
     ("傅晋华", "要搭建各类科技创新平台载体"),
     ("傅晋华", "创新人才的劳动技能普遍高于一般劳动者"),
+    ("王成仁", "既要做好产业基础再造又要狠抓基础研究"),
+    ("李晓华", "西方国家的工业化是先污染后治理"),  # the text's own order
 ])
 def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) -> None:
     assert pm.check(claim, whole_essay(author), INDEX) is None
