@@ -76,6 +76,13 @@ _PRESUPPOSE = (
     re.compile(r"(?:主张|认为|说|提出|强调|提倡|建议|觉得)(?P<claim>.{4,60}?)[，,]?\s*(?:对吗|是吗|对不对|是不是|理由是什么|为什么)"),
     _STATED,
 )
+# An English claim frame: "Why does X argue/say/want … that CLAIM", "Since CLAIM, …" (dev2.jsonl: 3 of 16 false
+# premises); the claim is checked against the Chinese sentences retrieved for it (rag.premise.check_english).
+_EN_PRESUPPOSE = (
+    re.compile(r"\b(?:why|how come)\b.*?\b(?:argue|say|think|believe|claim|want|insist|propose|suggest|hold|maintain)s?\b"
+               r"\s+(?:that\s+)?(?P<claim>[^?]{6,160})", re.I),
+    re.compile(r"^\s*since\s+(?P<claim>[^,]{6,160}),", re.I),
+)
 _ASKING = re.compile(r"为什么|为何|怎么|怎样|如何|哪|什么|多少|几|吗|呢")
 
 
@@ -125,6 +132,9 @@ def presupposition_of(question: str, authors: Sequence[str]) -> Presupposition |
     q = question
     for a in authors:
         q = q.replace(a, "")
+    if not re.search(r"[\u4e00-\u9fff]", q):
+        found = next((m for p in _EN_PRESUPPOSE if (m := p.search(q))), None)
+        return Presupposition(found.group("claim").strip(" .")) if found else None
     for pattern in _PRESUPPOSE:
         m = pattern.search(q)
         if m:

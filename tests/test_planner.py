@@ -56,6 +56,15 @@ def test_presupposed_claims_are_extracted_without_the_author(question: str, clai
     assert found is not None and found.claim == claim
 
 
+@pytest.mark.parametrize(("question", "claim"), [
+    ("Why does Li Xiaohua argue that manufacturing should be abandoned?", "manufacturing should be abandoned"),
+    ("Since Wang Jing wants to scrap the early-warning system, what replaces it?", "Wang Jing wants to scrap the early-warning system"),
+])
+def test_english_claim_frames_are_extracted(question: str, claim: str) -> None:
+    found = presupposition_of(question, ["李晓华", "王静"])
+    assert found is not None and found.claim == claim
+
+
 @pytest.mark.parametrize("question", [
     "数据中心有什么作用？",
     "李晓华认为如何增强发展动能？",  # what the author holds is asked, not presupposed

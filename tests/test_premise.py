@@ -129,3 +129,23 @@ def test_a_claim_given_to_the_wrong_author_names_the_essay_that_holds_it() -> No
 
 def test_a_claim_several_essays_share_is_nobody_elses() -> None:
     assert facts.check_attribution("要推进数字化转型", "李晓华", INDEX) is None
+
+
+def _meaning_on(author: str, fragment: str) -> dict[tuple[str, int], float]:
+    """Meaning scores that put one sentence of the author's essay first (what cross-lingual retrieval gives)."""
+    e = essay_of(author)
+    return {(s.essay_id, s.start): 1.0 for s in INDEX.sentences[e.id] if fragment in s.text}
+
+
+@pytest.mark.parametrize(("claim", "contradicted"), [
+    ("the industrial security early-warning system should be abolished", True),
+    ("the industrial security early-warning system is unnecessary", True),
+    ("an industrial security early-warning system should be built", False),  # the text's own stance
+    ("the early-warning system should not be abolished", False),  # a negated cue agrees with the text
+])
+def test_an_english_claim_is_checked_against_the_chinese_sentence_it_matches(claim: str, contradicted: bool) -> None:
+    meaning = _meaning_on("王静", "建立健全产业安全预测预警系统")
+    found = pm.check_english(claim, whole_essay("王静"), INDEX, meaning)
+    assert (found is not None) == contradicted
+    if found is not None:
+        assert found.sentence is not None and "建立健全产业安全预测预警系统" in found.sentence.text
