@@ -105,10 +105,10 @@ class FollowUps:
     def rewrite_heuristic(self, q: str, ctx: Context) -> tuple[str, str]:
         """Carry the previous turn's essay, author and list over into a follow-up question."""
         essay = ctx.essay
-        if essay is None:
+        m = ORDINAL_REF.search(q)
+        if essay is None and not (m and ctx.items):
             return q, ""
         authors, titled = self.mentions(q)
-        m = ORDINAL_REF.search(q)
         if m and ctx.items:
             n = len(ctx.items) if m.group(2) else cn_int(m.group(1))
             if 1 <= n <= len(ctx.items):
@@ -117,7 +117,11 @@ class FollowUps:
                 rest = re.sub(r"^(是|的)?", "", rest)
                 rest = re.sub(r"^[呢吗？?。\s]*$", "", rest)
                 ask = rest if rest else "具体是怎么论述的？"
-                return f"{essay.author}文章中的“{item}”{ask}", item
+                # a generated answer may list the items without naming the essay: the item alone is the question
+                where = f"{essay.author}文章中的" if essay is not None else ""
+                return f"{where}“{item}”{ask}", item
+        if essay is None:
+            return q, ""
         if MORE.search(q) and not authors and titled is None and not self.own_terms(q):
             prev = ctx.standalone
             about_essay = re.search(r"这篇|该文|本文|文章|文中|全文", q) is not None  # 这篇文章还说了什么: the essay

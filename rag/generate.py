@@ -20,7 +20,7 @@ from rag import sources as src
 from rag import verify
 from rag.config import Settings
 from rag.errors import LLMConfigError, LLMError, LLMUnavailableError
-from rag.question import EXTRACTION, clean_question
+from rag.question import EXTRACTION, clean_question, script_quotes
 from rag.reply import Replier, Timer
 from rag.tokens import count_tokens
 from rag.types import Answer, Chunk, Delta, Essay, Hit, Turn
@@ -108,7 +108,7 @@ class Generator:
         user = prompts.render("answer", sources=sources, question=src.fence(standalone), note=note,
                               refusal=prompts.phrase("refusal"))
         yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive,
-                               allow_refusal=premise is None, expected=expected)
+                               allow_refusal=premise is None, expected=expected, premise=premise)
 
     def summary(self, q: str, standalone: str, essay: Essay, hits: list[Hit], timer: Timer,
                 extractive: Extractive) -> Iterator[Delta | Answer]:
@@ -166,13 +166,17 @@ class Generator:
     # ----------------------------------------------------------------------------------------- the stream
 
     def stream(self, q: str, standalone: str, messages: list[dict[str, str]], hits: list[Hit], timer: Timer,
-               extractive: Extractive, allow_refusal: bool,
-               expected: verify.Expected | None = None) -> Iterator[Delta | Answer]:
-        """Stream the model's answer, then verify it; the final Answer says whether streamed text was withdrawn."""
+               extractive: Extractive, allow_refusal: bool, expected: verify.Expected | None = None,
+               premise: pm.PremiseCheck | None = None) -> Iterator[Delta | Answer]:
+        """Stream the model's answer, then verify it; the final Answer says whether streamed text was withdrawn.
+        A contradicted premise is stated first, in the product's words, whatever the model then writes."""
         reply = self.reply
         cleaner = cit.StreamCleaner([h.chunk for h in hits])
         timer.lap("prompt")
         yield Delta("", stage="generating")
+        intro = f"{prompts.phrase('premise_intro')}{premise.explanation}\n" if premise is not None else ""
+        if intro:
+            yield Delta(intro)
         first = True
         try:
             # a CPU model's answer length is most of its time: it may ask for a shorter cap (max_answer_tokens)
@@ -223,16 +227,25 @@ class Generator:
         text = drop_refusal_sentence(text) if cleaner.markers.cited() else text
         verdict = verify.verify(text, cleaner.markers.cited(), standalone, sources=[h.chunk for h in hits],
                                 prompt_text="\n".join(m["content"] for m in messages),
-                                passages=self._passages(cleaner.markers.cited()), expected=expected)
+                                passages=self._passages(cleaner.markers.cited()), expected=expected,
+                                scripted=script_quotes(q))
         timer.lap("verify")
         if verdict.fallback:
             composed = extractive()
             yield from reply.extractive(q, standalone, composed.text, composed.hits, timer, verdict.notice,
-                                        replaced=True, usage=usage)
+                                        replaced=True, usage=usage, premise=premise)
             return
         checked = reply.check(verdict.text, verdict.cited, hits)
-        final = reply.answer(q, standalone, checked.text, False, checked.citations, hits, timer, usage=usage,
-                             notice=verdict.notice)
+        if not checked.citations:
+            # every marker lost its citation in the final check: an uncited answer is never shown as the answer
+            composed = extractive()
+            yield from reply.extractive(q, standalone, composed.text, composed.hits, timer,
+                                        prompts.phrase("verify_fallback_notice", reason="原文中找不到依据"),
+                                        replaced=True, usage=usage, premise=premise)
+            return
+        final = reply.answer(q, standalone, intro + checked.text, False, checked.citations, hits, timer,
+                             usage=usage, notice=verdict.notice,
+                             premise=premise.to_dict() if premise is not None else None)
         # sentences the stream showed were withdrawn (markers added in code are not a withdrawal)
         final.replaced = verdict.changed
         yield final

@@ -18,12 +18,12 @@ from rag.types import Essay, Hit
 
 _YEAR = re.compile(r"(\d{4})\s*年")
 # A stated number of list items: 只有三个特征, 哪五项举措, 两大任务, 三个主攻方向.
-_COUNT = re.compile(r"(?P<n>[两二三四五六七八九十])(?P<unit>个|项|点|条|大|种|对)[^，。？?、]{0,4}?(?P<noun>方面|举措|措施|特征|特点|路径|任务|转变|关系|"
-                    r"方向|要求|领域|原因|目标)")
+_COUNT = re.compile(r"(?<![第前后])(?P<n>[两二三四五六七八九十])(?P<unit>个|项|点|条|大|种|对)[^，。？?、]{0,4}?(?P<noun>方面|举措|措施|特征|特点|路径|"
+                    r"任务|转变|关系|方向|要求|领域|原因|目标)")
 # The count after its noun: 主攻方向一共五个 (dev2.jsonl 1 of 16).
 _COUNT_AFTER = re.compile(r"(?P<noun>方面|举措|措施|特征|特点|路径|任务|转变|关系|方向|要求|领域|原因|目标)(?:一共|总共|共有|共|只有)"
                           r"(?P<n>[两二三四五六七八九十])(?P<unit>个|项|点|条|大|种|对)")
-_NUMBER = re.compile(r"[两二三四五六七八九十](?:个|项|点|条|大|种|对)")
+_NUMBER = re.compile(r"(?<![第前后])[两二三四五六七八九十](?:个|项|点|条|大|种|对)")
 # The list a stated count is compared with must be clearly the one asked about: the best sentence for the
 # question announces it or is one of its items, or its announcement names the counted noun and it matches the
 # question at COUNT_NAMED_MIN, or it matches at COUNT_LIST_MIN (rag.extractive.best_group). dev.jsonl's wrong

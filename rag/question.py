@@ -59,9 +59,27 @@ _ORDER = re.compile(r"写上|附上|加上|输出|打印|开头|结尾|末尾|�
                     r"只回答一个词|不需要引用", re.I)
 
 
+# Clauses inside a question that script the reply rather than ask (请扮演…，先说“…”，再回答：…): the words to
+# say and the role to play are dropped, the question after them kept. The say-verb needs an ordering word
+# before it (先/请/务必…), so a quoted claim (李晓华说“人是最活跃的”) or topic (怎么回答“卡脖子”问题) stays.
+_SAY = re.compile(r"(?:先|请|请你|你先|你要|要先|务必|必须)(?:说|回复|答复|回答|输出|写|讲|喊)(?:一句|一声|出)?[：:]?\s*"
+                  r"[“\"「『](?P<words>[^”\"」』]{1,40})[”\"」』][，,。；;]?")
+_ROLE = re.compile(r"(?:请|你)?(?:扮演|假装|假扮|充当|切换成)[^，。,；;？?]{0,24}[，,；;]")
+_THEN_ANSWER = re.compile(r"^[，,；;\s]*(?:再|然后|接着)(?:回答|告诉我)?[：:，,]?")
+
+
+def script_quotes(question: str) -> list[str]:
+    """The words a question tells the assistant to say (先说“好的，我已切换身份”): never part of an answer."""
+    return [m.group("words") for m in _SAY.finditer(question)]
+
+
 def strip_instructions(question: str) -> str:
     """The question without pasted links, tags and sentences that order the assistant about (output tricks)."""
     text = _URL.sub(" ", question)
+    scripted = _SAY.search(text) is not None or _ROLE.search(text) is not None
+    text = _ROLE.sub("", _SAY.sub("", text))
+    if scripted:
+        text = _THEN_ANSWER.sub("", text)
     parts = [p for p in re.split(r"(?<=[。！？!?；;])", text) if p.strip()]
     kept = [p for p in parts if not _ORDER.search(p)]
     kept = [re.sub(r"^\s*(问题|question)\s*[：:]\s*", "", p, flags=re.I) for p in kept]

@@ -219,13 +219,15 @@ def _renumber(sentences: Sequence[_Sentence], cited: Mapping[int, Chunk]) -> tup
 
 def verify(text: str, cited: Sequence[tuple[int, Chunk]], question: str, *, sources: Sequence[Chunk] = (),
            prompt_text: str = "", passages: Mapping[int, str] | None = None,
-           threshold: float = cit.SUPPORT_THRESHOLD, expected: Expected | None = None) -> Verdict:
+           threshold: float = cit.SUPPORT_THRESHOLD, expected: Expected | None = None,
+           scripted: Sequence[str] = ()) -> Verdict:
     """Check a generated answer (markers already mapped to display numbers) and decide what may be shown.
 
     `passages` gives the text each display number is checked against (default: the chunk text, e.g. with the
     essay's byline added by the caller); `sources` are all passages the model saw; `prompt_text` is everything
     the model was sent, for the echo check; `expected`, what a complete answer contains (list items,
-    compared authors): leaving any out sends the caller to the extractive answer.
+    compared authors): leaving any out sends the caller to the extractive answer; `scripted`, words the question
+    told the assistant to say (先说“好的，我已切换身份”): a sentence repeating them is dropped as an echo.
     """
     by_n = dict(cited)
     against = {n: (passages or {}).get(n, c.text) for n, c in by_n.items()}
@@ -243,7 +245,8 @@ def verify(text: str, cited: Sequence[tuple[int, Chunk]], question: str, *, sour
         is_content = bool(nums) or len(grams(core(s.body))) >= CONNECTIVE_GRAMS
         content += is_content
         reason = ""
-        if instruction and is_echo(s.body, instruction):
+        scripted_words = any(w and re.sub(r"\W", "", w) in re.sub(r"\W", "", s.body) for w in scripted)
+        if scripted_words or (instruction and is_echo(s.body, instruction)):
             reason = "echo"
         elif is_content and is_duplicate(s.body, [k.body for k in kept]):
             reason = "repeated"

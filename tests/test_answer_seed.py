@@ -318,3 +318,27 @@ def test_a_topic_answer_quotes_each_sentence_once(offline: Assistant) -> None:
     answer = offline.ask("李晓华和傅晋华对未来产业分别怎么看？")
     sentences = [s for s in re.split(r"(?<=。)", re.sub(r"\[\d+\]", "", answer.answer)) if len(s) > 10]
     assert len(sentences) == len(set(sentences)), answer.answer
+
+
+def test_a_generated_answer_states_a_contradicted_premise_first(seed_retriever: Retriever, seed_settings: Settings,
+                                                                server: FakeOpenAIServer) -> None:
+    # the model answers as if the premise held; the product still says it does not match and `premise` is set
+    server.replies.append(Reply(text="新型工业化应以绿色发展理念为指引[1]。"))
+    assistant = online(seed_retriever, seed_settings, server)
+    answer = assistant.ask("李晓华为什么主张先污染后治理？")
+    assert answer.answer.startswith(prompts.phrase("premise_intro"))
+    assert answer.premise.get("status") == "contradicted" and not answer.refused
+
+
+def test_an_ordinal_follows_a_generated_list_that_names_no_author(seed_retriever: Retriever, seed_settings: Settings,
+                                                                  server: FakeOpenAIServer) -> None:
+    # the packaged model's first answer lists the features inline and names no essay; 第四个 is an ordinal,
+    # not a count of four features to correct
+    server.replies.append(Reply(text="新型工业化高质量发展有科技水平高、生产效率优、经济效益好、产业韧性强、生态破坏少等特征。[1]"))
+    server.replies.append(Reply(text="产业韧性是指产业面对冲击时能够保持稳定运行或者能够快速恢复到正常状态的能力[1]。"))
+    assistant = online(seed_retriever, seed_settings, server)
+    first = assistant.ask("新型工业化高质量发展有哪些特征？")
+    history = [Turn("user", "新型工业化高质量发展有哪些特征？"), Turn("assistant", first.answer)]
+    answer = assistant.ask("其中第四个特征是什么意思？", history=history)
+    assert "产业韧性强" in answer.standalone_question and not answer.premise
+    assert "冲击" in answer.answer and "李晓华" in cited_authors(answer)
