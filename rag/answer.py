@@ -339,6 +339,8 @@ class Assistant:
         if stated is not None or plan.presupposition is None:
             return stated
         claim = plan.presupposition.claim
+        if plan.language == "en":
+            return pm.check_english(claim, hits, self.index, self._meaning(plan, hits) or {})
         stance = pm.check(claim, hits, self.index)
         if stance is None and plan.author and plan.author in plan.standalone:
             # retrieval kept to the named author: whether someone else said it is read from the whole corpus

@@ -63,7 +63,11 @@ _HEARSAY = re.compile(r"(?:按照|根据|依照|照)的?(?:说法|观点|看法|
 # A stated claim, then a question about it: "X认为CLAIM，原因在哪里/他是怎么论述的/是哪三个" (dev.jsonl: 3 of 14
 # false premises are put this way; the claim itself must ask nothing, so 认为如何增强…，… is not one).
 _STATED = re.compile(r"(?:主张|认为|说|提出|强调|提倡|觉得)(?P<claim>[^，,？?。]{4,60})[，,]\s*[^，,]*"
-                     r"(?:为什么|为何|原因|理由|怎么|怎样|如何|哪|什么)")
+                     r"(?:为什么|为何|原因|理由|怎么|怎样|如何|哪|什么|难道)")
+# "X提出CLAIM，…，他为什么这样建议": the question points back (这样/这么/如此) at the statement before it.
+_POINTED_BACK = re.compile(r"^(?:要|会)?(?:这样|这么|如此)")
+_STATED_BEFORE = re.compile(r"(?:主张|认为|说|提出|强调|提倡|建议|觉得)(?P<claim>[^？?。]{4,80}?)[，,]\s*(?:他|她|作者)?"
+                            r"(?:为什么|为何)")
 # A stance or fact the question takes for granted: "X为什么主张/认为/说 CLAIM", "X认为CLAIM，对吗", "既然CLAIM".
 _PRESUPPOSE = (
     _HEARSAY,
@@ -71,6 +75,13 @@ _PRESUPPOSE = (
     re.compile(r"(?:为什么|为何|凭什么)(?:会|要)?(?:主张|认为|说|提出|强调|坚持|要求|建议|提倡|觉得)?(?P<claim>.{4,60}?)(?:[？?。！!]|$)"),
     re.compile(r"(?:主张|认为|说|提出|强调|提倡|建议|觉得)(?P<claim>.{4,60}?)[，,]?\s*(?:对吗|是吗|对不对|是不是|理由是什么|为什么)"),
     _STATED,
+)
+# An English claim frame: "Why does X argue/say/want … that CLAIM", "Since CLAIM, …" (dev2.jsonl: 3 of 16 false
+# premises); the claim is checked against the Chinese sentences retrieved for it (rag.premise.check_english).
+_EN_PRESUPPOSE = (
+    re.compile(r"\b(?:why|how come)\b.*?\b(?:argue|say|think|believe|claim|want|insist|propose|suggest|hold|maintain)s?\b"
+               r"\s+(?:that\s+)?(?P<claim>[^?]{6,160})", re.I),
+    re.compile(r"^\s*since\s+(?P<claim>[^,]{6,160}),", re.I),
 )
 _ASKING = re.compile(r"为什么|为何|怎么|怎样|如何|哪|什么|多少|几|吗|呢")
 
@@ -121,11 +132,17 @@ def presupposition_of(question: str, authors: Sequence[str]) -> Presupposition |
     q = question
     for a in authors:
         q = q.replace(a, "")
+    if not re.search(r"[\u4e00-\u9fff]", q):
+        found = next((m for p in _EN_PRESUPPOSE if (m := p.search(q))), None)
+        return Presupposition(found.group("claim").strip(" .")) if found else None
     for pattern in _PRESUPPOSE:
         m = pattern.search(q)
         if m:
             claim = re.sub(r"[呢吗啊]+$", "", m.group("claim").strip("，,。 ：:“”\"")).strip("，,")
             claim = re.sub(r"^(?:(?:文章|作者|的文章|在文章中|文中)(?:中|里)?)?(?:主张|认为|说|提出)?", "", claim)
+            claim = re.sub(r"[，,]\s*这(?:是|样)?$", "", claim)  # 主张CLAIM，这是为什么
+            if _POINTED_BACK.match(claim) and (back := _STATED_BEFORE.search(q)):
+                claim = back.group("claim").strip("，, ")
             # a clause before a question is a claim only when it asks nothing itself; 王静说的要素协同 names a topic
             if pattern in (_STATED, _HEARSAY) and (_ASKING.search(claim) or claim.startswith("的")):
                 continue

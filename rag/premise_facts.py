@@ -18,9 +18,12 @@ from rag.types import Essay, Hit
 
 _YEAR = re.compile(r"(\d{4})\s*年")
 # A stated number of list items: 只有三个特征, 哪五项举措, 两大任务, 三个主攻方向.
-_COUNT = re.compile(r"(?<![第前后])(?P<n>[两二三四五六七八九十])(?P<unit>个|项|点|条|大|种)[^，。？?、]{0,4}?(?P<noun>方面|举措|措施|特征|特点|路径|任务|转变|关系|"
-                    r"方向|要求|领域|原因|目标)")
-_NUMBER = re.compile(r"(?<![第前后])[两二三四五六七八九十](?:个|项|点|条|大|种)")
+_COUNT = re.compile(r"(?<![第前后])(?P<n>[两二三四五六七八九十])(?P<unit>个|项|点|条|大|种|对)[^，。？?、]{0,4}?(?P<noun>方面|举措|措施|特征|特点|路径|"
+                    r"任务|转变|关系|方向|要求|领域|原因|目标)")
+# The count after its noun: 主攻方向一共五个 (dev2.jsonl 1 of 16).
+_COUNT_AFTER = re.compile(r"(?P<noun>方面|举措|措施|特征|特点|路径|任务|转变|关系|方向|要求|领域|原因|目标)(?:一共|总共|共有|共|只有)"
+                          r"(?P<n>[两二三四五六七八九十])(?P<unit>个|项|点|条|大|种|对)")
+_NUMBER = re.compile(r"(?<![第前后])[两二三四五六七八九十](?:个|项|点|条|大|种|对)")
 # The list a stated count is compared with must be clearly the one asked about: the best sentence for the
 # question announces it or is one of its items, or its announcement names the counted noun and it matches the
 # question at COUNT_NAMED_MIN, or it matches at COUNT_LIST_MIN (rag.extractive.best_group). dev.jsonl's wrong
@@ -66,7 +69,7 @@ def check_quote(question: str, author: str | None, essays: Sequence[Essay]) -> t
 
 def check_count(question: str, hits: Sequence[Hit], index: SentenceIndex) -> PremiseCheck | None:
     """A number of items the question states where the list it asks about has another number."""
-    m = _COUNT.search(question)
+    m = _COUNT.search(question) or _COUNT_AFTER.search(question)
     if m is None:
         return None
     stated = CN_NUM.index(m.group("n").replace("两", "二")) + 1
@@ -78,13 +81,20 @@ def check_count(question: str, hits: Sequence[Hit], index: SentenceIndex) -> Pre
     top = scored[0][1] if scored else None
     if top is None or stated in _inline_counts(top.text):
         return None  # the best sentence enumerates that many itself (统筹A；统筹B；…, 由A向B转变，由C向D转变…)
+    noun, unit = m.group("noun"), m.group("unit").replace("大", "个").replace("对", "个")
+    # the best sentence enumerates the counted noun itself in ；-clauses (统筹A的关系；统筹B的关系；…), another
+    # number of them than stated: that is the list asked about (dev2.jsonl 1 of 16, five 关系 against 三对)
+    own = [c for c in top.text.split("；") if noun in c]
+    if len(own) >= 2:
+        heads = "、".join(re.split(r"[，。]", re.sub(r"^[^，]{0,8}，(?:需|要)?", "", c))[0] for c in own)
+        return PremiseCheck(m.group(0), "contradicted",
+                            f"文章列出的{noun}有{_cn(len(own))}{unit}（{heads}），而不是{m.group('n')}{unit}。", top)
     announced = top == group.intro or any(top in item for item in group.items)
     named = m.group("noun") in "".join(s.text for s in _context(group, index))
     if not announced and not (named and score >= COUNT_NAMED_MIN) and score < COUNT_LIST_MIN:
         return None
     heads = "、".join(re.split(r"[，。；]", re.sub(r"^[一二三四五六七八九十]是", "", item[0].text))[0]
                      for item in group.items)
-    noun, unit = m.group("noun"), m.group("unit").replace("大", "个")
     return PremiseCheck(m.group(0), "contradicted",
                         f"文章列出的{noun}有{_cn(len(group.items))}{unit}（{heads}），而不是{m.group('n')}{unit}。",
                         group.intro or group.items[0][0])

@@ -47,9 +47,21 @@ def test_language() -> None:
     ("按照王成仁的说法，补短板比锻长板更重要，为什么？", "补短板比锻长板更重要"),
     ("既然李晓华主张放宽准入，该怎么放？", "放宽准入"),  # the stance verb is not part of the claim
     ("李晓华为什么认为传统产业没什么前途呢？", "传统产业没什么前途"),  # 什么 inside the claim, 呢 after it
+    ("王成仁说企业不必设立研发中心，难道研发不重要吗？", "企业不必设立研发中心"),  # 难道 asks about the claim
+    ("李晓华主张关停高耗能企业，这是为什么？", "关停高耗能企业"),  # 这是 points at the claim
+    ("王成仁提出要先补短板，再锻长板，他为什么这样建议？", "要先补短板，再锻长板"),  # 这样 points back
 ])
 def test_presupposed_claims_are_extracted_without_the_author(question: str, claim: str) -> None:
     found = presupposition_of(question, ["王成仁", "李晓华"])
+    assert found is not None and found.claim == claim
+
+
+@pytest.mark.parametrize(("question", "claim"), [
+    ("Why does Li Xiaohua argue that manufacturing should be abandoned?", "manufacturing should be abandoned"),
+    ("Since Wang Jing wants to scrap the early-warning system, what replaces it?", "Wang Jing wants to scrap the early-warning system"),
+])
+def test_english_claim_frames_are_extracted(question: str, claim: str) -> None:
+    found = presupposition_of(question, ["李晓华", "王静"])
     assert found is not None and found.claim == claim
 
 

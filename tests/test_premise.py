@@ -37,12 +37,22 @@ def whole_essay(author: str) -> list[Hit]:
     ("李晓华", "数智化转型没有必要", "推进数智化转型"),  # no need vs the author urging it on
     ("李晓华", "传统产业已经没有前途、应当淘汰", "传统产业转型升级"),  # the object before the verb
     ("王静", "限制数字技术在制造业的应用", "深化新一代信息技术在高端装备、新能源汽车等制造业领域的应用"),
+    # removing what the text builds; below what the text puts above
+    ("王静", "关闭产业安全预测预警系统", "建立健全产业安全预测预警系统"),
+    ("傅晋华", "撤除已经建成的各类科技创新平台载体", "搭建各类科技创新平台载体"),  # the object's head after 的
+    ("傅晋华", "创新人才的劳动素质低于一般劳动者", "普遍高于一般劳动者"),
+    ("傅晋华", "我国基础研究发展的区域性差异很小", "存在明显的区域性差异"),  # a small difference vs a marked one
     # the claim reverses the text's own 由A向B
     ("王成仁", "产业链发展要从链式思维回到点式思维", "由优化单个部件产品的点式思维向终端整机反向牵引的链式思维转变"),
     ("李晓华", "全球分工要从效率与安全并重退回效率优先", "由效率优先向效率与安全并重转变"),
     # another subject for the text's superlative
     ("傅晋华", "劳动对象才是生产力三要素中最活跃的", "人是最活跃的"),
     ("李晓华", "服务业才是科技创新最活跃的产业领域", "制造业是实体经济的核心组成部分"),  # subject carried over (也是…)
+    # the text's superlative turned around, about the same subject
+    ("李晓华", "制造业是科技创新最不活跃的产业领域", "研发投入最大"),
+    ("傅晋华", "人是生产力三要素中最不活跃的", "人是最活跃的"),
+    # one thing first, the other after, where the text does both at once
+    ("王成仁", "要先狠抓基础研究，之后再搞产业基础再造", "既做好产业基础再造，又狠抓基础研究"),
     # structural cues the module already read: the opposite modality, others' path
     ("傅晋华", "欠发达地区没有机会实现赶超", "有机会实现赶超"),
     ("李晓华", "我国也要走先污染后治理的路", "西方国家的工业化大都经历了先污染后治理的过程"),
@@ -74,6 +84,11 @@ def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     ("傅晋华", "人才是最活跃的"),  # 人才是 read as 人 + 才是: the same subject
     ("傅晋华", "欠发达地区有机会实现赶超"),
     ("李晓华", "产业韧性很重要"),
+    ("王静", "要建立健全产业安全预测预警系统"),
+    ("傅晋华", "要搭建各类科技创新平台载体"),
+    ("傅晋华", "创新人才的劳动技能普遍高于一般劳动者"),
+    ("王成仁", "既要做好产业基础再造又要狠抓基础研究"),
+    ("李晓华", "西方国家的工业化是先污染后治理"),  # the text's own order
 ])
 def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) -> None:
     assert pm.check(claim, whole_essay(author), INDEX) is None
@@ -82,12 +97,18 @@ def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) 
 @pytest.mark.parametrize(("question", "stated"), [
     ("李晓华说增强发展动能只有两项举措，是哪两项？", "两项举措"),
     ("王静提出了提升产业体系现代化水平的五个主攻方向，是哪五个？", "五个主攻方向"),
+    ("王静说主攻方向共有四个，分别是什么？", "方向共有四个"),  # the count after its noun
 ])
 def test_a_wrong_count_of_list_items_is_corrected_with_the_real_items(question: str, stated: str) -> None:
     author = next(e.author for e in ESSAYS if e.author in question)
     found = facts.check_count(question, whole_essay(author), INDEX)
     assert found is not None and found.claim == stated
     assert "有三" in found.explanation and found.sentence is not None
+
+
+def test_a_wrong_count_of_what_the_best_sentence_enumerates_names_each() -> None:
+    found = facts.check_count("王成仁说在实践中需要统筹三个关系，是哪三个？", whole_essay("王成仁"), INDEX)
+    assert found is not None and "关系有五个" in found.explanation and "统筹自主创新与开放合作的关系" in found.explanation
 
 
 @pytest.mark.parametrize("question", [
@@ -109,3 +130,23 @@ def test_a_claim_given_to_the_wrong_author_names_the_essay_that_holds_it() -> No
 
 def test_a_claim_several_essays_share_is_nobody_elses() -> None:
     assert facts.check_attribution("要推进数字化转型", "李晓华", INDEX) is None
+
+
+def _meaning_on(author: str, fragment: str) -> dict[tuple[str, int], float]:
+    """Meaning scores that put one sentence of the author's essay first (what cross-lingual retrieval gives)."""
+    e = essay_of(author)
+    return {(s.essay_id, s.start): 1.0 for s in INDEX.sentences[e.id] if fragment in s.text}
+
+
+@pytest.mark.parametrize(("claim", "contradicted"), [
+    ("the industrial security early-warning system should be abolished", True),
+    ("the industrial security early-warning system is unnecessary", True),
+    ("an industrial security early-warning system should be built", False),  # the text's own stance
+    ("the early-warning system should not be abolished", False),  # a negated cue agrees with the text
+])
+def test_an_english_claim_is_checked_against_the_chinese_sentence_it_matches(claim: str, contradicted: bool) -> None:
+    meaning = _meaning_on("王静", "建立健全产业安全预测预警系统")
+    found = pm.check_english(claim, whole_essay("王静"), INDEX, meaning)
+    assert (found is not None) == contradicted
+    if found is not None:
+        assert found.sentence is not None and "建立健全产业安全预测预警系统" in found.sentence.text
