@@ -106,15 +106,16 @@ def test_a_wrong_count_of_list_items_is_corrected_with_the_real_items(question: 
     assert "有三" in found.explanation and found.sentence is not None
 
 
-def test_a_wrong_count_of_what_the_best_sentence_enumerates_names_each() -> None:
-    found = facts.check_count("王成仁说在实践中需要统筹三个关系，是哪三个？", whole_essay("王成仁"), INDEX)
+@pytest.mark.parametrize("n", ["三", "四"])
+def test_a_wrong_count_of_what_the_best_sentence_enumerates_names_each(n: str) -> None:
+    found = facts.check_count(f"王成仁说在实践中需要统筹{n}个关系，是哪{n}个？", whole_essay("王成仁"), INDEX)
     assert found is not None and "关系有五个" in found.explanation and "统筹自主创新与开放合作的关系" in found.explanation
 
 
 @pytest.mark.parametrize("question", [
     "李晓华说增强发展动能有三项举措，分别是什么？",
     "新型工业化高质量发展有哪五个特征？",
-    "王成仁说推动产业基础高级化需要统筹四个关系，是哪四个？",  # four ；-clauses of one sentence, not a list unit
+    "王成仁说推动产业基础高级化需要统筹五个关系，是哪五个？",  # the essay's five 统筹…的关系
 ])
 def test_a_right_count_is_not_corrected(question: str) -> None:
     author = next((e.author for e in ESSAYS if e.author in question), "李晓华")
