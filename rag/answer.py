@@ -12,6 +12,7 @@ generate (chat model) the answer, map `[n]` markers to retrieved chunks in code 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -415,6 +416,7 @@ class Assistant:
         hits = [Hit(chunk=c, score=1.0, rank=i) for i, c in enumerate(chunks)]
         timer.lap("retrieve")
 
+        @functools.cache  # a small model's sources and its fallback are the same offline summary: compose it once
         def extractive() -> ex.Composed:
             return summaries.summarize_essay(essay, hits, self.index, self._lookup)
 

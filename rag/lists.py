@@ -9,7 +9,7 @@ best-ranked list to consecutive hits, items in reading order.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.types import Chunk
@@ -94,53 +94,55 @@ def _starts_paragraph(chunks: Sequence[Chunk], rows: Sequence[int], pos: int) ->
     return prev.section_index != cur.section_index or prev.paragraph_end < cur.paragraph_start
 
 
-def _lead_runs(chunks: Sequence[Chunk], rows: Sequence[int]) -> list[ListGroup]:
-    groups: list[ListGroup] = []
-    run: list[int] = []  # positions in rows
-
-    def close() -> None:
-        if len(run) >= MIN_LEAD_ITEMS:
-            first = run[0]
-            intro = rows[first - 1] if first > 0 and chunks[rows[first - 1]].section_index == chunks[rows[first]].section_index else None
-            groups.append(ListGroup(chunks[rows[first]].essay_id, intro, tuple(rows[p] for p in run)))
-
-    for pos, i in enumerate(rows):
-        if not _starts_paragraph(chunks, rows, pos):
-            continue
-        if _LEAD_PHRASE.match(chunks[i].text) and (not run or chunks[rows[run[-1]]].section_index == chunks[i].section_index):
-            run.append(pos)
-        else:
-            close()
-            run = []
-    close()
-    return groups
-
-
-def _section_runs(chunks: Sequence[Chunk], rows: Sequence[int]) -> list[ListGroup]:
-    """Sibling sections whose title is the lead sentence of their own text (the parser titled them so)."""
-    firsts: list[int] = []  # positions of each section's first chunk
-    for pos, i in enumerate(rows):
-        if pos == 0 or chunks[rows[pos - 1]].section_index != chunks[i].section_index:
-            firsts.append(pos)
+def _runs(chunks: Sequence[Chunk], rows: Sequence[int], candidates: Iterable[int],
+          joins: Callable[[int, list[int]], bool], min_items: int,
+          intro_of: Callable[[int], int | None]) -> list[ListGroup]:
+    """Runs of consecutive candidate positions (in `rows`) that `joins` accepts, as groups of `min_items` or more;
+    `intro_of(first position)` is the passage that introduces a run, if any."""
     groups: list[ListGroup] = []
     run: list[int] = []
 
     def close() -> None:
-        if len(run) >= 2:
-            intro = rows[run[0] - 1] if run[0] > 0 else None
-            groups.append(ListGroup(chunks[rows[run[0]]].essay_id, intro, tuple(rows[p] for p in run)))
+        if len(run) >= min_items:
+            groups.append(ListGroup(chunks[rows[run[0]]].essay_id, intro_of(run[0]), tuple(rows[p] for p in run)))
 
-    for pos in firsts:
-        c = chunks[rows[pos]]
-        head = re.sub(r"^(?:[一二三四五六七八九十]是|第[一二三四五六七八九十][，、,])", "", c.text.lstrip())
-        title = c.section.rstrip("。")
-        if len(title) >= 4 and head.startswith(title):
+    for pos in candidates:
+        if joins(pos, run):
             run.append(pos)
         else:
             close()
             run = []
     close()
     return groups
+
+
+def _lead_runs(chunks: Sequence[Chunk], rows: Sequence[int]) -> list[ListGroup]:
+    """Paragraphs of one section that each open with a lead phrase (首先/其次/最后…)."""
+    def joins(pos: int, run: list[int]) -> bool:
+        i = rows[pos]
+        return bool(_LEAD_PHRASE.match(chunks[i].text)) and (
+            not run or chunks[rows[run[-1]]].section_index == chunks[i].section_index)
+
+    def intro_of(first: int) -> int | None:
+        same = first > 0 and chunks[rows[first - 1]].section_index == chunks[rows[first]].section_index
+        return rows[first - 1] if same else None
+
+    starts = (pos for pos in range(len(rows)) if _starts_paragraph(chunks, rows, pos))
+    return _runs(chunks, rows, starts, joins, MIN_LEAD_ITEMS, intro_of)
+
+
+def _section_runs(chunks: Sequence[Chunk], rows: Sequence[int]) -> list[ListGroup]:
+    """Sibling sections whose title is the lead sentence of their own text (the parser titled them so)."""
+    firsts = [pos for pos, i in enumerate(rows)  # positions of each section's first chunk
+              if pos == 0 or chunks[rows[pos - 1]].section_index != chunks[i].section_index]
+
+    def joins(pos: int, run: list[int]) -> bool:
+        c = chunks[rows[pos]]
+        head = re.sub(r"^(?:[一二三四五六七八九十]是|第[一二三四五六七八九十][，、,])", "", c.text.lstrip())
+        title = c.section.rstrip("。")
+        return len(title) >= 4 and head.startswith(title)
+
+    return _runs(chunks, rows, firsts, joins, 2, lambda first: rows[first - 1] if first > 0 else None)
 
 
 def find_groups(chunks: Sequence[Chunk], rows: Sequence[int]) -> list[ListGroup]:

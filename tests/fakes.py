@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rag.lexical import analyze
-from rag.types import Chunk, Essay, Hit, Section
+from rag.types import Answer, Chunk, Delta, Essay, Hit, Section
+
+if TYPE_CHECKING:
+    from rag.answer import Assistant
 
 # A small corpus shaped like the real one: an introduction, a list of 一是/二是/三是 items, headed paragraphs.
 ESSAYS_RAW = [
@@ -128,3 +132,16 @@ class FakeChatModel:
     def prompt_text(self, call: int = -1) -> str:
         """Everything sent in one call, joined."""
         return "\n".join(m["content"] for m in self.calls[call])
+
+
+def run(assistant: Assistant, question: str, **kw: object) -> tuple[str, Answer]:
+    """The streamed text and the final Answer; checks the stream contract on the way."""
+    shown = ""
+    finals = []
+    for event in assistant.stream(question, **kw):  # type: ignore[arg-type]
+        if isinstance(event, Delta):
+            shown += event.text
+        else:
+            finals.append(event)
+    assert len(finals) == 1
+    return shown, finals[0]

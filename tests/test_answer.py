@@ -6,13 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
-from fakes import FakeChatModel, FakeRetriever
+from fakes import FakeChatModel, FakeRetriever, run
 
 import prompts
 from rag.answer import Assistant, clean_question
 from rag.config import Settings
 from rag.errors import InputError, LLMConfigError, LLMStreamError, LLMTimeoutError, LLMUnavailableError
-from rag.types import Answer, Delta, Turn
+from rag.types import Answer, Turn
 
 CANARY = "CANARY-7f3a9c1e-SECRET"
 
@@ -21,19 +21,6 @@ def make(tmp_path: Path, chat: FakeChatModel | None = None, **kw: object) -> tup
     retriever = FakeRetriever.default()
     settings = Settings.from_env({"POLICY_QA_HOME": str(tmp_path)})
     return Assistant(retriever, chat, settings, **kw), retriever  # type: ignore[arg-type]
-
-
-def run(assistant: Assistant, question: str, **kw: object) -> tuple[str, Answer]:
-    """The streamed text and the final Answer; checks the stream contract on the way."""
-    shown = ""
-    finals = []
-    for event in assistant.stream(question, **kw):  # type: ignore[arg-type]
-        if isinstance(event, Delta):
-            shown += event.text
-        else:
-            finals.append(event)
-    assert len(finals) == 1
-    return shown, finals[0]
 
 
 def assert_citations_retrieved(answer: Answer) -> None:

@@ -8,14 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
-from fakes import FakeChatModel, FakeRetriever, make_corpus
+from fakes import FakeChatModel, FakeRetriever, make_corpus, run
 
 import prompts
 from rag import verify as v
 from rag.answer import Assistant
 from rag.config import Settings
 from rag.corpus import load_corpus
-from rag.types import Answer, Delta
+from rag.types import Answer
 
 ESSAYS, CHUNKS = make_corpus()
 INTRO, STEPS, SAVE, CYCLE, STANDARD = CHUNKS[:5]
@@ -105,17 +105,6 @@ def make(tmp_path: Path, answers: list[str | list[str | Exception] | Exception])
     chat = FakeChatModel(list(answers))
     settings = Settings.from_env({"POLICY_QA_HOME": str(tmp_path)})
     return Assistant(FakeRetriever.default(), chat, settings), chat  # type: ignore[arg-type]
-
-
-def run(assistant: Assistant, question: str) -> tuple[str, Answer]:
-    shown, finals = "", []
-    for event in assistant.stream(question):
-        if isinstance(event, Delta):
-            shown += event.text
-        else:
-            finals.append(event)
-    assert len(finals) == 1
-    return shown, finals[0]
 
 
 def offline(tmp_path: Path, question: str) -> Answer:
