@@ -33,11 +33,12 @@ _CLAIM_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:�
 _REJECT = re.compile(r"避免|摒弃|防止|告别|不走|不再|而不是|而非|不能|杜绝|摆脱|破除|走出")
 _OTHERS = re.compile(r"西方国家|西方|过去|以往|老路")
 _NEG_MODAL = re.compile(r"不可能|无法|不能|没有机会|没机会|没必要|没有必要|不需要|不必|无需|不应|不该|没有前途|无关紧要|不重要|没用")
-_POS_MODAL = re.compile(r"有机会|能够|可以|有望|可能|要(?!求|素)|需(?!求)|必须|应当|应(?!用)|才能")
+# 可考虑/鼓励/支持/持续: the author endorses doing it (不能搞基础研究 vs 可考虑…持续开展基础研究: dev3.jsonl 1 of 18)
+_POS_MODAL = re.compile(r"有机会|能够|可以|有望|可能|要(?!求|素)|需(?!求)|必须|应当|应(?!用)|才能|可考虑|鼓励|支持|持续|积极")
 _ABANDON = re.compile(r"放弃|抛弃|淘汰|取消|停止|否定|反对|忽视|抽离|撤出|削弱|限制|放宽|放松|不管|不顾|只注重|只靠|仅靠|"
                       r"只依靠|单靠|继续靠|继续依靠|依旧靠|依然靠")
 _STRENGTHEN_WORDS = (r"加快|推动|推进|促进|加强|强化|提升|提高|支持|鼓励|畅通|培育|壮大|发展|升级|做强|坚持|完善|夯实|严格|"
-                     r"规范|统筹|兼顾|并重|转变|转向|深化|拓展|扩大|增强|大力")
+                     r"规范|统筹|兼顾|并重|转变|转向|深化|拓展|扩大|增强|大力|吸引|利用|维护")
 _STRENGTHEN = re.compile(_STRENGTHEN_WORDS)
 # Opposing pairs of policy verbs and evaluations (general language, not eval wording): a claim holding the first
 # side about what a passage clause gives the second side is contradicted, unless the clause holds the first side
@@ -47,7 +48,7 @@ _STRENGTHEN = re.compile(_STRENGTHEN_WORDS)
 _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (_ABANDON, _STRENGTHEN),
     (re.compile(r"压缩|削减|缩减|减少|降低|减小|收缩|缩小|放慢|减弱|弱化|淡化|(?<![减缺不至多稀很较])少(?=[参投介用依发支关])"),
-     re.compile(r"加大|增加|扩大|提高|加强|强化|增强|提升|加快|拓展|壮大|深化")),
+     re.compile(r"加大|增加|扩大|提高|加强|强化|增强|提升|加快|拓展|壮大|深化|维护")),
     (re.compile(r"放宽|放松|放开|松绑"), re.compile(r"严格|从严|收紧|严控|规范")),
     # belittling vs a high verdict (无足轻重 vs 才能/大势所趋), or, weaker, the author urging it on (没必要 vs 推进)
     (_DISMISS := re.compile(r"无足轻重|无关紧要|可有可无|次要|不重要|不关键|没用|没有用|没什么用|多余|没有意义|意义不大|作用不大|"
@@ -59,6 +60,13 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
      re.compile(r"搭建|建立|建设|设立|构建|打造|健全|组建|创建|筹建|布局|支持|引进|吸引")),
     # below vs above the same comparand (不如/低于一般劳动者 vs 高于一般劳动者): dev2.jsonl 1 of 16
     (re.compile(r"不如|低于|弱于|差于|落后于|比不上|逊于"), re.compile(r"(?<!不)(?:高于|强于|优于|超过|领先于|好于)")),
+    # one thing only, or one of two, vs the text taking it with others (只看X vs 不仅包括X，也包括Y; 二选一 vs 统筹
+    # X与Y; 只要求关键节点 vs 每个节点): dev3.jsonl 3 of 18. 只有…才 is the text's own condition, not a restriction.
+    (re.compile(r"(?:只能)?(?:二选一|二者择一|非此即彼|择其一)|只(?!有)(?:看|要求|抓|管|靠|能|需|是|在)|(?<!不)仅(?:仅|看|靠|要求|需)"
+                r"|单纯(?:看|靠)|其他[^，。；]{0,6}(?:不管|不用管|可以不管)"),
+     re.compile(r"不仅|不只|不光|也包括|每[个一]|所有|统筹|兼顾|并重|既[^，。；]{1,12}又|协同")),
+    # one model for all vs each place its own (统一的区域科技创新模式 vs 因地制宜形成各具特色的…模式): dev3.jsonl 1 of 18
+    (re.compile(r"统一(?:的|推行|采用)|一刀切|千篇一律|整齐划一|照搬"), re.compile(r"因地制宜|各具特色|差异化|特色化|分类施策")),
     # a small or absent difference vs a marked one (差异很小 vs 明显的区域性差异): dev2.jsonl 1 of 16
     (re.compile(r"(?<=差异|差距|区别|分化)(?:很|较|极|非常|比较|并)?(?:小|微小|细微|不大|不明显)|没有(?:什么|明显的?)?(?=差异|差距|区别)"),
      re.compile(r"(?:明显|较大|很大|巨大|显著|悬殊)的?[^，。；]{0,6}(?:差异|差距|区别|分化)|(?:差异|差距)(?:较大|很大|明显|悬殊)")),
@@ -173,6 +181,9 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
     """(alignment, explanation) when sentence s contradicts the claim."""
     text = s.text
     whole = share(index, grams, text)
+    # a claim of several clauses is about this sentence when one of its clauses is (不能搞基础研究，只能承接现成技术)
+    parts = [g for c in re.split(r"[，,、；]", claim) if len(g := bigrams(question_core(strip_cues(c)))) >= 3]
+    whole = max([whole, *(share(index, g, text) for g in parts)]) if len(parts) > 1 else whole
     if whole < ALIGN_MIN * 0.8:
         return None
     own = _CLAIM_TRANSITION.search(claim)
@@ -196,8 +207,9 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
     neg = _NEG_MODAL.search(claim)
     if neg:
         # the claim denies a predicate (不可能|实现赶超): the clause holding that predicate affirms it (有机会实现赶超)
-        denied = claim[neg.end():]
-        predicate = bigrams(question_core(denied))
+        denied = re.split(r"[，,、；]", claim[neg.end():])[0]
+        # the user's own verb (搞 in 不能搞基础研究) is in no sentence: only the predicate's corpus bigrams are compared
+        predicate = [g for g in bigrams(question_core(denied)) if g in index.idf] or bigrams(question_core(denied))
         for clause in _clauses(text):
             pos = _POS_MODAL.search(clause)
             # 不能放松监管 is not answered by 严格监管: a polar verb of the predicate must be in the clause too
@@ -237,8 +249,12 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
         # (基础研究的投入 in 基础研究的投入应该压缩): the text's verdict or opposite verb must be about the same thing
         target = (bigrams(question_core(re.split(r"对|在|是|的作用|作用", strip_cues(claim))[0])) if weak is _DISMISS
                   else _object(claim, cue))
+        # the claim's own clause holding the cue (收缩多边贸易 of 要限制外资进入、收缩多边贸易) may align alone
+        part = bigrams(question_core(strip_cues(_clause_at(claim.replace("、", "，"), cue.start()))))
+        seen = [g for g in grams if g in index.idf]  # the user's own words (全国各地采用) align with no sentence
         for span in _spans(text):
-            sh = share(index, grams, span)
+            sh = max(share(index, grams, span), share(index, part, span) if len(part) >= 3 else 0.0,
+                     0.9 * share(index, seen, span) if len(seen) >= 4 else 0.0)
             if sh < ALIGN_MIN or weak.search(span) or _REJECT.search(span):
                 continue
             verdict = _affirms(strong, span)

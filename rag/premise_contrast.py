@@ -28,9 +28,9 @@ _NEGATOR = re.compile(r"[不未没无非]|从未|并非")
 _NUMERAL = re.compile(r"[0-9〇零一二两三四五六七八九十百千万]+")
 # Words that sound like a negator but are not one (非常, 不断, 无论, 不仅, 未来: 未来产业 is no 未).
 _NOT_NEGATION = re.compile(r"非常|不断|无论|不仅|不只|不论|未来|无不|不少|不同|不足|不平衡|并不|离不开|不可或缺|不得不|不可替代")
-# A clause that supposes (如果没有服务业的高质量发展) asserts nothing to contradict a claim with (dev.jsonl: a true
+# A clause that supposes (如果没有服务业的高质量发展, 欠发达地区如能…) asserts nothing to contradict a claim with (dev.jsonl: a true
 # premise was flagged on one).
-_SUPPOSE = re.compile(r"^(?:如果|假如|若|倘若|一旦|要是|只要|反之)")
+_SUPPOSE = re.compile(r"^(?:若|反之)|如果|假如|倘若|一旦|要是|只要|如能|若能")
 # The frame the two share: at least this many characters in common (4: 行业规模, 共性技术导向), and at least this
 # share of the claim clause's own characters (0.4: a claim clause and a clause about another thing share at most
 # a word or two). A negation is compared in slots of at most SLOT_MAX characters (a slot, not a new clause).
@@ -117,7 +117,7 @@ def contrast(claim: str, sentences: Iterable[Sentence], index: SentenceIndex) ->
             continue  # a clause states this part as it is
         for s in pool:
             for c in _clauses(s.text):
-                if _SUPPOSE.match(c):
+                if _SUPPOSE.search(c):
                     continue
                 how = slot_contrast(part, c)
                 if how is None:

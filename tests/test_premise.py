@@ -56,6 +56,17 @@ def whole_essay(author: str) -> list[Hit]:
     # structural cues the module already read: the opposite modality, others' path
     ("傅晋华", "欠发达地区没有机会实现赶超", "有机会实现赶超"),
     ("李晓华", "我国也要走先污染后治理的路", "西方国家的工业化大都经历了先污染后治理的过程"),
+    # the text's own clause with one slot opposed: a scale's other end, another number, a negation on one side
+    ("李晓华", "未来产业的行业规模已经很大", "行业规模较小"),
+    ("傅晋华", "创新人才占劳动者的比例下降反而能释放创新活力", "比例逐渐上升"),
+    ("王成仁", "共性技术要优先导向大型企业", "将共性技术导向中小企业"),
+    ("傅晋华", "那段讲话是在中共中央政治局第十二次集体学习时说的", "第十一次集体学习"),
+    ("李晓华", "企业之间没什么依赖", "相互高度依赖"),
+    # one thing only or one of two, one model for all, a denial of what the text endorses
+    ("李晓华", "衡量生产效率只看产出规模", "不仅包括产品或服务的产出规模"),
+    ("王成仁", "补短板和锻长板只能二选一", "统筹补短板与锻长板的关系"),
+    ("傅晋华", "全国各地采用统一的区域科技创新模式", "各具特色的区域科技创新模式"),
+    ("傅晋华", "中西部欠发达地区不能搞基础研究，只能承接现成技术", "持续开展基础研究"),
 ])
 def test_contradicted_claims_are_found_with_the_sentence_that_shows_it(author: str, claim: str, shown: str) -> None:
     found = pm.check(claim, whole_essay(author), INDEX)
@@ -89,6 +100,16 @@ def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     ("傅晋华", "创新人才的劳动技能普遍高于一般劳动者"),
     ("王成仁", "既要做好产业基础再造又要狠抓基础研究"),
     ("李晓华", "西方国家的工业化是先污染后治理"),  # the text's own order
+    # the same frames as the slot contrasts above, with the text's own slot
+    ("李晓华", "未来产业的行业规模还比较小"),
+    ("傅晋华", "创新人才的比例上升会释放更大的创新活力"),
+    ("王成仁", "要把共性技术导向中小企业"),
+    ("傅晋华", "那段讲话是在中共中央政治局第十一次集体学习时说的"),
+    ("李晓华", "企业之间相互依赖"),
+    ("李晓华", "衡量生产效率不仅看产出规模也看功能和质量"),
+    ("傅晋华", "要因地制宜形成各具特色的区域科技创新模式"),
+    ("王静", "要以智能制造为重点推动企业和行业数字化转型"),
+    ("李晓华", "工业和服务业的高质量发展谁也离不开谁"),  # the text's 如果没有… supposes, it states no negation
 ])
 def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) -> None:
     assert pm.check(claim, whole_essay(author), INDEX) is None
