@@ -75,6 +75,8 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 # 同步): dev2.jsonl 1 of 16; a text with its own 先…后 is read by the rules above.
 _ORDER_CLAIM = re.compile(r"先(?P<a>[^，。；]{2,30}?)(?:[，,]\s*(?:再|然后|之后|随后)|后)(?:回头|回过头来?)?"
                           r"(?P<b>[^，。；？?]{2,30})")
+# 以B带动A: B comes first and drives A (dev3.jsonl: 1 of 18 false premises reverses one).
+_DRIVE = re.compile(r"以(?P<x>[^，。；以]{2,20}?)(?:带动|牵引|引领|驱动|倒逼|促进)(?P<y>[^，。；]{2,20})")
 _TOGETHER = re.compile(r"既[^。；]+?又|并重|同步|同时|统筹|兼顾|一体")
 _NEGATOR = re.compile(r"[不没无非未别]|避免|防止")
 NEGATOR_REACH = 3  # characters before a cue a negator turns it around in (不是要淘汰, 不能放松)
@@ -184,6 +186,8 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
     # a claim of several clauses is about this sentence when one of its clauses is (不能搞基础研究，只能承接现成技术)
     parts = [g for c in re.split(r"[，,、；]", claim) if len(g := bigrams(question_core(strip_cues(c)))) >= 3]
     whole = max([whole, *(share(index, g, text) for g in parts)]) if len(parts) > 1 else whole
+    seen = [g for g in grams if g in index.idf]  # the user's own words (搞上去, 倒逼) are in no sentence
+    whole = max(whole, 0.9 * share(index, seen, text)) if len(seen) >= 4 else whole
     if whole < ALIGN_MIN * 0.8:
         return None
     own = _CLAIM_TRANSITION.search(claim)
@@ -224,6 +228,11 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
                     if _TOGETHER.search(sp)), default=(0.0, ""))
         if both[0] >= ALIGN_MIN:
             return whole + 0.6, f"问题说先后有序，文章的说法却是“{both[1].strip()}”，两者同时推进。"
+        # the text puts the claim's second step first: 以B带动A (先A再倒逼B vs 以加快原始创新带动技术与产品创新)
+        seen_first, seen_then = ([g for g in grams_ if g in index.idf] for grams_ in (first, then))
+        for d in _DRIVE.finditer(text):
+            if share(index, seen_first, d.group("y")) >= SIDE_MIN and share(index, seen_then, d.group("x")) >= SIDE_MIN:
+                return whole + 0.6, f"问题说先后有序，文章的说法却是“{d.group(0)}”，先后正好相反。"
     polar = _polarity(claim, grams, text, index)
     if polar is not None:
         return polar

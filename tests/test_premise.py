@@ -53,6 +53,7 @@ def whole_essay(author: str) -> list[Hit]:
     ("傅晋华", "人是生产力三要素中最不活跃的", "人是最活跃的"),
     # one thing first, the other after, where the text does both at once
     ("王成仁", "要先狠抓基础研究，之后再搞产业基础再造", "既做好产业基础再造，又狠抓基础研究"),
+    ("傅晋华", "先把技术和产品创新搞上去，再由此倒逼原始创新", "以加快原始创新带动技术与产品创新"),  # 以B带动A
     # structural cues the module already read: the opposite modality, others' path
     ("傅晋华", "欠发达地区没有机会实现赶超", "有机会实现赶超"),
     ("李晓华", "我国也要走先污染后治理的路", "西方国家的工业化大都经历了先污染后治理的过程"),
@@ -100,6 +101,7 @@ def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     ("傅晋华", "创新人才的劳动技能普遍高于一般劳动者"),
     ("王成仁", "既要做好产业基础再造又要狠抓基础研究"),
     ("李晓华", "西方国家的工业化是先污染后治理"),  # the text's own order
+    ("傅晋华", "先加快原始创新，再带动技术与产品创新"),
     # the same frames as the slot contrasts above, with the text's own slot
     ("李晓华", "未来产业的行业规模还比较小"),
     ("傅晋华", "创新人才的比例上升会释放更大的创新活力"),
