@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from rag.premise_contrast import contrast
 from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
 from rag.types import Hit
 
@@ -132,7 +133,11 @@ def check(claim: str, hits: Sequence[Hit], index: SentenceIndex) -> PremiseCheck
             if verdict is not None and (best is None or verdict[0] > best[0]):
                 best = (verdict[0], verdict[1], s)
     if best is None:
-        return None
+        sentences = [s for h in hits[:5] for s in index.in_span(h.chunk.essay_id, h.chunk.char_start, h.chunk.char_end)]
+        opposed = contrast(claim, dict.fromkeys(sentences), index)
+        if opposed is None:
+            return None
+        return PremiseCheck(claim, "contradicted", opposed[1], opposed[0], shown=(opposed[0],))
     stance = _own_stance(best[2], grams, index) if _OTHERS.search(best[2].text) or _REJECT.search(best[2].text) \
         else None
     shown = (best[2],) + ((stance,) if stance is not None else ())

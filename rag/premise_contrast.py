@@ -1,0 +1,128 @@
+"""A claim and a clause of the essays in the same frame, differing in one slot that says the opposite.
+
+A question often restates a sentence of the essays with one part changed: 行业规模已经很大 for 行业规模较小,
+比例下降 for 比例逐渐上升, 共性技术导向大型企业 for 共性技术导向中小企业, 第十二次集体学习 for 第十一次集体学习,
+彼此之间没什么依赖 for 相互高度依赖. Aligned character by character, the two share a frame (行业规模, 共性技术导向,
+依赖) and differ in a short slot; the claim is contradicted when the two slots hold opposite ends of a scale
+(大/小, 升/降, 快/慢), different numbers, or a negation on one side only. The frame must be long enough to be the
+same statement, and no other clause of the passages may state the claim's slot itself.
+
+    from rag.premise_contrast import contrast
+    found = contrast("未来产业的技术路线已经基本定型、行业规模也已经很大", sentences, index)  # (sentence, explanation)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from difflib import SequenceMatcher
+
+from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
+
+# Opposite ends of a scale, one character each (general language, not eval wording). Characters with many
+# senses in these essays (上/下 in 上下游, 前/后 in 前瞻/后发, 内/外 in 国内外, 有/无) are left out.
+_OPPOSITE = {a: b for x, y in ("大小", "多少", "高低", "快慢", "升降", "增减", "强弱", "长短", "早晚", "难易", "新旧",
+                               "优劣", "宽严", "松紧", "轻重", "深浅", "进退", "涨跌", "扩缩", "盈亏", "冷热")
+             for a, b in ((x, y), (y, x))}
+_NEGATOR = re.compile(r"[不未没无非]|从未|并非")
+_NUMERAL = re.compile(r"[0-9〇零一二两三四五六七八九十百千万]+")
+# Words that sound like a negator but are not one (非常, 不断, 无论, 不仅, 未来: 未来产业 is no 未).
+_NOT_NEGATION = re.compile(r"非常|不断|无论|不仅|不只|不论|未来|无不|不少|不同|不足|不平衡|并不|离不开|不可或缺|不得不|不可替代")
+# A clause that supposes (如果没有服务业的高质量发展) asserts nothing to contradict a claim with (dev.jsonl: a true
+# premise was flagged on one).
+_SUPPOSE = re.compile(r"^(?:如果|假如|若|倘若|一旦|要是|只要|反之)")
+# The frame the two share: at least this many characters in common (4: 行业规模, 共性技术导向), and at least this
+# share of the claim clause's own characters (0.4: a claim clause and a clause about another thing share at most
+# a word or two). A negation is compared in slots of at most SLOT_MAX characters (a slot, not a new clause).
+FRAME_MIN = 4
+FRAME_SHARE = 0.4
+SLOT_MAX = 8
+# Cuts and loosenings: negated, they affirm (不能放松监管 / 严格监管).
+_CUT = re.compile(r"放松|放宽|削弱|削减|减少|降低|忽视|放弃|淘汰|压缩|缩减")
+# How many characters next to the shared frame make up the slot compared (比例|下降反而… vs 比例|逐渐上升).
+SLOT = 4
+# A clause of the passages that holds this share of a claim clause's bigrams with the slot in place states it:
+# the claim is supported there, whatever another clause says (以智能制造为重点推动企业数字化转型 is true).
+SUPPORTED = 0.85
+
+
+def _clauses(text: str) -> list[str]:
+    return [c.strip() for c in re.split(r"[，。；！？、：]", text) if len(c.strip()) >= 2]
+
+
+# Degree and aspect adverbs come and go between a claim and its sentence (很大 / 较小, 已经定型 / 未确定): left out
+# of the comparison so that the slot starts at the word that carries it.
+_ADVERB = re.compile(r"已经|非常|比较|相当|十分|基本上?|逐渐|日益|越来越|正在|仍然|依然|也|已|很|较|都|还|更|就")
+
+
+def _content(text: str) -> str:
+    return _ADVERB.sub("", re.sub(r"[^\w]", "", question_core(text)).replace("的", ""))
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEGATOR.search(_NOT_NEGATION.sub("", text)))
+
+
+def _opposed(x: str, y: str) -> bool:
+    """One side holds one end of a scale the other side holds the other end of (慢 / 快, 下降 / 上升)."""
+    return any(c in _OPPOSITE and _OPPOSITE[c] in y and _OPPOSITE[c] not in x and c not in y for c in x)
+
+
+def slot_contrast(claim: str, clause: str) -> str | None:
+    """How the claim clause's slot opposes the text clause's ("很大 / 较小"), None when it does not.
+
+    A slot is what differs right next to a shared stretch of the frame: the first SLOT characters after it, or
+    the last SLOT before it, on both sides."""
+    a, b = _content(claim), _content(clause)
+    if len(a) < FRAME_MIN or len(b) < FRAME_MIN:
+        return None
+    ops = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    shared = sum(i2 - i1 for tag, i1, i2, _j1, _j2 in ops if tag == "equal")
+    if shared < FRAME_MIN or shared < FRAME_SHARE * len(a):
+        return None
+    for k, (tag, i1, i2, j1, j2) in enumerate(ops):
+        if tag == "equal":
+            continue
+        x, y = a[i1:i2], b[j1:j2]
+        before = ops[k - 1] if k > 0 and ops[k - 1][0] == "equal" else None
+        after = ops[k + 1] if k + 1 < len(ops) and ops[k + 1][0] == "equal" else None
+        windows = ([(x[:SLOT], y[:SLOT])] if before is not None else []) + \
+                  ([(x[-SLOT:], y[-SLOT:])] if after is not None else [])
+        for wx, wy in windows:
+            # 削减 / 加大 opposes, 不应削减 / 加大 agrees: a negation on one side turns an opposite around
+            if _opposed(wx, wy) and _negated(wx) == _negated(wy):
+                return f"{wx or '（无）'} / {wy or '（无）'}"
+        nx, ny = _NUMERAL.match(x), _NUMERAL.match(y)
+        if before is not None and nx and ny and nx.group(0) != ny.group(0):
+            return f"{nx.group(0)} / {ny.group(0)}"
+        # a negation on one side only, just before the shared words (没什么依赖 / 相互高度依赖); a negated cut or
+        # loosening (不能放松) is an affirmation and is not counted
+        if len(x) > SLOT_MAX or len(y) > SLOT_MAX:
+            continue
+        for anchor, (wx, wy) in ((after, (x[-SLOT:], y[-SLOT:])), (before, (x[:SLOT], y[:SLOT]))):
+            if anchor is not None and anchor[2] - anchor[1] >= 2 and _negated(wx) != _negated(wy) \
+                    and not _opposed(wx, wy) and not _CUT.search(x + y):
+                return f"{wx or '（无）'} / {wy or '（无）'}"
+    return None
+
+
+def contrast(claim: str, sentences: Iterable[Sentence], index: SentenceIndex) -> tuple[Sentence, str] | None:
+    """The sentence with a clause that restates one clause of the claim with its slot opposed, and how."""
+    parts = [p for p in _clauses(claim) if len(_content(p)) >= FRAME_MIN]
+    found: tuple[float, Sentence, str] | None = None
+    pool = list(sentences)
+    for part in parts:
+        grams = bigrams(question_core(part))
+        if any(index.coverage(grams, c) >= SUPPORTED for s in pool for c in _clauses(s.text)):
+            continue  # a clause states this part as it is
+        for s in pool:
+            for c in _clauses(s.text):
+                if _SUPPOSE.match(c):
+                    continue
+                how = slot_contrast(part, c)
+                if how is None:
+                    continue
+                score = index.coverage(grams, c)
+                if found is None or score > found[0]:
+                    found = (score, s, f"问题说“{part}”，文章的说法却是“{c}”。")
+    return (found[1], found[2]) if found is not None else None
