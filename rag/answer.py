@@ -108,7 +108,7 @@ class Assistant:
     def from_settings(cls, settings: Settings, backend: str | None = None, progress: Progress | None = None,
                       retriever: Retriever | None = None) -> Assistant:
         """Open the retriever (unless given) and the chat model the settings (or `backend`) ask for."""
-        from rag.retrieve import open_retriever
+        from rag.index import open_retriever
 
         retriever = retriever or open_retriever(settings, progress=progress)
         from rag.evidence import warm_up

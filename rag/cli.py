@@ -89,7 +89,7 @@ def cmd_corpus(settings: Settings, args: argparse.Namespace) -> int:
         for err in errors:
             print(f"跳过 {err}", file=sys.stderr)
     else:
-        from rag.retrieve import open_retriever
+        from rag.index import open_retriever
 
         essays = list(open_retriever(settings, progress=_stderr_progress).essays)
     if args.json:
@@ -106,7 +106,7 @@ def cmd_corpus(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     """Print ranked passages for each question."""
-    from rag.retrieve import open_retriever
+    from rag.index import open_retriever
 
     retriever = open_retriever(settings, progress=_stderr_progress)
     check_essay(retriever.resolve_essays, retriever.essays, args.essay)

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from rag.answer import Assistant
 from rag.config import Settings
-from rag.retrieve import Retriever, open_generation, open_index
+from rag.index import open_generation, open_index
+from rag.retrieve import Retriever
 from rag.store import IndexInfo, Store, generation_signature
 from rag.types import Answer, Delta, Essay, Turn
 

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from rag.config import Settings
+from rag.index import open_retriever
 from rag.ingest import ingest
-from rag.retrieve import Retriever, open_retriever
+from rag.retrieve import Retriever
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_PAGE = REPO / "seeds" / "000_c8df1a2c8d7c4acd.txt"

@@ -28,8 +28,9 @@ from test_retrieve import (  # noqa: F401
 )
 
 from rag.config import Settings
+from rag.index import open_retriever
 from rag.ingest import ingest
-from rag.retrieve import Retriever, open_retriever
+from rag.retrieve import Retriever
 from rag.store import Store
 
 pytest_plugins = ["retrieval_fixtures"]

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, SEED_PAGE
 
-from rag.corpus import clean_text, load_corpus, load_file, parse_markdown, parse_page, undouble
+from rag.corpus import load_corpus, load_file
 from rag.errors import CorpusError
+from rag.parse import clean_text, parse_markdown, parse_page, undouble
 
 HAN = r"[\u4e00-\u9fff]"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from retrieval_fixtures import TINY_ESSAY, settings_for
 
 from rag.config import Settings
+from rag.index import open_retriever
 from rag.ingest import ingest
-from rag.retrieve import open_retriever
 from rag.store import Store
 
 pytest_plugins = ["retrieval_fixtures"]

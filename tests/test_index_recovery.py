@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from retrieval_fixtures import settings_for
 
+from rag.index import open_retriever
 from rag.ingest import ingest
-from rag.retrieve import open_retriever
 from rag.store import Store
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from retrieval_fixtures import SEED_PAGE, TINY_ESSAY, settings_for
 
+from rag.index import open_retriever
 from rag.ingest import ingest
-from rag.retrieve import open_retriever
 
 SECOND = TINY_ESSAY.replace("张三", "李四").replace("绿色工厂建设", "数字车间改造")
 

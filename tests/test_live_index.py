@@ -17,8 +17,8 @@ import pytest
 from retrieval_fixtures import SEED_PAGE, TINY_ESSAY, settings_for, warm_home
 
 from rag.config import Settings
+from rag.index import open_retriever
 from rag.ingest import ingest
-from rag.retrieve import open_retriever
 from rag.store import Store
 
 pytestmark = pytest.mark.slow

@@ -20,20 +20,22 @@ import pytest
 from rag.config import Settings
 from rag.errors import ConfigError, LLMConfigError, LLMError, LLMStreamError
 from rag.local_llm import (
-    INSTALL_HINT,
-    QWEN_CODER_1_5B,
     LocalChatModel,
-    ModelSpec,
-    PartProvider,
     XllamaChatModel,
     choose_runtime,
     default_threads,
-    ensure_model_file,
-    installed_parts,
     load_local_model,
-    model_dir,
     start_xllamacpp,
     threads_for,
+)
+from rag.model_file import (
+    INSTALL_HINT,
+    QWEN_CODER_1_5B,
+    ModelSpec,
+    PartProvider,
+    ensure_model_file,
+    installed_parts,
+    model_dir,
 )
 
 PART_BYTES = [b"GGUF" + bytes(range(256)) * 40, os.urandom(7000), b"\x00tail" * 333]

@@ -9,8 +9,8 @@ import pytest
 from retrieval_fixtures import SEED_PAGE, network_guard, probe_outside_connect, settings_for, warm_home
 
 from rag.config import Settings
+from rag.index import open_retriever
 from rag.ingest import ingest
-from rag.retrieve import open_retriever
 
 pytest_plugins = ["retrieval_fixtures"]
 

@@ -14,9 +14,10 @@ from retrieval_fixtures import settings_for
 
 from rag.answer import Assistant
 from rag.config import Settings
+from rag.index import open_retriever
 from rag.ingest import ingest
 from rag.llm import OpenAIChatModel
-from rag.retrieve import Retriever, open_retriever
+from rag.retrieve import Retriever
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import pytest
 
 from rag import premise as pm
 from rag import premise_facts as facts
-from rag.corpus import parse_page
+from rag.parse import parse_page
 from rag.sentences import SentenceIndex
 from rag.types import Chunk, Essay, Hit
 

