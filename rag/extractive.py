@@ -27,9 +27,9 @@ from rag.items import (
     names,
     noun_clauses,
 )
+from rag.lists import ListGroup
 from rag.quoting import ChunkLookup, quote, span
 from rag.sentences import (
-    ListGroup,
     Sentence,
     SentenceIndex,
     bigrams,

@@ -12,11 +12,11 @@ import re
 from collections.abc import Sequence
 
 from rag import citations as cit
+from rag.lists import ListGroup, strip_ordinal
 from rag.quoting import ChunkLookup, cite, close_clause, hits_for
-from rag.sentences import CN_NUM, ListGroup, Sentence, SentenceIndex, bigrams, question_core
+from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
 from rag.types import Hit
 
-_LEAD = re.compile(rf"^(?:[{CN_NUM}]是|第[{CN_NUM}][，、]|首先|其次|再次|最后)")
 ITEM_CHARS = 320  # an item's own explanation: the sentences after its heading in its paragraph, up to this many
 NAMED_ITEM_CHARS = 6  # a shorter heading (科技水平高) is a topic word many questions use without meaning the item
 MIN_CLAUSE_ITEMS = 3  # fewer parallel clauses are one statement in two halves, not a list
@@ -38,7 +38,7 @@ def named_item(question: str, index: SentenceIndex, hits: Sequence[Hit]) -> str:
         if g.essay_id not in essays:
             continue
         for item in g.items:
-            head = re.sub(r"\W", "", re.split(r"[，。；]", _LEAD.sub("", item[0].text))[0])
+            head = re.sub(r"\W", "", re.split(r"[，。；]", strip_ordinal(item[0].text))[0])
             if len(head) >= NAMED_ITEM_CHARS and head in bare and len(head) > len(best):
                 best = head
     return best
@@ -47,13 +47,13 @@ def named_item(question: str, index: SentenceIndex, hits: Sequence[Hit]) -> str:
 def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sentence]:
     """The sentence that heads a list item, plus the rest of its paragraph (what the item says to do), in order;
     an item that is one clause of a longer sentence (a list inside one sentence) is that clause."""
-    key = re.sub(r"\W", "", re.sub(rf"^[{CN_NUM}]是", "", item))
+    key = re.sub(r"\W", "", strip_ordinal(item))
     if len(key) < 2:
         return []
     essays = list(dict.fromkeys(h.chunk.essay_id for h in hits)) or list(index.sentences)
 
     def heads(s: Sentence) -> bool:  # the item's own heading, not an enumeration that names it in passing
-        return re.sub(r"\W", "", _LEAD.sub("", s.text)).startswith(key)
+        return re.sub(r"\W", "", strip_ordinal(s.text)).startswith(key)
 
     for eid in essays:
         sents = index.sentences.get(eid, [])
@@ -69,7 +69,7 @@ def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sente
                 return run
     if len(key) < NAMED_ITEM_CHARS:
         return []
-    raw = re.sub(rf"^[{CN_NUM}]是", "", cit.strip_markers(item)).strip(" 。；，")
+    raw = strip_ordinal(cit.strip_markers(item)).strip(" 。；，")
     for eid in essays:
         for s in index.sentences.get(eid, []):
             at = s.text.find(raw)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.lists import ORDINAL_LEAD
 from rag.types import Essay, Section
 
 OPENING_TITLE = "引言"
@@ -30,7 +31,6 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
 _TERMINAL = tuple("。！？；…”’）」』")
 _SENTENCE_PUNCT = re.compile("[。！？；，、：]")
 _AFFILIATION = re.compile(r"^[（(]\s*作者(?:系|为|单位[:：]?)")
-_ORDINAL_LEAD = re.compile(r"^(?:[一二三四五六七八九十]+是|第[一二三四五六七八九十]+[，,、])")
 _NAME = re.compile(rf"^[{_HAN}·]{{2,5}}$")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _BYLINE = re.compile(r"^(?:作者|文|撰文|作者姓名)\s*[:：|｜/]\s*(.+)$")
@@ -177,7 +177,7 @@ def _lead_title(paragraph: str) -> str | None:
     first = _first_sentence(paragraph)
     if _is_slogan(first):
         return first.rstrip("。")
-    m = _ORDINAL_LEAD.match(first)
+    m = ORDINAL_LEAD.match(first)
     if m and len(first) <= 26:
         return first[m.end() :].rstrip("。")
     return None
@@ -225,7 +225,7 @@ def _sections(blocks: list[_Block]) -> list[Section]:
     out = [Section(OPENING_TITLE, (paragraphs[0],))]
     seen = {OPENING_TITLE}
     for p in paragraphs[1:]:
-        if _ORDINAL_LEAD.match(p) and not p.startswith(("一是", "第一")):
+        if ORDINAL_LEAD.match(p) and not p.startswith(("一是", "第一")):
             # a later item of an enumeration continues the section that opened it
             out[-1] = Section(out[-1].title, (*out[-1].paragraphs, p))
             continue

@@ -12,8 +12,9 @@ import re
 from collections.abc import Sequence
 
 from rag import extractive as ex
+from rag.lists import CN_NUM
 from rag.premise import ALIGN_MIN, PremiseCheck, share, strip_cues
-from rag.sentences import CN_NUM, Sentence, SentenceIndex, bigrams, question_core
+from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
 from rag.types import Essay, Hit
 
 _YEAR = re.compile(r"(\d{4})\s*年")

@@ -28,7 +28,7 @@ from rag.chunking import split_parts
 from rag.embeddings import Embedder
 from rag.errors import InputError
 from rag.lexical import LexicalIndex, is_generic
-from rag.lists import ListGroup, find_groups, group_hits, is_list_question
+from rag.lists import ListPassages, group_hits, is_list_question, passage_groups
 from rag.references import ReferenceFinder, References, asks_byline
 from rag.types import Chunk, Essay, Hit, PartScore
 
@@ -134,7 +134,7 @@ class Retriever:
     _parts_per_chunk: dict[int, int] = field(default_factory=dict, repr=False)
     _finder: ReferenceFinder | None = field(default=None, repr=False)
     _bylines: dict[str, int] = field(default_factory=dict, repr=False)  # essay id -> row of its byline record
-    _groups: dict[str, dict[int, list[ListGroup]]] = field(default_factory=dict, repr=False)
+    _groups: dict[str, dict[int, list[ListPassages]]] = field(default_factory=dict, repr=False)
     _query_vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # the last few questions
 
     def __post_init__(self) -> None:
@@ -398,14 +398,14 @@ class Retriever:
             out.append(row)
         return out
 
-    def _groups_of(self, i: int) -> list[ListGroup]:
+    def _groups_of(self, i: int) -> list[ListPassages]:
         """The lists chunk i belongs to (computed once per essay, on the first list question about it)."""
         essay_id = self.chunks[i].essay_id
         if essay_id not in self._groups:
             rows = sorted((j for j in np.flatnonzero(self._essay_ids == essay_id) if not self.chunks[j].is_byline),
                           key=lambda j: self.chunks[j].char_start)
-            index: dict[int, list[ListGroup]] = {}
-            for g in find_groups(self.chunks, [int(j) for j in rows]):
+            index: dict[int, list[ListPassages]] = {}
+            for g in passage_groups(self.chunks, [int(j) for j in rows]):
                 for m in g.members:
                     index.setdefault(m, []).append(g)
             self._groups[essay_id] = index

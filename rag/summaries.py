@@ -16,9 +16,10 @@ from collections.abc import Sequence
 
 from rag.extractive import Composed, _next_in_paragraph, focus, score_sentences
 from rag.items import ITEM_HEADING_CHARS
+from rag.lists import ORDINAL_LEAD
 from rag.quoting import ChunkLookup, hits_for, quote, span
 from rag.quoting import cite as _cite
-from rag.sentences import CN_NUM, Sentence, SentenceIndex, bigrams, question_core
+from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
 from rag.types import Essay, Hit
 
 
@@ -51,8 +52,9 @@ def _trim(text: str, limit: int = 110) -> str:
 
 
 def _bare(text: str) -> str:
-    """Text without punctuation or a leading ordinal (一是…), for comparing a sentence with a title."""
-    return re.sub(r"\W", "", re.sub(rf"^[{CN_NUM}]是", "", text))
+    """Text without punctuation or the leading ordinal the parser takes off a title (一是…), for comparing a
+    sentence with a title."""
+    return re.sub(r"\W", "", ORDINAL_LEAD.sub("", text))
 
 
 # What an essay's thesis sounds like: what must be done (需……, 必须……, 关键在于……). An introduction opens with

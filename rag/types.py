@@ -1,4 +1,4 @@
-"""Data classes for what flows through the pipeline: essays, chunks, hits, citations, answers."""
+"""Data classes for what flows through the pipeline: essays, chunks, sentences, hits, citations, answers."""
 
 from __future__ import annotations
 
@@ -76,6 +76,19 @@ class Chunk:
     def is_byline(self) -> bool:
         """True for an essay's byline record (its offsets point nowhere in the essay text)."""
         return self.kind == "byline"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of an essay with its position (offsets into Essay.text) and its list-item number."""
+
+    essay_id: str
+    section_index: int
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    ordinal: int  # 1 for 一是, 2 for 二是 …, rag.lists.LAST for 最后, 0 when not a list item
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Lists in the essays: 一是……五是 runs, lead-phrase paragraphs and sibling lead-sentence sections, and how a
-list question's hits are regrouped."""
+"""Lists in the essays: the item markers, 一是……五是 runs, lead-phrase paragraphs and sibling lead-sentence sections
+(as chunks for retrieval and as sentences for the answer layer), and how a list question's hits are regrouped."""
 
 from __future__ import annotations
 
@@ -9,8 +9,18 @@ from retrieval_fixtures import SEED_PAGE
 from rag.chunking import index_records
 from rag.config import Settings
 from rag.corpus import load_corpus
-from rag.lists import ListGroup, find_groups, group_hits, is_list_question, ordinals
-from rag.types import Chunk
+from rag.lists import (
+    LAST,
+    ListPassages,
+    group_hits,
+    is_list_question,
+    opening_ordinal,
+    ordinals,
+    passage_groups,
+    strip_ordinal,
+)
+from rag.sentences import SentenceIndex
+from rag.types import Chunk, Essay, Section
 
 DEFAULTS = Settings.from_env({"POLICY_QA_HOME": "/nonexistent"})
 
@@ -20,20 +30,36 @@ def chunks() -> list[Chunk]:
     return index_records(load_corpus([SEED_PAGE]), DEFAULTS.chunk_size, DEFAULTS.chunk_overlap)
 
 
-def _groups(chunks: list[Chunk], author: str) -> list[ListGroup]:
+def _groups(chunks: list[Chunk], author: str) -> list[ListPassages]:
     rows = sorted((i for i, c in enumerate(chunks) if c.author == author and not c.is_byline),
                   key=lambda i: chunks[i].char_start)
-    return find_groups(chunks, rows)
+    return passage_groups(chunks, rows)
 
 
-def _text(chunks: list[Chunk], g: ListGroup) -> str:
+def _text(chunks: list[Chunk], g: ListPassages) -> str:
     return "".join(chunks[i].text for i in g.items)
 
 
 def test_ordinals() -> None:
     assert ordinals("要做好三件事。一是加强研究。二是完善机制；三是扩大开放。") == [1, 2, 3]
-    assert ordinals("首先，要明确方向。其次，要整合资源。最后，要加强评估。") == [1, 2, 0]
+    assert ordinals("首先，要明确方向。其次，要整合资源。最后，要加强评估。") == [1, 2, LAST]
     assert ordinals("这是第一生产力，不是列表。") == []
+
+
+def test_one_marker_vocabulary_for_sentences_and_clauses() -> None:
+    for text, n in (("一是加强研究。", 1), ("第二，完善机制。", 2), ("第三是扩大开放。", 3), ("其次，整合资源。", 2),
+                    ("最后，加强评估。", LAST), ("这是第一生产力。", 0), ("首先要明确方向。", 0)):
+        assert opening_ordinal(text) == n, text
+        assert ordinals(text) == ([n] if n else []), text
+    assert strip_ordinal("第二，完善机制。") == "完善机制。" and strip_ordinal("最后，加强评估。") == "加强评估。"
+
+
+def test_the_answer_layer_keeps_a_last_item_as_retrieval_does() -> None:
+    text = "推进改革要做好三件事。首先，要明确方向。其次，要整合资源。最后，要加强评估。"
+    index = SentenceIndex([Essay("e", "标题", "作者", "", "e.txt", (Section("引言", (text,)),))])
+    [g] = index.groups
+    assert g.intro is not None and g.intro.text == "推进改革要做好三件事。"
+    assert [item[0].text for item in g.items] == ["首先，要明确方向。", "其次，要整合资源。", "最后，要加强评估。"]
 
 
 def test_an_enumeration_inside_paragraphs_is_one_list_in_order(chunks: list[Chunk]) -> None:
@@ -65,7 +91,7 @@ def test_list_questions() -> None:
 
 
 def test_group_hits_keeps_the_best_hit_and_puts_the_list_after_it_in_order() -> None:
-    g = ListGroup("e", intro=10, items=(11, 12, 13))
+    g = ListPassages("e", intro=10, items=(11, 12, 13))
     groups = {m: [g] for m in g.members}
     # the best hit is item 12; item 11 and the intro are further down, item 13 was not retrieved
     assert group_hits([12, 5, 10, 11, 6], lambda i: groups.get(i, []), 6) == [12, 10, 11, 13, 5, 6]
