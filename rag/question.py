@@ -30,7 +30,7 @@ FOLLOWUP = re.compile(
     r"呢[？?]?$|还说了|还讲了|还提到|还谈到|还有什么|除了"
 )
 # An item of the list last shown: 第三条/第二个/第三件…, or 最后一条 (the last one).
-ORDINAL_REF = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后)[一那这]?)(?:条|点|个|项|方面|种|部分|件|类|步|大)")
+ORDINAL_REF = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后)[一那这]?)(?:条|点|个|项|方面|种|部分|件|类|步|大|对|组)")
 # “What else did he say”: other content of the same essay or topic than what the conversation already showed;
 # 除了X names what to leave out.
 MORE = re.compile(r"还说了|还讲了|还提到|还谈到|还有什么|还有哪些|其他内容|别的内容|其他观点|其余")
