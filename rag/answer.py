@@ -412,12 +412,14 @@ class Assistant:
     def _summary(self, q: str, plan: Plan, timer: Timer) -> Iterator[Delta | Answer]:
         essay = plan.essay
         assert essay is not None
-        chunks = self._essay_chunks(essay)
+        chunks = [c for c in self._essay_chunks(essay) if plan.section < 0 or c.section_index == plan.section]
         hits = [Hit(chunk=c, score=1.0, rank=i) for i, c in enumerate(chunks)]
         timer.lap("retrieve")
 
         @functools.cache  # a small model's sources and its fallback are the same offline summary: compose it once
         def extractive() -> ex.Composed:
+            if plan.section >= 0:
+                return summaries.summarize_section(essay, plan.section, hits, self.index, self._lookup)
             return summaries.summarize_essay(essay, hits, self.index, self._lookup)
 
         if self.generator is None:

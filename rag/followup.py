@@ -38,6 +38,7 @@ class Context:
     standalone: str = ""
     items: list[str] = field(default_factory=list)
     shown: str = ""  # the last answer, as shown (what “还说了什么” must not repeat)
+    lists: list[list[str]] = field(default_factory=list)  # every enumeration of the answer the items came from
 
 
 class FollowUps:
@@ -71,6 +72,7 @@ class FollowUps:
                 items = list_items(turn.content, ctx.standalone, inline=not on_item)
                 if items:
                     ctx.items = items
+                    ctx.lists = enumerations(turn.content) if not on_item else [items]
                 authors, titled = self.mentions(turn.content)
                 named = titled or (authors[0] if authors else None)
                 if named is not None and (ctx.essay is None or ctx.essay.author not in turn.content):
@@ -110,9 +112,10 @@ class FollowUps:
             return q, ""
         authors, titled = self.mentions(q)
         if m and ctx.items:
-            n = len(ctx.items) if m.group(2) else cn_int(m.group(1))
-            if 1 <= n <= len(ctx.items):
-                item = re.sub(rf"^[{_CN}]是", "", ctx.items[n - 1]).strip()
+            items = counted_list(ctx.lists, q[m.end():]) or ctx.items
+            n = len(items) if m.group(2) else cn_int(m.group(1))
+            if 1 <= n <= len(items):
+                item = re.sub(rf"^[{_CN}]是", "", items[n - 1]).strip()
                 rest = q[m.end():]
                 rest = re.sub(r"^(是|的)?", "", rest)
                 rest = re.sub(r"^[呢吗？?。\s]*$", "", rest)
@@ -140,12 +143,19 @@ class FollowUps:
         topic = self.evidence.topic(ctx.standalone) if ctx.standalone else ""
         if topic:
             q = re.sub(r"这方面|那方面|这一点|这个问题|这些领域|这个话题", f"{topic}方面", q, count=1)
+            # 这类产业 after a question on 战略性新兴产业: the kind just asked about (dev4.jsonl: 1 of 14 conversations)
+            q = re.sub(r"(?:这类|这种|这些|此类|这样的)(?P<n>[\u4e00-\u9fff]{1,4}?)(?=又|是|怎么|如何|有|的|呢|[，,？?]|$)",
+                       lambda k: topic if topic.endswith(k.group("n")) else k.group(0), q, count=1)
             q = re.sub(r"^(那|那么)?(?<!其)它(?!们)", f"{topic}", q, count=1)
             q = re.sub(r"(?<!其)它(?!们)", topic, q, count=1)
         if authors or titled is not None:
             return _plain(q), ""
         q2 = re.sub(r"该作者|这位作者|作者|他们|她们|他|她", essay.author, q, count=1)
         q2 = re.sub(r"这篇文章|这篇|该文|本文|文中|那篇文章", f"《{essay.title}》", q2, count=1)
+        if q2 != q and topic and not self.evidence.terms(q2.replace(essay.author, " ")):
+            # 那他具体提了哪几点做法: nothing of its own to ask about but the topic of the turn before (dev4.jsonl:
+            # 1 of 14 conversations was refused with the bare request)
+            q2 = re.sub(r"^(那|那么)", "", q2).replace(essay.author, f"{essay.author}就{topic}", 1)
         if q2 == q:
             q2 = re.sub(r"^(那|那么|还有|另外|此外|然后)", "", q2)
             q2 = re.sub(r"它", "", q2) if "它" in q2 and ctx.standalone else q2
@@ -166,6 +176,44 @@ SECTION_TITLE_CHARS = 30  # the seed essays' section titles are 6-26 characters;
 
 
 _ITEM_LINE = re.compile(rf"^\s*(?:[-•]\s*)?(?:\d+[.、]\s*|（\d+）\s*)?([{_CN}]是)?([^。；\n]+)")
+
+
+def enumerations(answer: str) -> list[list[str]]:
+    """Every enumeration an answer shows: its numbered lines, each inline list (A、B和C) and each run of three or
+    more clauses of one sentence that start or end alike (统筹…关系，…；统筹…关系 / 由…向…转变，…转变)."""
+    out = [numbered] if len(numbered := list_items(answer, inline=False)) >= 2 else []
+    for sentence in re.split(r"[。\n]", cit.strip_markers(answer)):
+        clauses = [c.strip() for c in re.split(r"[，；：]", sentence) if c.strip()]
+        for clause in clauses:
+            parts = [p for p in clause.split("、") if p]
+            if len(parts) >= 2:
+                last = re.split(r"和|及|以及|与", parts[-1], maxsplit=1)  # A、B和C: the last pair joined by 和
+                parts = parts[:-1] + (last if len(last) == 2 and all(len(x) >= 2 for x in last) else [parts[-1]])
+            if len(parts) >= 3:
+                out.append(parts)
+        for key in (lambda c: c[:2], lambda c: c[-2:]):
+            run: list[str] = []
+            for clause in clauses + [""]:
+                if run and clause and key(clause) == key(run[-1]):
+                    run.append(clause)
+                    continue
+                if len(run) >= 3:
+                    out.append(run)
+                run = [clause] if clause else []
+    return out
+
+
+def counted_list(lists: Sequence[list[str]], after: str) -> list[str]:
+    """The enumeration an ordinal counts when it names what it counts (第三个“全”, 最后一个转变, 第一对关系): the
+    one most of whose items hold that word; [] when the ordinal names nothing or no list holds it. Several lists
+    in one answer (an inline list inside an item) made the ordinal count the wrong one (dev4.jsonl: 2 of 14)."""
+    m = re.match(r"[“\"]?([\u4e00-\u9fff]{1,2})[”\"]?", after)
+    if not m:
+        return []
+    noun = m.group(1)
+    scored = [(sum(noun in item for item in lst), -i, lst) for i, lst in enumerate(lists)]
+    best = max(scored, default=(0, 0, []))
+    return best[2] if best[0] >= max(2, (len(best[2]) + 1) // 2) else []
 
 
 def list_items(answer: str, question: str = "", inline: bool = True) -> list[str]:

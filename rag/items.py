@@ -217,7 +217,10 @@ def explanation(lead: Sentence, index: SentenceIndex, window: int = 3) -> Senten
     if len(lead.text) >= ITEM_HEADING_CHARS:
         return None
     sents = index.sentences[lead.essay_id]
-    i = sents.index(lead)
+    # a clause of a sentence (an inline item: 生产活动全周期) is placed by the sentence holding it
+    i = next((k for k, s in enumerate(sents) if s.start <= lead.start < s.end), -1)
+    if i < 0:
+        return None
     after = []
     for s in sents[i + 1:i + 1 + window]:
         if s.paragraph != lead.paragraph or s.ordinal:

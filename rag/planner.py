@@ -58,6 +58,8 @@ _ASKS: tuple[tuple[Ask, re.Pattern[str]], ...] = (
     ("way", re.compile(r"怎么|怎样|如何|靠什么|从哪|途径|办法|做法|抓手|how", re.I)),
     ("stance", re.compile(r"怎么看|如何看|看法|观点|立场|态度|主张|认为|对吗|是吗|对不对", re.I)),
 )
+# An essay's opening, as a part to summarise (王成仁那篇文章开头一段的核心意思): its first section.
+_OPENING = re.compile(r"开头(?:一段|部分|几段|那段)?|引言|导语|第一段")
 # "按照X的说法，CLAIM，…": a claim reported, then a question about it.
 _HEARSAY = re.compile(r"(?:(?:按照|按|根据|依照|照)的?(?:说法|观点|看法|意思)[，,]\s*|听说|据说|有人说|有(?:一)?种说法(?:是|认为)?)"
                       r"(?P<claim>[^？?。]{4,80})[，,][^，,？?]*(?:为什么|为何|原因|理由|依据|根据|怎么|怎样|如何|哪|什么|吗|呢|吧)")
@@ -182,6 +184,7 @@ class Plan:
     language: Language = "zh"
     needs_context: bool = False  # a follow-up with nothing before it to resolve against
     topic: tuple[str, ...] = ()  # a topic question's words the essays use (人才; 基础研究), for summarising it
+    section: int = -1  # the section of `essay` a summary is of (-1: the whole essay)
 
     @property
     def filtered(self) -> bool:
@@ -280,9 +283,32 @@ class Planner:
         if SUMMARY_VERB.search(standalone) and chosen_essay is not None and self._is_whole_essay(standalone,
                                                                                                 chosen_essay):
             return replace(base, kind="summary", author=plan_author, essay=chosen_essay)
+        if SUMMARY_VERB.search(standalone) and (part := self._summarised_section(standalone, chosen_essay)):
+            return replace(base, kind="summary", author=part[0].author, essay=part[0], section=part[1])
         presupposition = presupposition_of(standalone, [e.author for e in self.essays]) if not item else None
         return replace(base, author=plan_author, essay=chosen_essay, presupposition=presupposition,
                        needs_context=needs_context)
+
+    def _summarised_section(self, q: str, essay: Essay | None) -> tuple[Essay, int] | None:
+        """The one section a summary question is about: named by its title (“明确提质增效着力点”这一部分讲了什么)
+        or as the essay's opening (开头一段, 引言), with little other topic left. dev4.jsonl: 2 of 4 summaries
+        asked for a section and got the sentences of another part."""
+        refs = self.finder.find(q)
+        found = {(r.essay_id, r.section_index, r.title) for r in refs.sections}
+        rest = q
+        if len(found) == 1:
+            eid, si, title = next(iter(found))
+            essay = next((e for e in self.essays if e.id == eid), None)
+            named = {i for a, b in refs.section_spans for i in range(a, b)}  # spans may overlap
+            rest = "".join(ch for i, ch in enumerate(q) if i not in named)
+        elif essay is not None and (m := _OPENING.search(q)):
+            si = 0
+            rest = rest[:m.start()] + rest[m.end():]
+        else:
+            return None
+        if essay is None:
+            return None
+        return (essay, si) if self._is_whole_essay(rest, essay) else None
 
     def _is_whole_essay(self, q: str, essay: Essay) -> bool:
         """True when, after removing the essay's name and summary words, little topic is left. Words of the title
@@ -291,7 +317,8 @@ class Planner:
         rest = _title_words_removed(rest, essay.title)
         rest = SUMMARY_VERB.sub("", rest)
         rest = re.sub(r"《[^》]*》|请|帮我|给我|一下|用|几句话|简要|简单|说说|讲讲|能|地|的|文章|这篇|那篇|该文|一文|全文|还|了|些|"
-                      r"什么|主要|核心|内容|观点|是|谈|讨论|讲|说|呢|吗|她|他|[\W_\d]|[A-Za-z]", "", rest)
+                      r"什么|主要|核心|内容|观点|是|谈|讨论|讲|说|呢|吗|她|他|这一?部分|这一?节|这一?段|里|中|下|"
+                      r"[\W_\d]|[A-Za-z]", "", rest)
         return len(rest) <= 1  # one stray character is scaffolding; a two-character word (特征) is a topic
 
     def topic_terms(self, question: str) -> tuple[str, ...]:

@@ -30,13 +30,13 @@ FOLLOWUP = re.compile(
     r"呢[？?]?$|还说了|还讲了|还提到|还谈到|还有什么|除了"
 )
 # An item of the list last shown: 第三条/第二个/第三件…, or 最后一条 (the last one).
-ORDINAL_REF = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后)[一那这]?)(?:条|点|个|项|方面|种|部分|件|类|步|大)")
+ORDINAL_REF = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后)[一那这]?)(?:条|点|个|项|方面|种|部分|件|类|步|大|对|组)")
 # “What else did he say”: other content of the same essay or topic than what the conversation already showed;
 # 除了X names what to leave out.
 MORE = re.compile(r"还说了|还讲了|还提到|还谈到|还有什么|还有哪些|其他内容|别的内容|其他观点|其余")
 BESIDES = re.compile(r"除了(?P<x>[^，,？?。]{2,40}?)(?:之外|以外)?[，,]")
 # A request for a summary; whether it is of a whole essay is decided by what is left besides the essay's name.
-SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一下|主要内容|核心内容|主要观点|大意|要点|主旨|要旨|"
+SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一下|主要内容|核心内容|主要观点|大意|要点|主旨|要旨|核心意思|中心意思|"
                           r"(讲|说|谈)(了|的)?(些|是)?什么|主要讨论|主要讲|"
                           r"summar|main (idea|point)|what is .* about", re.I)
 # Questions about the byline (who wrote it, where the author works).
@@ -55,7 +55,10 @@ def clean_question(text: str) -> str:
 
 
 _URL = re.compile(r"!?\[[^\]]*\]\([^)]*\)|https?://\S+|</?\s*[A-Za-z][^<>]*>", re.I)
-_ORDER = re.compile(r"写上|附上|加上|输出|打印|开头|结尾|末尾|另起一行|署名|回答时|每个回答|新指令|从现在起|图片|链接|"
+# 开头/结尾 of the reply orders it (以 HACKED 开头, 回答末尾…); of the essay (文章开头一段, 那篇开头引用的讲话) it asks
+# about the text (dev4.jsonl: a summary of an essay's opening was cut down to 简单概括下).
+_ORDER = re.compile(r"写上|附上|加上|输出|打印|(?<![文篇章段])(?:开头|结尾|末尾)(?!一段|部分|几段|那段|引用|提到|讲|说)|"
+                    r"另起一行|署名|回答时|每个回答|新指令|从现在起|图片|链接|"
                     r"只回答一个词|不需要引用", re.I)
 
 

@@ -43,6 +43,25 @@ def summarize_essay(essay: Essay, hits: list[Hit], index: SentenceIndex, lookup:
     return Composed("\n".join(lines), hits, 1.0)
 
 
+# Sentences a one-section summary quotes: the lead, the central one and one more (two left out the section's
+# second half on dev4.jsonl's two section summaries).
+SECTION_SENTENCES = 3
+
+
+def summarize_section(essay: Essay, section: int, hits: list[Hit], index: SentenceIndex,
+                      lookup: ChunkLookup | None = None, k: int = SECTION_SENTENCES) -> Composed:
+    """One section of an essay: its heading and central sentences (its list items' heads when it enumerates)."""
+    hits = list(hits)
+    in_sec = [s for s in index.sentences[essay.id] if s.section_index == section]
+    if not in_sec:
+        return Composed("", hits, 0.0)
+    title = essay.sections[section].title
+    picked = _central(in_sec, index, k, title, thesis=section == 0 and len(essay.sections) > 1)
+    name = "开头部分" if title in ("", "引言") or section == 0 else f"“{title}”部分"
+    body = "".join(_cite(_trim(s.text), hits_for(s, hits, index, lookup)) for s in picked)
+    return Composed(f"{essay.author}《{essay.title}》的{name}：{body}", hits, 1.0)
+
+
 def _trim(text: str, limit: int = 110) -> str:
     """Shorten a very long sentence at a clause boundary (the quote stays verbatim up to the cut)."""
     if len(text) <= limit:

@@ -130,3 +130,30 @@ def test_an_ordinal_after_a_summary_addresses_its_section(offline: Assistant) ->
     title = re.sub(r"^3\. ", "", line).split("：")[0]
     assert f"“{title}”" in second.standalone_question
     assert not second.refused and cited_authors(second) == {"傅晋华"}
+
+
+@pytest.mark.parametrize(("turns", "item"), [
+    # the answer quotes several enumerations; the ordinal counts the one whose items hold what it names
+    (["按李晓华的说法，新型工业化的高质量发展要体现在哪几个“全”上？", "第三个“全”具体是什么意思？"], "生产活动全周期"),
+    (["王成仁认为推动产业基础高级化，首要的是做什么？", "最后一个转变指的是什么？"], "产业体系由价值链中低端向高端转变"),
+])
+def test_an_ordinal_that_names_what_it_counts_takes_that_list(offline: Assistant, turns: list[str], item: str) -> None:
+    answers = converse(offline, turns)
+    assert item in answers[-1].standalone_question and item in answers[-1].answer
+
+
+def test_a_pair_of_a_list_of_relations_is_counted_too(offline: Assistant) -> None:
+    *_, second = converse(offline, ["王成仁认为推进产业基础高级化，实践中要处理好哪些关系？", "第一对关系该怎么理解？"])
+    assert not second.refused and "产业基础再造" in second.answer
+
+
+def test_this_kind_of_thing_is_the_kind_just_asked_about(offline: Assistant) -> None:
+    *_, second = converse(offline, ["王静对战略性新兴产业是怎么说的？", "那李晓华对这类产业又是怎么看的？"])
+    assert "战略性新兴产业" in second.standalone_question and cited_authors(second) == {"李晓华"}
+    assert "换道超车" in second.answer
+
+
+def test_a_bare_request_after_a_pronoun_carries_the_topic(offline: Assistant) -> None:
+    first, second = converse(offline, ["傅晋华觉得一个地区要形成和发展新质生产力，关键在哪儿？", "那他具体提了哪几点做法？"])
+    assert not first.refused and not second.refused
+    assert "傅晋华" in second.standalone_question and "新质生产力" in second.standalone_question

@@ -128,3 +128,21 @@ def test_an_essay_summary_states_the_thesis_of_its_introduction(offline: Assista
                                                                 thesis: str) -> None:
     intro = offline.ask(question).answer.splitlines()[1]
     assert intro.startswith("1. 引言：") and thesis in intro
+
+
+@pytest.mark.parametrize(("question", "author", "part", "said"), [
+    ("李晓华文章里“明确提质增效着力点”这一部分讲了些什么？帮我概括一下。", "李晓华", "“明确提质增效着力点”部分", "两方面发力"),
+    ("王成仁那篇文章开头一段的核心意思是什么？简单概括下。", "王成仁", "开头部分", "全面系统增强产业基础能力"),
+])
+def test_one_section_is_summarised_on_its_own(offline: Assistant, question: str, author: str, part: str,
+                                              said: str) -> None:
+    answer = offline.ask(question)
+    essay = next(e for e in offline.essays if e.author == author)
+    assert answer.answer.startswith(f"{author}《{essay.title}》的{part}：") and said in answer.answer
+    assert cited_authors(answer) == {author}
+    assert_grounded(answer)
+
+
+def test_a_topic_inside_a_section_is_answered_not_summarised(offline: Assistant) -> None:
+    answer = offline.ask("李晓华文章里“明确提质增效着力点”中关于自主创新讲了什么？")
+    assert "部分：" not in answer.answer and "全面增强自主创新能力" in answer.answer
