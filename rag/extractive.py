@@ -109,7 +109,7 @@ def _similar(a: str, b: str) -> bool:
 _ASK_MARKERS = {
     "definition": re.compile(r"是指|指的是|就是|即|意味着|是[^，。；]{2,30}的(表现形式|过程|能力|基础|依托|载体|要素|核心|特征|标志)"),
     "reason": re.compile(r"因为|由于|从而|因此|所以|原因|在于|有利于|有助于|决定|关键|前提|支撑|保障|基础|必然要求|重要意义"),
-    "way": re.compile(r"要|需|应|必须|通过|以[^，。；]{1,20}为|推动|加快|着力|坚持|强化|健全|完善|提升|加强|引导|鼓励|支持|"
+    "way": re.compile(r"要(?!求|素)|需(?!求)|应(?!用)|必须|通过|以[^，。；]{1,20}为|推动|加快|着力|坚持|强化|健全|完善|提升|加强|引导|鼓励|支持|"
                       r"统筹|促进|培育|构建|建设|实施"),
     "time": re.compile(r"\d{4}\s*年|年底|以来|阶段|时期"),
     "number": re.compile(r"\d|[一二三四五六七八九十百千万亿]+(个|项|倍|成)|百分之"),
@@ -225,8 +225,26 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
                     not excluded(nxt, exclude):
                 chosen.append(nxt)
                 used += len(nxt.text)
+    if ask in ("reason", "way") and marker is not None and chosen and not any(marker.search(c.text) for c in chosen):
+        # the best match restates the question (工业发展消耗大量化石能源…) and says no why or how: the neighbour in
+        # its paragraph that does (在此背景下，新型工业化应…; for a why, the sentence before it too). dev4.jsonl:
+        # 2 of 18 how/why questions quoted only the restated premise
+        near = next((x for x in _neighbours(chosen[0], index, before=ask == "reason")
+                     if marker.search(x.text) and x not in chosen and not excluded(x, exclude)), None)
+        if near is not None:
+            chosen.append(near)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
+
+
+def _neighbours(s: Sentence, index: SentenceIndex, before: bool) -> list[Sentence]:
+    """The next three sentences of s's paragraph, the one before it first when `before`."""
+    sents = index.sentences[s.essay_id]
+    i = sents.index(s) if s in sents else -1
+    if i < 0:
+        return []
+    around = ([sents[i - 1]] if before and i > 0 else []) + sents[i + 1:i + 4]
+    return [x for x in around if x.paragraph == s.paragraph]
 
 
 def _continuation(scored: Sequence[tuple[float, Sentence, int]], shown: str, index: SentenceIndex,

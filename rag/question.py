@@ -41,7 +41,7 @@ SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一�
                           r"summar|main (idea|point)|what is .* about", re.I)
 # Questions about the byline (who wrote it, where the author works).
 META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里|儿)?(工作|上班|任职)|职务|职称|"
-                   r"身份|谁写的|作者是谁|哪位作者写|作者是哪位|where does .* work|affiliat", re.I)
+                   r"身份|谁写的|作者是谁|哪位作者写|作者是哪位|写的(?:是)?哪篇|写了哪篇|where does .* work|affiliat", re.I)
 _CN = "一二三四五六七八九十"
 
 

@@ -131,6 +131,11 @@ def _norm(text: str) -> str:
     return _PUNCT.sub("", text)
 
 
+# Post titles after an institution in a byline (西北政法大学教授, 中国国际经济交流中心副研究员).
+_POST = re.compile(r"(?:特约|副|助理|首席|高级)?(?:研究员|教授|讲师|主任|所长|院长|副院长|博士生导师|博导|专家|学者)$")
+MIN_INSTITUTION = 5  # shorter names (研究所, 研究院) are generic words, not one institution
+
+
 class ReferenceFinder:
     """Precomputed author names and title fragments of one corpus; `find` is cheap per question."""
 
@@ -148,6 +153,15 @@ class ReferenceFinder:
         # "李老师" / "晓华研究员" name an author only when no other author shares that surname / given name
         self._short = {k: v[0] for d in (surnames, given) for k, v in d.items() if len(v) == 1}
         self._latin: list[tuple[str, re.Pattern[str], re.Pattern[str] | None]] | None = None  # built on demand
+        # the institutions of each author's byline (西北政法大学, 中国国际经济交流中心): "西北政法大学那位教授" names
+        # that author when no other author's byline holds it (dev4.jsonl: 1 of 14 conversations opened that way)
+        places: dict[str, set[str]] = {}
+        for e in self.essays:
+            for part in re.split(r"[、，,；;和]", e.affiliation or ""):
+                place = _POST.sub("", part.strip())
+                if len(place) >= MIN_INSTITUTION and e.author in self._authors:
+                    places.setdefault(place, set()).add(e.author)
+        self._institutions = {k: next(iter(v)) for k, v in places.items() if len(v) == 1}
         self._titles = [(e.id, _norm(e.title)) for e in self.essays]
         self._grams: dict[str, set[int]] = {}  # title fragments of MIN_TITLE_PART chars -> essays holding them
         for n, (_id, t) in enumerate(self._titles):
@@ -192,6 +206,8 @@ class ReferenceFinder:
             claim(re.finditer(re.escape(name) + f"(?:{_HONORIFIC})?", q), name)
         for short, name in self._short.items():
             claim(re.finditer(re.escape(short) + f"(?:{_HONORIFIC})", q), name, mark=False)
+        for place, name in self._institutions.items():
+            claim(re.finditer(re.escape(place), q), name, mark=False)
         if re.search(r"[A-Za-z]{2}", q):
             for name, full, titled in self._latin_names():
                 for pattern in (full, titled):
@@ -316,6 +332,7 @@ def _finder(essays: tuple[Essay, ...]) -> ReferenceFinder:
 # question about a byline).
 BYLINE_QUESTION = re.compile(
     r"谁写|作者是谁|是谁写|哪位作者|作者叫|作者有谁|署名|文章(?:的)?(?:标题|题目)|题目是|标题是|(?:文章|原文)的?(?:出处|来源)|"
+    r"写的(?:是)?哪篇|写了哪篇|"
     r"\bwho wrote\b|\bwritten by\b|\baffiliat|\bwho is the author|\bauthor of\b",
     re.IGNORECASE,
 )

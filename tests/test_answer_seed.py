@@ -342,3 +342,13 @@ def test_an_ordinal_follows_a_generated_list_that_names_no_author(seed_retriever
     answer = assistant.ask("其中第四个特征是什么意思？", history=history)
     assert "产业韧性强" in answer.standalone_question and not answer.premise
     assert "冲击" in answer.answer and "李晓华" in cited_authors(answer)
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    # the question restates a sentence of the essay; the how is in a sentence after it
+    ("工业发展消耗大量化石能源、排放温室气体，新型工业化该怎样走出一条不一样的路？", "绿色工业化道路"),
+])
+def test_a_question_restating_a_sentence_gets_the_neighbour_that_answers_it(offline: Assistant, question: str,
+                                                                           said: str) -> None:
+    answer = offline.ask(question)
+    assert not answer.refused and said in answer.answer

@@ -157,3 +157,10 @@ def test_a_bare_request_after_a_pronoun_carries_the_topic(offline: Assistant) ->
     first, second = converse(offline, ["傅晋华觉得一个地区要形成和发展新质生产力，关键在哪儿？", "那他具体提了哪几点做法？"])
     assert not first.refused and not second.refused
     assert "傅晋华" in second.standalone_question and "新质生产力" in second.standalone_question
+
+
+def test_a_conversation_opened_by_the_authors_institution(offline: Assistant) -> None:
+    first, second, third = converse(offline, ["西北政法大学那位教授写的是哪篇文章？", "她在推动产业开放发展上提了哪些做法？",
+                                              "其中跟“一带一路”有关的那条具体是怎么说的？"])
+    assert "王静" in first.answer and "全面提升产业体系现代化水平" in first.answer
+    assert cited_authors(second) == {"王静"} and not third.refused and "横向分工区域化集聚" in third.answer

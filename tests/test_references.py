@@ -119,3 +119,10 @@ def test_an_author_named_in_pinyin_is_the_author(essays: list[Essay], question: 
 ])
 def test_a_pinyin_name_that_fits_no_author_or_two_names_nobody(essays: list[Essay], question: str) -> None:
     assert find_references(question, essays).authors == ()
+
+
+def test_an_author_is_named_by_the_institution_of_the_byline(essays: list[Essay]) -> None:
+    refs = find_references("西北政法大学那位教授写的是哪篇文章？", essays)
+    assert refs.authors == ("王静",) and asks_byline("西北政法大学那位教授写的是哪篇文章？", refs)
+    assert find_references("中国国际经济交流中心的专家怎么看开放合作？", essays).authors == ("王成仁",)
+    assert find_references("研究所的专家怎么看开放合作？", essays).authors == ()  # a generic word names nobody
