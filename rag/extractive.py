@@ -108,7 +108,10 @@ def _similar(a: str, b: str) -> bool:
 # from a restating sentence to the answering one and lost none at 0.12; 0.2 began to pull in off-topic sentences).
 _ASK_MARKERS = {
     "definition": re.compile(r"是指|指的是|就是|即|意味着|是[^，。；]{2,30}的(表现形式|过程|能力|基础|依托|载体|要素|核心|特征|标志)"),
-    "reason": re.compile(r"因为|由于|从而|因此|所以|原因|在于|有利于|有助于|决定|关键|前提|支撑|保障|基础|必然要求|重要意义"),
+    # a reason is said by a connective or by a predicate noun (是…的关键/前提/基础); the bare nouns are topics too
+    # (产业基础能力, 关键核心技术) and gave the bonus to every sentence about them (dev4.jsonl: 1 of 8 why-questions)
+    "reason": re.compile(r"因为|由于|从而|因此|所以|原因|在于|有利于|有助于|决定|必然要求|重要意义|"
+                         r"(?:的|为|是)(?:重要|关键|根本|首要|核心)?(?:关键|前提|支撑|保障|基础)(?![能设研技产])"),
     "way": re.compile(r"要(?!求|素)|需(?!求)|应(?!用)|必须|通过|以[^，。；]{1,20}为|推动|加快|着力|坚持|强化|健全|完善|提升|加强|引导|鼓励|支持|"
                       r"统筹|促进|培育|构建|建设|实施"),
     "time": re.compile(r"\d{4}\s*年|年底|以来|阶段|时期"),

@@ -347,6 +347,8 @@ def test_an_ordinal_follows_a_generated_list_that_names_no_author(seed_retriever
 @pytest.mark.parametrize(("question", "said"), [
     # the question restates a sentence of the essay; the how is in a sentence after it
     ("工业发展消耗大量化石能源、排放温室气体，新型工业化该怎样走出一条不一样的路？", "绿色工业化道路"),
+    # the why of a stated requirement is the sentence before it
+    ("为什么说加快建设现代化产业体系，就必须全面系统增强产业基础能力？", "每个节点"),
 ])
 def test_a_question_restating_a_sentence_gets_the_neighbour_that_answers_it(offline: Assistant, question: str,
                                                                            said: str) -> None:
