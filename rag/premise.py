@@ -9,6 +9,10 @@ retrieved passages that share most of its content and looks for the ways a text 
 - the opposite polarity about the same object: the claim drops, cuts, loosens or belittles (放弃/压缩/放宽/
   无足轻重…) what the text says to strengthen, raise, tighten or calls key (加快/加大/严格/关键/才能…);
 - another subject for the same superlative: the claim says X才是最P where the text says Y是最P.
+- one thing only or one of two (只看/二选一/只要求) where the text takes it with others (不仅…也/统筹/每个), one model
+  for all (统一) where the text gives each its own (因地制宜/各具特色);
+- the order turned around: the claim's 先A再B where the text says 以B带动A;
+- one clause of the text restated with one slot opposed (rag.premise_contrast), when none of the above applies.
 Facts a question states (a year, a count, who said it) are checked in rag.premise_facts.
 No list of known items: every rule reads the sentence's own structure, with short lexicons of opposing words.
 """
