@@ -7,7 +7,7 @@ A question often restates a sentence of the essays with one part changed: 行业
 (大/小, 升/降, 快/慢), different numbers, or a negation on one side only. The frame must be long enough to be the
 same statement, and no other clause of the passages may state the claim's slot itself. With the claim forms the
 planner reads since (难道不是说…吗, 听说…), this took dev3.jsonl from 2 to 10 of 18 false premises corrected, and
-flags none of the 335 questions of the tuning sets that presuppose nothing false.
+flags none of the 325 questions of the tuning sets that presuppose nothing false (evals/check_premises.py).
 
     from rag.premise_contrast import contrast
     found = contrast("未来产业的技术路线已经基本定型、行业规模也已经很大", sentences, index)  # (sentence, explanation)
