@@ -241,13 +241,12 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
 
 
 def _neighbours(s: Sentence, index: SentenceIndex, before: bool) -> list[Sentence]:
-    """The next three sentences of s's paragraph, the one before it first when `before`."""
+    """The next three sentences of s's paragraph (up to the next list item), the one before it first when
+    `before`."""
     sents = index.sentences[s.essay_id]
-    i = sents.index(s) if s in sents else -1
-    if i < 0:
-        return []
-    around = ([sents[i - 1]] if before and i > 0 else []) + sents[i + 1:i + 4]
-    return [x for x in around if x.paragraph == s.paragraph]
+    i = sents.index(s)
+    prev = [sents[i - 1]] if before and i > 0 and sents[i - 1].paragraph == s.paragraph else []
+    return prev + _rest_of_paragraph(s, index)[:3]
 
 
 def _continuation(scored: Sequence[tuple[float, Sentence, int]], shown: str, index: SentenceIndex,

@@ -34,7 +34,7 @@ def summarize_essay(essay: Essay, hits: list[Hit], index: SentenceIndex, lookup:
         if not in_sec:
             continue
         picked = _central(in_sec, index, per_section, section.title, thesis=si == 0 and len(essay.sections) > 1)
-        cited = "".join(_cite(_trim(s.text), hits_for(s, hits, index, lookup)) for s in picked)
+        cited = _quoted(picked, hits, index, lookup)
         title = "引言" if section.title in ("", "引言") else section.title
         if _bare(picked[0].text).startswith(_bare(title)):  # a lead-sentence title: the sentence says it once
             lines.append(f"{len(lines)}. {cited}")
@@ -58,8 +58,12 @@ def summarize_section(essay: Essay, section: int, hits: list[Hit], index: Senten
     title = essay.sections[section].title
     picked = _central(in_sec, index, k, title, thesis=section == 0 and len(essay.sections) > 1)
     name = "开头部分" if title in ("", "引言") or section == 0 else f"“{title}”部分"
-    body = "".join(_cite(_trim(s.text), hits_for(s, hits, index, lookup)) for s in picked)
-    return Composed(f"{essay.author}《{essay.title}》的{name}：{body}", hits, 1.0)
+    return Composed(f"{essay.author}《{essay.title}》的{name}：{_quoted(picked, hits, index, lookup)}", hits, 1.0)
+
+
+def _quoted(picked: Sequence[Sentence], hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None) -> str:
+    """The picked sentences, trimmed, each with its citation marker."""
+    return "".join(_cite(_trim(s.text), hits_for(s, hits, index, lookup)) for s in picked)
 
 
 def _trim(text: str, limit: int = 110) -> str:
