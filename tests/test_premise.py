@@ -68,6 +68,13 @@ def whole_essay(author: str) -> list[Hit]:
     ("王成仁", "补短板和锻长板只能二选一", "统筹补短板与锻长板的关系"),
     ("傅晋华", "全国各地采用统一的区域科技创新模式", "各具特色的区域科技创新模式"),
     ("傅晋华", "中西部欠发达地区不能搞基础研究，只能承接现成技术", "持续开展基础研究"),
+    # the claim's own words (首要目标, 今后继续) dilute its share of the text: aligned on the words the essays use
+    ("王成仁", "产业发展应当以做大市场规模为首要目标", "由注重做大市场规模向注重做强创新原动力转变"),
+    ("李晓华", "我国工业今后继续主要依靠初级生产要素的价格优势来提高效率", "过去我国工业的效率主要来自"),
+    # the others' path taken as a model, though the claim names the others itself
+    ("李晓华", "新型工业化要借鉴西方先污染后治理的路子", "西方国家的工业化大都经历了先污染后治理的过程"),
+    # the denied predicate's head in one clause, its other words earlier in the same sentence
+    ("傅晋华", "经济欠发达地区不可能在新质生产力上实现赶超", "就有机会实现赶超"),
 ])
 def test_contradicted_claims_are_found_with_the_sentence_that_shows_it(author: str, claim: str, shown: str) -> None:
     found = pm.check(claim, whole_essay(author), INDEX)
@@ -112,6 +119,9 @@ def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     ("傅晋华", "要因地制宜形成各具特色的区域科技创新模式"),
     ("王静", "要以智能制造为重点推动企业和行业数字化转型"),
     ("李晓华", "工业和服务业的高质量发展谁也离不开谁"),  # the text's 如果没有… supposes, it states no negation
+    ("李晓华", "工业质量上不去，服务业也很难升级"),  # an unmarked condition (X，Y也…) asserts nothing
+    ("李晓华", "现在的全球分工不再只讲效率优先了"),  # the text itself moves away from 效率优先
+    ("李晓华", "我国不能借鉴西方先污染后治理的路子"),  # the claim itself refuses the others' path
 ])
 def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) -> None:
     assert pm.check(claim, whole_essay(author), INDEX) is None
