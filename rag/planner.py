@@ -76,6 +76,9 @@ _RHETORICAL = re.compile(r"难道(?:不是|不就是)(?:说|认为|主张)?(?P<c
 _POINTED_BACK = re.compile(r"^(?:要|会)?(?:这样|这么|如此)")
 _STATED_BEFORE = re.compile(r"(?:主张|认为|说|提出|强调|提倡|建议|觉得)(?P<claim>[^？?。]{4,80}?)[，,]\s*(?:他|她|作者)?"
                             r"(?:为什么|为何)")
+# A tag question takes its statement for granted: "CLAIM吧？/对吧？/是吗？" (blind3.jsonl: 1 of 7 false premises,
+# 西方国家……没走过先污染后治理的老路吧); the statement must ask nothing itself.
+_TAGGED = re.compile(r"^(?P<claim>[^？?。！!]{6,80}?)(?:对吧|是吧|没错吧|对吗|是吗|吧)[？?]")
 # A stance or fact the question takes for granted: "X为什么主张/认为/说 CLAIM", "X认为CLAIM，对吗", "既然CLAIM".
 _PRESUPPOSE = (
     _HEARSAY,
@@ -85,6 +88,7 @@ _PRESUPPOSE = (
     _STATED,
     _RHETORICAL,
     _CLEFT,
+    _TAGGED,
 )
 # An English claim frame: "Why does X argue/say/want … that CLAIM", "Since CLAIM, …" (dev2.jsonl: 3 of 16 false
 # premises); the claim is checked against the Chinese sentences retrieved for it (rag.premise.check_english).
@@ -154,7 +158,7 @@ def presupposition_of(question: str, authors: Sequence[str]) -> Presupposition |
             if _POINTED_BACK.match(claim) and (back := _STATED_BEFORE.search(q)):
                 claim = back.group("claim").strip("，, ")
             # a clause before a question is a claim only when it asks nothing itself; 王静说的要素协同 names a topic
-            if pattern in (_STATED, _HEARSAY, _CLEFT) and (_ASKING.search(claim) or claim.startswith("的")):
+            if pattern in (_STATED, _HEARSAY, _CLEFT, _TAGGED) and (_ASKING.search(claim) or claim.startswith("的")):
                 continue
             if len(re.findall(r"[^\W_]", claim)) >= 4:
                 return Presupposition(claim)

@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from rag.premise_contrast import FOLLOW, contrast, follows_others
 from rag.premise_contrast import OTHERS as _OTHERS
-from rag.premise_contrast import contrast
 from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
 from rag.types import Hit
 
@@ -36,9 +36,6 @@ _TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:向|转
 _CLAIM_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:转回|回到|退回|转向|转为|变为|向|到)(?P<b>[^，。；？?]{2,30})")
 # Words that put what follows them on the rejected side (减少/降低 are left out: their objects are often goals).
 _REJECT = re.compile(r"避免|摒弃|防止|告别|不走|不再|而不是|而非|不能|杜绝|摆脱|破除|走出")
-# A claim that takes the others' or the past path as its model (借鉴西方先污染后治理的路子): naming 西方 itself does
-# not make it a report of what others did. blind.jsonl and blind3.jsonl: 1 of 15 false premises.
-_FOLLOW = re.compile(r"借鉴|学习|效仿|仿照|照搬|沿用|复制|照着|跟着|走[^，。；]{0,12}(?:路子|老路|道路)")
 _NEG_MODAL = re.compile(r"不可能|无法|不能|没有机会|没机会|没必要|没有必要|不需要|不必|无需|不应|不该|没有前途|无关紧要|不重要|没用")
 # 可考虑/鼓励/支持/持续: the author endorses doing it (不能搞基础研究 vs 可考虑…持续开展基础研究: dev3.jsonl 1 of 18)
 _POS_MODAL = re.compile(r"有机会|能够|可以|有望|可能|要(?!求|素)|需(?!求)|必须|应当|应(?!用)|才能|可考虑|鼓励|支持|持续|积极")
@@ -223,7 +220,8 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
         if rejected and share(index, grams, after) >= ALIGN_MIN and not _REJECT.search(claim) and \
                 not _NEG_MODAL.search(claim):
             return sh + 0.8, f"文章的说法是“{clause.strip()}”，是要避免或改变的做法，而不是主张。"
-        if _OTHERS.search(clause) and (not _OTHERS.search(claim) or _affirms(_FOLLOW, claim)):
+        if _OTHERS.search(clause) and (not _OTHERS.search(claim) or (follows_others(claim)
+                                                                 and _affirms(FOLLOW, claim) is not None)):
             return sh + 0.7, f"文章中“{clause.strip()}”说的是其他国家或过去的做法，并不是作者的主张。"
     neg = _NEG_MODAL.search(claim)
     if neg:

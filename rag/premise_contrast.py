@@ -40,6 +40,18 @@ _CONSEQUENCE = re.compile(r"也|就|便|才|都会|还会")
 # follows the text (blind3.jsonl: 1 of 45 questions that presuppose nothing false was flagged on one).
 # A clause about other countries or the past: what they did, not what the author holds.
 OTHERS = re.compile(r"西方国家|西方|过去|以往|老路")
+# A claim that takes the others' or the past path as its model (借鉴西方先污染后治理的路子): naming 西方 itself does
+# not make it a report of what others did. blind.jsonl and blind3.jsonl: 1 of 15 false premises.
+FOLLOW = re.compile(r"借鉴|学习|效仿|仿照|照搬|沿用|复制|照着|跟着|走[^，。；]{0,12}(?:路子|老路|道路)")
+
+
+def follows_others(claim: str) -> bool:
+    """The claim takes others' path as a model (借鉴西方…): the follow verb comes before the others it names; in
+    西方国家……没走过…老路 the others are the subject, and the claim is a report about them."""
+    f, o = FOLLOW.search(claim), OTHERS.search(claim)
+    return f is not None and o is not None and f.start() < o.start()
+
+
 LEFT_HELD = 0.6  # share of the left side's bigrams the negated claim must hold to be about it
 _LEAVING = re.compile(r"(?:由|从)(?P<a>[^，。；]{2,30}?)(?:向|转向|转为|到)[^，。；]{2,30}?(?:转变|转型|转换|过渡|迈进)")
 # The frame the two share: at least this many characters in common (4: 行业规模, 共性技术导向), and at least this
@@ -136,7 +148,8 @@ def contrast(claim: str, sentences: Iterable[Sentence], index: SentenceIndex) ->
             continue  # 不再只讲效率优先: the passages themselves move away from it (由效率优先向…转变)
         for s in pool:
             for c in _clauses(s.text):
-                if _SUPPOSE.search(c) or (_negated(part) and OTHERS.search(c)):
+                if _SUPPOSE.search(c) or (_negated(part) and OTHERS.search(c)
+                                          and (not OTHERS.search(claim) or follows_others(claim))):
                     continue  # a supposition, or others' path the claim declines (不能借鉴西方…)
                 how = slot_contrast(part, c)
                 if how is None:

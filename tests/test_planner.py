@@ -56,6 +56,7 @@ def test_language() -> None:
     ("王成仁认为中西部不能搞基础研究，是这样吗？", "中西部不能搞基础研究"),
     ("李晓华说衡量生产效率只看产出规模，那质量就不用管了吧？", "衡量生产效率只看产出规模"),
     ("李晓华引用的讲话是在第十二次集体学习时说的，讲话里还强调了什么？", "引用的讲话是在第十二次集体学习时说的"),
+    ("西方国家的工业化从来没有污染过环境吧？我们该学什么？", "西方国家的工业化从来没有污染过环境"),  # a tag question
 ])
 def test_presupposed_claims_are_extracted_without_the_author(question: str, claim: str) -> None:
     found = presupposition_of(question, ["王成仁", "李晓华"])
@@ -75,6 +76,7 @@ def test_english_claim_frames_are_extracted(question: str, claim: str) -> None:
     "数据中心有什么作用？",
     "李晓华认为如何增强发展动能？",  # what the author holds is asked, not presupposed
     "王静说的要素协同，是让哪几方面协同发展？",  # names a topic
+    "产业韧性指的是什么吧？",  # a tag after a question asks, it states nothing
 ])
 def test_a_plain_question_presupposes_nothing(question: str) -> None:
     assert presupposition_of(question, ["李晓华", "王静"]) is None
