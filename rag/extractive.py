@@ -117,6 +117,7 @@ _ASK_MARKERS = {
     "time": re.compile(r"\d{4}\s*年|年底|以来|阶段|时期"),
     "number": re.compile(r"\d|[一二三四五六七八九十百千万亿]+(个|项|倍|成)|百分之"),
 }
+_CONCLUDES = re.compile(r"(?:因此|所以|因而|由此可见|可见|故而|正因如此|正因为如此)[，,]?")
 ASK_BONUS = 0.12
 # A sentence naming none of the question's nouns (人才 in 怎样留住和用好人才) is scaled by OFF_TOPIC: a shared
 # verb (用好) must not outrank the sentences about the topic (dataset.jsonl: no answer lost at 0.4).
@@ -234,8 +235,26 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         # 2 of 18 how/why questions quoted only the restated premise
         near = next((x for x in _neighbours(chosen[0], index, before=ask == "reason")
                      if marker.search(x.text) and x not in chosen and not excluded(x, exclude)), None)
+        if near is None and ask == "reason":
+            # no neighbour says why either: the sentence before, when it speaks of the question's topic, says what
+            # the subject is (制造业是实体经济的核心组成部分… before …将提高制造业的技术水平作为重点); blind.jsonl and
+            # blind3.jsonl: 2 of 13 why-questions (both asked in English) quoted the focus without it
+            prev = _previous_in_paragraph(chosen[0], index)
+            near = prev if prev is not None and prev not in chosen and _covers(core, prev, index, meaning) > 0 \
+                and not excluded(prev, exclude) else None
+            if near is not None:
+                chosen.insert(0, near)
+                near = None
         if near is not None:
             chosen.append(near)
+    if ask == "reason" and chosen:
+        # a sentence that opens with 因此/所以 concludes from the one before it: that one is the reason (为什么说新型工业化的
+        # 高质量不只是工业部门的事 → 由于各产业部门之间存在紧密的投入产出关系…; blind.jsonl and blind3.jsonl: 2 of 13
+        # why-questions quoted only the conclusion)
+        before = _previous_in_paragraph(chosen[0], index)
+        if _CONCLUDES.match(chosen[0].text) and before is not None and before not in chosen and \
+                not excluded(before, exclude):
+            chosen.insert(0, before)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
 
@@ -280,6 +299,12 @@ def _rest_of_paragraph(s: Sentence, index: SentenceIndex) -> list[Sentence]:
             break
         out.append(nxt)
     return out
+
+
+def _previous_in_paragraph(s: Sentence, index: SentenceIndex) -> Sentence | None:
+    sents = index.sentences[s.essay_id]
+    i = sents.index(s)
+    return sents[i - 1] if i > 0 and sents[i - 1].paragraph == s.paragraph and not s.ordinal else None
 
 
 def _next_in_paragraph(s: Sentence, index: SentenceIndex) -> Sentence | None:

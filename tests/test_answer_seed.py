@@ -67,12 +67,27 @@ def test_uncovered_topic_attributed_to_a_real_author_is_refused(offline: Assista
     ("欧盟碳边境调节机制（碳关税）会给我国钢铁出口带来多大压力？", "碳关税"),  # a policy named by its alias
     ("广东省目前培育了几个战略性新兴产业集群，规模各有多大？", "广东省"),  # a place
     ("“十四五”规划里数字经济核心产业增加值占比的目标是什么？", "十四五"),  # a plan named in quotation marks
+    ("美联储加息对我国制造业转型有什么影响？", "美联储"),  # the effect of something the essays never name
+    ("《中国制造2025》提出的重点领域有哪些？", "中国制造2025"),  # a document named by its title and year
 ])
 def test_near_topic_questions_on_a_term_the_essays_never_use_are_refused_naming_it(
         offline: Assistant, question: str, term: str) -> None:
     answer = offline.ask(question)
     assert answer.refused and not answer.citations
     assert answer.answer.startswith(prompts.phrase("refusal")) and f"“{term}”" in answer.answer
+
+
+@pytest.mark.parametrize(("question", "reason"), [
+    # the best sentence concludes (因此…): the sentence before it is the reason
+    ("为什么说新型工业化的高质量不只是工业部门自己的事？", "由于各产业部门之间存在紧密的投入产出关系"),
+    # the best sentence names the focus: the sentence before it says what the subject is
+    ("李晓华为什么把提高制造业的技术水平作为重点？", "制造业是实体经济的核心组成部分"),
+])
+def test_why_answers_quote_the_reason_next_to_the_restated_claim(offline: Assistant, question: str,
+                                                                   reason: str) -> None:
+    answer = offline.ask(question)
+    assert not answer.refused and reason in answer.answer
+    assert_grounded(answer)
 
 
 @pytest.mark.parametrize(("question", "phrase"), [
@@ -191,6 +206,8 @@ def test_openai_mode_keeps_a_dropped_stream(seed_retriever: Retriever, seed_sett
     ("王成仁为什么认为产业发展应该只注重做大市场规模？", "由注重做大市场规模向注重做强创新原动力转变"),  # moves away from it
     ("傅晋华为什么说欠发达地区不可能实现赶超？", "有机会实现赶超"),  # the opposite modality
     ("李晓华为什么主张先污染后治理？", "西方国家的工业化大都经历了先污染后治理的过程"),  # others' path
+    ("既然新型工业化要借鉴西方先污染后治理的路子，生态治理放到什么时候做？", "西方国家的工业化大都经历了先污染后治理的过程"),
+    ("王成仁为什么认为产业发展应当以做大市场规模为首要目标？", "由注重做大市场规模向注重做强创新原动力转变"),
     ("王静为什么主张放松对中小金融机构的监管？", "严格中小金融机构准入标准和监管要求"),  # opposite polarity
     ("李晓华认为应该降低制造业的技术水平，理由是什么？", "提高制造业的技术水平"),
     ("王成仁为什么主张产业链发展要从链式思维回到点式思维？", "点式思维向终端整机反向牵引的链式思维转变"),  # reversed
