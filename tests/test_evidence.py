@@ -39,6 +39,13 @@ def test_a_word_tagged_as_a_name_but_not_a_proper_noun_refuses_only_below_sure_r
     assert model.covered(NAME_RELEVANCE, cov, question, hits())  # sure retrieval overrules a tagging slip
 
 
+def test_a_detail_asked_beyond_what_an_author_said_is_absent(model: EvidenceModel) -> None:
+    assert model.coverage("王成仁提到高端芯片，那光刻胶的国产化该怎么推进？", hits()).absent != ()
+    # the detail is the essays' own: nothing absent; a request word (理由) is no detail
+    assert model.coverage("王成仁提到高端芯片，那关键核心技术怎么攻克？", hits()).absent == ()
+    assert model.coverage("王成仁提出要攻克高端芯片，他的理由是什么？", hits()).absent == ()
+
+
 def test_the_effect_of_something_the_essays_never_name_is_absent(model: EvidenceModel) -> None:
     assert model.coverage("房地产市场下行对产业基础高级化有什么影响？", hits()).absent == ("房地产", "市场", "下行")
     # the cause is the essays' own subject: nothing is absent
