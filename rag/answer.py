@@ -228,6 +228,15 @@ class Assistant:
             self._chunk_cache[essay.id] = sorted(chunks, key=lambda c: c.char_start)
         return self._chunk_cache[essay.id]
 
+    def _byline(self, essay: Essay) -> Chunk | None:
+        """The essay's byline record (author and affiliation), when the retriever lists its chunks."""
+        every = getattr(self.retriever, "chunks", None)
+        if callable(every):
+            every = every()
+        if not isinstance(every, list):
+            return None
+        return next((c for c in every if c.essay_id == essay.id and c.is_byline), None)
+
     def _lookup(self, essay_id: str, start: int, end: int) -> Chunk | None:
         essay = next((e for e in self.essays if e.id == essay_id), None)
         if essay is None:
@@ -403,7 +412,9 @@ class Assistant:
         if not chunks:
             yield from self.reply.refuse(q, plan.standalone, [], timer)
             return
-        hits = [Hit(chunk=chunks[0], score=1.0, rank=0)]
+        # the byline holds the name and affiliation the answer states: cite it, not the essay's first passage
+        # (blind.jsonl: 1 of 10 conversations answered an affiliation citing a passage without it)
+        hits = [Hit(chunk=self._byline(essay) or chunks[0], score=1.0, rank=0)]
         aff = re.sub(r"^[（(]?\s*作者系|[）)]\s*$", "", essay.affiliation).strip()
         text = f"《{essay.title}》的作者是{essay.author}"
         text += f"，{aff}[1]。" if aff else "[1]。"

@@ -330,6 +330,14 @@ def test_the_planner_reads_an_essay_named_by_part_of_its_title(offline: Assistan
     assert "中国科学技术发展战略研究院" in offline.ask("讲区域创新那篇文章的作者在哪工作？").answer
 
 
+def test_an_affiliation_follow_up_cites_the_byline_that_states_it(offline: Assistant) -> None:
+    first = "《强化区域创新促新质生产力发展》是谁写的？"
+    history = [Turn("user", first), Turn("assistant", offline.ask(first).answer)]
+    answer = offline.ask("作者在哪工作？", history=history)
+    assert "中国科学技术发展战略研究院" in answer.answer and not answer.refused
+    assert "中国科学技术发展战略研究院" in answer.citations[0].chunk.text  # the byline, not the first passage
+
+
 def test_a_topic_answer_quotes_each_sentence_once(offline: Assistant) -> None:
     # the sentence after a short one was also among the top two: it was quoted twice
     answer = offline.ask("李晓华和傅晋华对未来产业分别怎么看？")

@@ -99,3 +99,25 @@ def test_a_common_word_the_segmenter_tags_as_a_person_or_place_is_neither(model:
         assert not cov.absent and not cov.names, question
     assert model.coverage("北京的高端芯片企业有哪些？", hits()).absent == ("北京",)  # a place stays one
     assert model.coverage("张伟怎么看高端芯片？", hits()).names == ("张伟",)  # so does a person
+
+
+def test_a_quantity_stated_as_changing_is_not_a_figure_asked_for(model: EvidenceModel) -> None:
+    question = "一个地区的高端芯片企业比例上升，为什么有利于产业基础高级化？"  # no figure in the passages
+    assert model.covered(1.0, model.coverage(question, hits()), question, hits())
+    asked = "高端芯片企业的比例是多少？"
+    assert not model.covered(1.0, model.coverage(asked, hits()), asked, hits())
+
+
+def test_a_request_for_suggestions_is_no_topic_word_the_filtered_essay_lacks(model: EvidenceModel) -> None:
+    scope = [Essay("e1", "创新驱动产业基础高级化", "王成仁", "", "seed", (Section("引言", (TEXT,)),))]
+    question = "这位作者对推动产业基础高级化有什么建议？"  # the essay never uses 建议
+    assert model.coverage(question, hits(), scope=scope).absent == ()
+    assert "建议" in model.coverage(question, hits(), scope=scope).missing  # still a word the passages must hold
+
+
+def test_many_words_all_in_the_named_authors_passages_answer_at_any_relevance(model: EvidenceModel) -> None:
+    question = "王成仁认为攻克高端芯片关键核心技术，推动产业基础高级化有哪几条？"
+    cov = model.coverage(question, hits())
+    assert cov.score >= 0.99 and len(cov.terms) >= 4
+    assert model.covered(0.01, cov, question, hits(), about_author=True)
+    assert not model.covered(0.01, cov, question, hits())  # without the author named, relevance still decides
