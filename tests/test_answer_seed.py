@@ -77,6 +77,13 @@ def test_near_topic_questions_on_a_term_the_essays_never_use_are_refused_naming_
     assert answer.answer.startswith(prompts.phrase("refusal")) and f"“{term}”" in answer.answer
 
 
+def test_an_item_named_by_its_object_is_answered_with_what_the_item_says(offline: Assistant) -> None:
+    # 数智化转型 is the object of the heading 二是推进数智化转型: the item's body, not the whole list of three
+    answer = offline.ask("按李晓华的说法，数智化转型具体该从哪些地方入手？")
+    assert "二是推进数智化转型" in answer.answer and "三是深化开放合作" not in answer.answer
+    assert_grounded(answer)
+
+
 @pytest.mark.parametrize(("question", "reason"), [
     # the best sentence concludes (因此…): the sentence before it is the reason
     ("为什么说新型工业化的高质量不只是工业部门自己的事？", "由于各产业部门之间存在紧密的投入产出关系"),
