@@ -52,6 +52,17 @@ def test_the_effect_of_something_the_essays_never_name_is_absent(model: Evidence
     assert model.coverage("高端芯片对产业基础高级化有什么作用？", hits()).absent == ()
 
 
+@pytest.mark.parametrize("question", [
+    "粮食安全与产业基础高级化的关系是什么？",
+    "乡村振兴和产业基础高级化应该怎样结合？",
+    "通货膨胀在产业基础高级化中的作用是什么？",
+    "文章怎么分析通货膨胀对高端芯片的影响？",
+])
+def test_relating_something_the_essays_never_name_to_their_topic_is_absent(model: EvidenceModel,
+                                                                            question: str) -> None:
+    assert model.coverage(question, hits()).absent != ()
+
+
 def test_marked_names_the_essays_never_use_are_absent(model: EvidenceModel) -> None:
     assert model.marked_absent("欧盟碳边境调节机制（碳关税）会带来多大压力？") == ["碳关税"]
     assert model.marked_absent("“十四五”规划的目标是多少？") == ["十四五"]
