@@ -37,7 +37,7 @@ _GENERIC = frozenset({
     "有关", "相关", "那条", "这条", "那一条", "这一条",  # 跟“一带一路”有关的那条: the item asked about, dev4.jsonl 1 of 14
     # what a question about a stated view asks for (她是怎么论证的, 他的理由是什么): dev3.jsonl and blind.jsonl, 2 covered
     # questions refused on them
-    "论证", "理由", "依据", "根据", "原因", "考虑", "用意", "出发点", "分析", "评价", "看待",
+    "论证", "理由", "依据", "根据", "原因", "考虑", "用意", "出发点", "分析", "评价",
 })
 # What a question asks for (有什么建议), not its topic: a filtered essay that never uses the word does not make the
 # question absent from it (blind3.jsonl: 1 of 4 filter questions refused on 建议). They stay salient terms: in
@@ -54,14 +54,14 @@ _MARKED = re.compile(r"[“\"「『]([^”\"」』，。？！]{2,12})[”\"」�
 # Questions about how X bears on Y: X对Y有什么影响/作用, X对Y的影响, X在Y中的作用, X与Y的关系/怎样结合, X会不会影响Y.
 # Each asks what the essays say X does; when they never name X they cannot say it. blind.jsonl and blind3.jsonl:
 # 2 of 19 uncovered questions asked the effect of something the essays never name (at relevance 0.93 and 0.96);
-# dev2.jsonl: 5 of 10 uncovered questions relate such a thing to an essay topic.
+# dev2.jsonl: 2 more of 10 uncovered questions refused, no covered question of the tuning or retrieval sets.
 _RELATION = (
     re.compile(r"(?P<cause>[^，。？?；！!]{2,30}?)(?:会|将|能|可能)?对于?[^，。？?；]{1,30}?(?:有|产生|带来|造成|构成)了?"
                r"(?:什么|哪些|怎样的?|怎么样的?|多大的?|何种)(?:样的)?(?:影响|作用|冲击|帮助|好处|挑战)"),
     re.compile(r"(?P<cause>[^，。？?；！!对]{2,30}?)对于?[^，。？?；]{1,30}?的(?:影响|作用|冲击)"),
     re.compile(r"(?P<cause>[^，。？?；！!在]{2,30}?)在[^，。？?；]{1,30}?中的?(?:作用|地位|角色)"),
-    re.compile(r"(?P<cause>[^，。？?；！!与和同跟]{2,30}?)(?:与|和|同|跟)[^，。？?；]{1,30}?(?:的关系|之间的关系|怎样结合|如何结合|"
-               r"怎么结合|应该怎样结合|结合起来)"),
+    # not X和Y怎么结合: 集中力量办大事和市场作用怎么结合 paraphrases the essays' 新型举国体制 (retrieval_set.jsonl)
+    re.compile(r"(?P<cause>[^，。？?；！!与和同跟]{2,30}?)(?:与|和|同|跟)[^，。？?；]{1,30}?(?:的关系|之间的关系)"),
     re.compile(r"(?P<cause>[^，。？?；！!]{2,30}?)(?:会不会|会|能否|是否|将)影响"),
 )
 # A question that grants what an author said and asks a detail beyond it: "X提出/提到/谈Y(时)，(那)Z…？"

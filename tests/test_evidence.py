@@ -54,7 +54,6 @@ def test_the_effect_of_something_the_essays_never_name_is_absent(model: Evidence
 
 @pytest.mark.parametrize("question", [
     "粮食安全与产业基础高级化的关系是什么？",
-    "乡村振兴和产业基础高级化应该怎样结合？",
     "通货膨胀在产业基础高级化中的作用是什么？",
     "文章怎么分析通货膨胀对高端芯片的影响？",
 ])
