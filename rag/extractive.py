@@ -22,6 +22,7 @@ from rag.items import (
     explanation,
     format_clauses,
     format_group,
+    inline_items,
     item_run,
     named_item,
     names,
@@ -144,6 +145,9 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     scored = score_sentences(question, hits, index, long_penalty=ask != "list", meaning=meaning)
     if shown and (rest := _continuation(scored, shown, index, max_chars)):
         return Composed(_format(rest, hits, index, lookup), hits, scored[0][0])
+    if exclude and ask == "list" and (rest := inline_items(scored[0][1], index, exclude)):
+        # 除了A，还有哪些: the inline enumeration's other items, each as the sentence that takes it up
+        return Composed(_format(rest, hits, index, lookup), hits, scored[0][0])
     if exclude:
         scored = [t for t in scored if not excluded(t[1], exclude)] or scored
     if not scored:
@@ -192,6 +196,9 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         clauses = clauses_of(top)
         if len(clauses) >= MIN_CLAUSE_ITEMS:  # one sentence of parallel ；-clauses (统筹A；统筹B；统筹C): its items
             return Composed(format_clauses(top, clauses, hits, index, lookup), hits, best_score)
+        taken_up = inline_items(top, index, exclude)
+        if taken_up:  # items named inline (A、B、C等方面), each taken up by a later sentence: the enumeration and those
+            return Composed(_format([top, *taken_up], hits, index, lookup), hits, best_score)
     elif ask in ANNOUNCED_ASKS and not asks_one_item:
         # a "how" whose best sentence announces an enumeration (如何增强发展动能 → 一是…二是…): the enumeration
         for g in index.groups:

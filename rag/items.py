@@ -237,3 +237,35 @@ def explanation(lead: Sentence, index: SentenceIndex, window: int = 3) -> Senten
     if not after:
         return None
     return next((s for s in after if _EXPLAINS.search(s.text)), after[0])
+
+
+# An enumeration inside one sentence (从创新人才、创新平台载体、创新生态环境等方面): three or more short 、-items.
+_INLINE = re.compile(r"(?P<run>[^，。；、：]{2,14}(?:、[^，。；、：]{2,14}){2,})")
+_INLINE_LEAD = re.compile(r"^(?:.*?(?:从|在|包括|涵盖|如))")
+_INLINE_TAIL = re.compile(r"(?:等|方面|领域|环节|维度|要素|特征).*$")
+INLINE_WINDOW = 12  # sentences after the enumeration, in its section, that may explain its items
+# Share of the items a later sentence must name for the enumeration to be explained there (2 of 3).
+INLINE_FOUND = 0.66
+
+
+def inline_items(s: Sentence, index: SentenceIndex, exclude: Sequence[str] = ()) -> list[Sentence]:
+    """For a sentence that names its items inline (A、B、C等方面), the sentences after it in its section that take
+    them up one by one, in order; empty when fewer than two thirds of the items are taken up. blind3.jsonl: a
+    list question and its 除了A follow-up were answered with the enumeration alone."""
+    m = _INLINE.search(s.text)
+    if m is None:
+        return []
+    parts = m.group("run").split("、")
+    parts[0] = _INLINE_LEAD.sub("", parts[0])
+    parts[-1] = _INLINE_TAIL.sub("", parts[-1])
+    items = [re.sub(r"\W", "", p) for p in parts if len(re.sub(r"\W", "", p)) >= 2]
+    sents = index.sentences[s.essay_id]
+    after = [x for x in sents[sents.index(s) + 1:] if x.section_index == s.section_index][:INLINE_WINDOW]
+    found: list[Sentence] = []
+    for item in items:
+        hit = next((x for x in after if item in re.sub(r"\W", "", x.text)), None)
+        if hit is not None and hit not in found:
+            found.append(hit)
+    if len(items) < 3 or len(found) < INLINE_FOUND * len(items):
+        return []
+    return [x for x in sorted(found, key=lambda x: x.start) if not excluded(x, exclude)]

@@ -164,3 +164,13 @@ def test_a_conversation_opened_by_the_authors_institution(offline: Assistant) ->
                                               "其中跟“一带一路”有关的那条具体是怎么说的？"])
     assert "王静" in first.answer and "全面提升产业体系现代化水平" in first.answer
     assert cited_authors(second) == {"王静"} and not third.refused and "横向分工区域化集聚" in third.answer
+
+
+def test_an_inline_list_is_answered_item_by_item_and_besides_leaves_the_named_one_out(offline: Assistant) -> None:
+    first, besides = converse(offline, ["傅晋华说创新能力强的地区能从哪些方面为新质生产力打基础？", "除了创新人才，他还讲了哪些？"])
+    # the enumeration (创新人才、创新平台载体、创新生态环境等方面) and the sentence that takes up each item
+    assert "创新人才、创新平台载体、创新生态环境" in first.answer
+    assert "创新人才是劳动者中最具创新活力的群体" in first.answer and "区域创新生态环境的改善" in first.answer
+    # the follow-up: the other two items, not the one it names
+    assert "区域科技创新平台载体" in besides.answer and "区域创新生态环境的改善" in besides.answer
+    assert "创新人才是劳动者" not in besides.answer
