@@ -45,9 +45,6 @@ _GENERIC = frozenset({
 _REQUEST = frozenset({"建议", "对策", "思路"})
 _KEEP_FLAGS = ("n", "v", "a", "eng", "m", "t", "i", "l", "j")
 _HARD_FLAGS = ("ns", "nz", "eng", "m", "t")
-# Under a filter, a noun or a set phrase (三要素: flag l) the selected essays never use means they do not cover the
-# question (blind.jsonl: 1 of 7 filter questions answered from an essay that never names 三要素).
-_SCOPE_FLAGS = ("n", "l", "i", "j")
 # Proper names by the segmenter's flags: people and companies (nr: 华为), organisations (nt), abbreviations
 # of institutions and sectors (j: 欧盟, 医保, 房地产). Places (ns) and other proper nouns (nz) are hard terms.
 _NAME_FLAGS = ("nr", "nt", "j")
@@ -299,7 +296,7 @@ class EvidenceModel:
             latin = t.word.isascii() and bool(re.search(r"[A-Za-z]", t.word))
             if t.word in corpus:
                 got += 0.5 * weight
-            elif not latin and (t.hard or (scope and t.flag.startswith(_SCOPE_FLAGS) and t.word not in _REQUEST)):
+            elif not latin and (t.hard or (scope and t.flag.startswith("n") and t.word not in _REQUEST)):
                 absent.append(t.word)
             elif (self.is_name(t) or _proper(t.word)) and t.word not in self.corpus_text:
                 names.append(t.word)
