@@ -214,13 +214,18 @@ class Assistant:
 
     # ----------------------------------------------------------------------------------------- retrieval helpers
 
+    def _listed_chunks(self) -> list[Chunk] | None:
+        """Every indexed chunk, when the retriever lists them (None for a retriever that only searches)."""
+        every = getattr(self.retriever, "chunks", None)
+        if callable(every):
+            every = every()
+        return every if isinstance(every, list) else None
+
     def _essay_chunks(self, essay: Essay) -> list[Chunk]:
         """Every chunk of an essay in reading order (cached)."""
         if essay.id not in self._chunk_cache:
-            every = getattr(self.retriever, "chunks", None)
-            if callable(every):
-                every = every()
-            if isinstance(every, list):
+            every = self._listed_chunks()
+            if every is not None:
                 chunks = [c for c in every if c.essay_id == essay.id and not c.is_byline]  # the text, in order
             else:
                 hits = self.retriever.search(essay.title, k=500, essay=essay.id)
@@ -230,12 +235,7 @@ class Assistant:
 
     def _byline(self, essay: Essay) -> Chunk | None:
         """The essay's byline record (author and affiliation), when the retriever lists its chunks."""
-        every = getattr(self.retriever, "chunks", None)
-        if callable(every):
-            every = every()
-        if not isinstance(every, list):
-            return None
-        return next((c for c in every if c.essay_id == essay.id and c.is_byline), None)
+        return next((c for c in self._listed_chunks() or [] if c.essay_id == essay.id and c.is_byline), None)
 
     def _lookup(self, essay_id: str, start: int, end: int) -> Chunk | None:
         essay = next((e for e in self.essays if e.id == essay_id), None)

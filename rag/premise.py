@@ -26,12 +26,12 @@ from typing import Literal
 
 from rag.premise_contrast import FOLLOW, contrast, follows_others
 from rag.premise_contrast import OTHERS as _OTHERS
+from rag.premise_contrast import TRANSITION as _TRANSITION
 from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
 from rag.types import Hit
 
 Status = Literal["contradicted"]
 
-_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:向|转向|转为|到)(?P<b>[^，。；]{2,30}?)(?:转变|转型|转换|过渡|迈进|并重)")
 # A claim's own direction (从A转回B, 由A转向B): its end need not carry 转变.
 _CLAIM_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:转回|回到|退回|转向|转为|变为|向|到)(?P<b>[^，。；？?]{2,30})")
 # Words that put what follows them on the rejected side (减少/降低 are left out: their objects are often goals).

@@ -36,8 +36,6 @@ _SUPPOSE = re.compile(r"^(?:若|反之)|如果|假如|倘若|一旦|要是|只�
 # The second clause of an unmarked conditional (X，Y也很难…; X，才能Y): blind3.jsonl, 1 of 45 questions that
 # presuppose nothing false was flagged on its condition.
 _CONSEQUENCE = re.compile(r"也|就|便|才|都会|还会")
-# A clause that moves away from something (由效率优先向…转变): a claim that it is no longer so (不再只讲效率优先)
-# follows the text (blind3.jsonl: 1 of 45 questions that presuppose nothing false was flagged on one).
 # A clause about other countries or the past: what they did, not what the author holds.
 OTHERS = re.compile(r"西方国家|西方|过去|以往|老路")
 # A claim that takes the others' or the past path as its model (借鉴西方先污染后治理的路子): naming 西方 itself does
@@ -52,8 +50,12 @@ def follows_others(claim: str) -> bool:
     return f is not None and o is not None and f.start() < o.start()
 
 
+# A move from A to B (由A向B转变 / 从A转向B). A claim that A is no longer so (不再只讲效率优先) follows a text that
+# moves away from A (blind3.jsonl: 1 of 45 questions that presuppose nothing false was flagged on one); rag.premise
+# reads the same pattern for claims on the A side.
+TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:向|转向|转为|到)(?P<b>[^，。；]{2,30}?)"
+                        r"(?:转变|转型|转换|过渡|迈进|并重)")
 LEFT_HELD = 0.6  # share of the left side's bigrams the negated claim must hold to be about it
-_LEAVING = re.compile(r"(?:由|从)(?P<a>[^，。；]{2,30}?)(?:向|转向|转为|到)[^，。；]{2,30}?(?:转变|转型|转换|过渡|迈进)")
 # The frame the two share: at least this many characters in common (4: 行业规模, 共性技术导向), and at least this
 # share of the claim clause's own characters (0.4: a claim clause and a clause about another thing share at most
 # a word or two). A negation is compared in slots of at most SLOT_MAX characters (a slot, not a new clause).
@@ -139,7 +141,7 @@ def contrast(claim: str, sentences: Iterable[Sentence], index: SentenceIndex) ->
     parts = [p for p in _clauses(claim) if len(_content(p)) >= FRAME_MIN and p not in conditions]
     found: tuple[float, Sentence, str] | None = None
     pool = list(sentences)
-    left = [m.group("a") for s in pool for m in _LEAVING.finditer(s.text)]
+    left = [m.group("a") for s in pool for m in TRANSITION.finditer(s.text)]
     for part in parts:
         grams = bigrams(question_core(part))
         if any(index.coverage(grams, c) >= SUPPORTED for s in pool for c in _clauses(s.text)):
