@@ -38,7 +38,11 @@ _GENERIC = frozenset({
     # what a question about a stated view asks for (她是怎么论证的, 他的理由是什么): dev3.jsonl and blind.jsonl, 2 covered
     # questions refused on them
     "论证", "理由", "依据", "根据", "原因", "考虑", "用意", "出发点", "分析", "评价",
+    "专门", "着重", "重点",  # focus adverbs beside 主要 (谁专门写了……): dev5.jsonl 1 of 14 conversations refused on 专门
 })
+# Where in a text a question points (后半部分, 开头, 第二部分): scaffolding like 文章, removed before segmenting, which
+# otherwise glues it to the next word (后半部/分给). dev5.jsonl: 1 of 14 conversations refused its first turn on it.
+_TEXT_PART = re.compile(r"[前后上下]半(?:部分|部|段|篇)|(?:第[一二三四五六七八九十]|最后一?)(?:部分|段|节)|开头|结尾|末尾|开篇")
 # What a question asks for (有什么建议), not its topic: a filtered essay that never uses the word does not make the
 # question absent from it (blind3.jsonl: 1 of 4 filter questions refused on 建议). They stay salient terms: in
 # dev2.jsonl, 傅晋华对国有企业改革提出了哪些建议 is refused because no passage holds 建议 among its other words.
@@ -182,7 +186,7 @@ class EvidenceModel:
 
     def terms(self, question: str) -> list[Term]:
         """The question's salient words: content words of two or more characters, minus question scaffolding."""
-        q = re.sub(r"《[^》]*》", " ", question)
+        q = _TEXT_PART.sub(" ", re.sub(r"《[^》]*》", " ", question))
         for a in self.authors:  # the segmenter splits some names (傅/晋华); a named author is a filter, not a topic
             q = q.replace(a, " ")
         out: list[Term] = []

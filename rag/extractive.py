@@ -27,6 +27,8 @@ from rag.items import (
     named_item,
     names,
     noun_clauses,
+    only_list_of,
+    stated_count,
 )
 from rag.lists import ListGroup
 from rag.quoting import ChunkLookup, quote, span
@@ -148,6 +150,9 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     if exclude and ask == "list" and (rest := inline_items(scored[0][1], index, exclude)):
         # 除了A，还有哪些: the inline enumeration's other items, each as the sentence that takes it up
         return Composed(_format(rest, hits, index, lookup), hits, scored[0][0])
+    if exclude and (group := _group_left(scored, exclude, index)) is not None:
+        # 除了这个还说了什么 after an answer that quoted one item of a list (一方面…): the list's other items
+        return Composed(format_group(group, hits, index, lookup, exclude), hits, scored[0][0])
     if exclude:
         scored = [t for t in scored if not excluded(t[1], exclude)] or scored
     if not scored:
@@ -156,7 +161,9 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     item = item or named_item(question, index, hits)
     if item:
         run = [s for s in item_run(item, hits, index) if not excluded(s, exclude)]
-        if run and ask == "definition":  # what an item means: its heading and the sentence that explains it
+        if run and ask == "definition" and "具体" not in question:
+            # what an item means: its heading and the sentence that explains it; 具体指什么 asks for the detail, the
+            # whole run (dev5.jsonl: 其中第三个特征具体指什么 lost the item's point two sentences after its heading)
             run = [run[0], *([x] if (x := explanation(run[0], index)) is not None else run[1:2])]
         if run:
             return Composed(_format(run, hits, index, lookup), hits, 1.5)
@@ -189,8 +196,13 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         # the best sentence announces a list (科技水平高、生产效率优……等特征) or is one of its items: the whole list
         if own:
             return Composed(format_group(own[0], hits, index, lookup, exclude), hits, best_score)
-        top_is_list = len(re.findall(r"[、；]", top.text)) >= 2
         g_score, group = best_group(question, hits, index)
+        if group is not None and len({h.chunk.essay_id for h in hits}) == 1 \
+                and only_list_of(stated_count(question), group, index):
+            # 他提了哪三条: one essay's passages (an author named) and one list of its with that many items, however
+            # few words it shares with the question (dev5.jsonl: 1 of 14 conversations, at a group score of 0.29)
+            return Composed(format_group(group, hits, index, lookup, exclude), hits, max(best_score, g_score))
+        top_is_list = len(re.findall(r"[、；]", top.text)) >= 2
         if group is not None and not top_is_list and g_score >= 0.5 and g_score >= best_cov - 0.02:
             return Composed(format_group(group, hits, index, lookup, exclude), hits, max(best_score, g_score))
         clauses = clauses_of(top)
@@ -274,6 +286,20 @@ def _neighbours(s: Sentence, index: SentenceIndex, before: bool) -> list[Sentenc
     i = sents.index(s)
     prev = [sents[i - 1]] if before and i > 0 and sents[i - 1].paragraph == s.paragraph else []
     return prev + _rest_of_paragraph(s, index)[:3]
+
+
+def _group_left(scored: Sequence[tuple[float, Sentence, int]], exclude: Sequence[str],
+                index: SentenceIndex) -> ListGroup | None:
+    """The list one of whose items the last answer quoted, when the best remaining matches include it: a
+    “还有什么” follow-up on one item asks for the others (dev5.jsonl: 1 of 14 conversations got the list's
+    introduction instead of its 另一方面). None when the answer quoted no item, or every item."""
+    top = [s for _sc, s, _n in scored[:3]]
+    for g in index.groups:
+        leads = [it[0] for it in g.items]
+        if len(leads) >= 2 and any(s in leads and excluded(s, exclude) for s in top) \
+                and not all(excluded(x, exclude) for x in leads):
+            return g
+    return None
 
 
 def _continuation(scored: Sequence[tuple[float, Sentence, int]], shown: str, index: SentenceIndex,

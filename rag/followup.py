@@ -74,7 +74,10 @@ class FollowUps:
                     ctx.items = items
                     ctx.lists = enumerations(turn.content) if not on_item else [items]
                 authors, titled = self.mentions(turn.content)
-                named = titled or (authors[0] if authors else None)
+                # the author the answer names first (a 谁写了…… answer lists the most relevant one first; dev5.jsonl)
+                named = min([e for e in [titled, *authors] if e is not None], default=None,
+                            key=lambda e: min(p for p in (turn.content.find(e.author), turn.content.find(e.title),
+                                                         len(turn.content)) if p >= 0))
                 if named is not None and (ctx.essay is None or ctx.essay.author not in turn.content):
                     ctx.essay = named
         return ctx

@@ -81,6 +81,8 @@ def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sente
     for eid in essays:
         for s in index.sentences.get(eid, []):
             at = s.text.find(raw)
+            if at >= 0 and (taken := _taken_up(s, key, index)):
+                return taken
             if at >= 0 and len(s.text) - len(raw) > 3:  # one clause of the sentence, with its closing mark
                 end = at + len(raw) + (1 if s.text[at + len(raw):at + len(raw) + 1] in ("，", "；", "。") else 0)
                 return [Sentence(s.essay_id, s.section_index, s.paragraph, s.start + at, s.start + end,
@@ -88,6 +90,25 @@ def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sente
             if key in re.sub(r"\W", "", s.text):
                 return [s]
     return []
+
+
+def _taken_up(s: Sentence, key: str, index: SentenceIndex) -> list[Sentence]:
+    """An inline item (创新平台载体 of 从创新人才、创新平台载体、创新生态环境等方面) that a later sentence takes up: that
+    sentence and the rest of its paragraph up to the next item's, which say what the item is and why (dev5.jsonl:
+    a follow-up on the second of three inline items was answered with the item's name alone)."""
+    taken = inline_items(s, index)
+    at = next((k for k, x in enumerate(taken) if key in re.sub(r"\W", "", x.text)), -1)
+    if at < 0:
+        return []
+    sents = index.sentences[s.essay_id]
+    start, stop = sents.index(taken[at]), taken[at + 1] if at + 1 < len(taken) else None
+    run, used = [taken[at]], len(taken[at].text)
+    for nxt in sents[start + 1:]:
+        if nxt is stop or nxt.paragraph != taken[at].paragraph or used >= ITEM_CHARS:
+            break
+        run.append(nxt)
+        used += len(nxt.text)
+    return run
 
 
 def noun_clauses(s: Sentence, nouns: Sequence[str]) -> list[Sentence]:
@@ -142,14 +163,25 @@ def excluded(s: Sentence, exclude: Sequence[str]) -> bool:
 _COUNT = re.compile(r"(?:哪|这|那)?([两二三四五六七八九])(?:项|个|点|条|种|方面|大)")
 
 
+def stated_count(question: str) -> int:
+    """The number of items a question states (哪三条 → 3), 0 when it states none."""
+    m = _COUNT.search(question)
+    return "一两三四五六七八九".index(m.group(1).replace("二", "两")) + 1 if m else 0
+
+
+def only_list_of(want: int, group: ListGroup | None, index: SentenceIndex) -> bool:
+    """Is `group` the one list of its essay with the stated number of items?"""
+    return group is not None and want == len(group.items) and \
+        sum(1 for g in index.groups if g.essay_id == group.essay_id and len(g.items) == want) == 1
+
+
 def best_group(question: str, hits: Sequence[Hit], index: SentenceIndex) -> tuple[float, ListGroup | None]:
     """The enumeration in the retrieved essays that best answers an enumerative question."""
     core = bigrams(question_core(question))
     first_rank: dict[str, int] = {}
     for i, h in enumerate(hits[:4]):
         first_rank.setdefault(h.chunk.essay_id, i)
-    m = _COUNT.search(question)
-    want = "一两三四五六七八九".index(m.group(1).replace("二", "两")) + 1 if m else 0
+    want = stated_count(question)
     best: tuple[float, ListGroup | None] = (0.0, None)
     for g in index.groups:
         if g.essay_id not in first_rank:

@@ -23,6 +23,7 @@ from rag.evidence import EvidenceModel
 from rag.followup import FollowUps, Rewriter
 from rag.question import (
     BESIDES,
+    DEMONSTRATIVE,
     FOLLOWUP,
     META,
     MORE,
@@ -254,6 +255,8 @@ class Planner:
         shown = ""
         if followup and MORE.search(q):
             besides = BESIDES.search(q)
+            if besides and DEMONSTRATIVE.fullmatch(besides.group("x")):
+                besides = None  # 除了这个: the last answer itself, not a phrase to leave out
             exclude = (besides.group("x"),) if besides else ((ctx.shown,) if ctx.shown else ())
             # with nothing named, what else the passages just quoted say; with a topic of its own, more on it
             shown = "" if besides or self.followups.own_terms(q) else ctx.shown

@@ -150,6 +150,11 @@ def uncovered_topic(terms: Sequence[str], index: SentenceIndex) -> bool:
     return bool(unknown_terms(terms, index))
 
 
+# A question asking which author takes a topic up (是谁写了, 哪位作者谈到): dev5.jsonl, 1 of 14 conversations
+# followed up with 他 on the author listed first in essay order instead of the one the topic is about.
+_WHO = re.compile(r"谁|哪位|哪一位|哪个作者|哪篇")
+
+
 def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: SentenceIndex,
                     lookup: ChunkLookup | None = None, terms: Sequence[str] = (),
                     min_coverage: float = 0.34) -> Composed:
@@ -164,6 +169,7 @@ def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: Sente
     best_all = 0.0
     topic = strip_topic_scaffold(question, [e.author for e in index.essays.values()])
     core = grams or bigrams(question_core(topic))
+    found: list[tuple[float, str]] = []
     for eid, essay_hits in per_essay.items():
         essay = index.essays[eid]
         if grams:
@@ -177,7 +183,10 @@ def summarize_topic(question: str, per_essay: dict[str, list[Hit]], index: Sente
             continue
         best_all = max(best_all, best)
         parts = _with_headings(chosen, core, terms, index)
-        lines.append(f"- {essay.author}《{essay.title}》：{quote(parts, hits, index, lookup)}")
+        found.append((best, f"- {essay.author}《{essay.title}》：{quote(parts, hits, index, lookup)}"))
+    if _WHO.search(question):  # 谁写了……: the author who takes the topic up most comes first (a 他 follow-up means them)
+        found.sort(key=lambda t: -t[0])
+    lines += [line for _best, line in found]
     if silent:
         lines.append(f"- {'、'.join(silent)}的文章未专门论及这一话题。")
     return Composed("\n".join(lines), hits, best_all)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.evidence import NAME_RELEVANCE, RELEVANCE_SURE, EvidenceModel
+from rag.evidence import _TEXT_PART, NAME_RELEVANCE, RELEVANCE_SURE, EvidenceModel
 from rag.types import Chunk, Essay, Hit, Section
 
 TEXT = ("经济欠发达地区如能立足自身发展条件，就有机会实现赶超。几乎没有企业能够独自完成产品从设计到消费的全过程。"
@@ -131,3 +131,8 @@ def test_many_words_all_in_the_named_authors_passages_answer_at_any_relevance(mo
     assert cov.score >= 0.99 and len(cov.terms) >= 4
     assert model.covered(0.01, cov, question, hits(), about_author=True)
     assert not model.covered(0.01, cov, question, hits())  # without the author named, relevance still decides
+
+
+def test_where_in_the_text_a_question_points_is_no_topic_word() -> None:
+    assert _TEXT_PART.sub(" ", "傅晋华文章后半部分给地区提了哪三条做法？") == "傅晋华文章 给地区提了哪三条做法？"
+    assert _TEXT_PART.sub(" ", "开头讲了什么，第二部分呢") == " 讲了什么， 呢"

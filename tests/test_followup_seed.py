@@ -174,3 +174,30 @@ def test_an_inline_list_is_answered_item_by_item_and_besides_leaves_the_named_on
     # the follow-up: the other two items, not the one it names
     assert "区域科技创新平台载体" in besides.answer and "区域创新生态环境的改善" in besides.answer
     assert "创新人才是劳动者" not in besides.answer
+
+
+def test_an_inline_item_followed_up_is_answered_by_the_sentences_that_take_it_up(offline: Assistant) -> None:
+    *_, last = converse(offline, ["傅晋华那篇文章主要在讲什么？", "他说创新能力强的地区能从哪几个方面给新质生产力打基础？",
+                                  "第二个方面为什么这么关键？"])
+    assert not last.premise  # 创新平台载体 is in 傅晋华's essay too: nothing misattributed
+    assert "物质基础" in last.answer and "计算机" in last.answer and cited_authors(last) == {"傅晋华"}
+
+
+def test_who_wrote_on_a_topic_puts_that_author_first_and_he_means_them(offline: Assistant) -> None:
+    who, benefit, besides = converse(offline, ["这几篇文章里是谁专门写了新质生产力和区域发展？",
+                                               "他说这对经济欠发达地区有什么好处？", "除了这个，还说了什么别的意义？"])
+    assert not who.refused and who.answer.splitlines()[1].startswith("- 傅晋华")
+    assert cited_authors(benefit) == {"傅晋华"} and "一方面" in benefit.answer
+    assert "另一方面" in besides.answer and "体制机制改革" in besides.answer  # the pair's other item
+
+
+def test_a_request_for_the_detail_of_an_item_quotes_its_whole_run(offline: Assistant) -> None:
+    _, detail = converse(offline, ["李晓华说高质量的新型工业化在产业体系上会表现出哪些特征？", "其中第三个特征具体指什么？"])
+    assert detail.answer.count("[") >= 4 and "增加值率" in detail.answer
+
+
+def test_a_counted_list_of_a_named_author_is_that_essays_list_of_as_many_items(offline: Assistant) -> None:
+    listed, third = converse(offline, ["傅晋华文章后半部分给地区提了哪三条做法？", "第三条里头关于人才他是怎么说的？"])
+    assert not listed.refused  # 后半部分 points into the text; it is no topic word the passages lack
+    assert all(f"{n}是" in listed.answer for n in "一二三")
+    assert "第一资源" in third.answer and cited_authors(third) == {"傅晋华"}
