@@ -129,6 +129,7 @@ TOPIC_PRESENT = 0.3  # ...when a sentence naming a topic noun covers this much o
 # A kept sentence must carry this share of the best sentence's topic coverage: below it, sentences only pad the
 # answer with other topics (the padded answers of the tuning sets all had a second sentence under 0.5).
 KEEP_SHARE = 0.55
+RESTATES = 0.5  # a sentence covering this share of a why-question's words restates its claim
 
 
 def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
@@ -275,8 +276,19 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         if _CONCLUDES.match(chosen[0].text) and before is not None and before not in chosen and \
                 not excluded(before, exclude):
             chosen.insert(0, before)
+        elif not marker_said(chosen, marker) and (after := _next_in_paragraph(chosen[0], index)) is not None \
+                and after not in chosen and not after.ordinal and not excluded(after, exclude) \
+                and _covers(core, chosen[0], index, meaning) >= RESTATES:
+            # the best sentence restates the claim asked about (根本上要依靠高水平科技自立自强) and says no why: the
+            # sentence after it unfolds it (以强大的基础研究实力支撑…). dev5.jsonl: 1 of 6 why-questions
+            chosen.insert(1, after)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
+
+
+def marker_said(chosen: Sequence[Sentence], marker: re.Pattern[str] | None) -> bool:
+    """Does a chosen sentence say what is asked (a reason's connective, a way's verb)?"""
+    return marker is not None and any(marker.search(c.text) for c in chosen)
 
 
 def _neighbours(s: Sentence, index: SentenceIndex, before: bool) -> list[Sentence]:

@@ -33,7 +33,7 @@ from rag.types import Hit
 Status = Literal["contradicted"]
 
 # A claim's own direction (从A转回B, 由A转向B): its end need not carry 转变.
-_CLAIM_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:转回|回到|退回|转向|转为|变为|向|到)(?P<b>[^，。；？?]{2,30})")
+_CLAIM_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:转回到?|回到|退回到?|转向|转为|变为|向|到)(?P<b>[^，。；？?]{2,30})")
 # Words that put what follows them on the rejected side (减少/降低 are left out: their objects are often goals).
 _REJECT = re.compile(r"避免|摒弃|防止|告别|不走|不再|而不是|而非|不能|杜绝|摆脱|破除|走出")
 _NEG_MODAL = re.compile(r"不可能|无法|不能|没有机会|没机会|没必要|没有必要|不需要|不必|无需|不应|不该|没有前途|无关紧要|不重要|没用")
@@ -99,6 +99,7 @@ ALIGN_MIN = 0.45
 # premises of dev.jsonl and dataset.jsonl hold 0.68-1.0; the true premises of tests/test_premise.py with a cut
 # the text asks for (降低消耗, 缩小差距) or a rise about something else (降低风险 vs 增强基础能力) hold 0.
 SIDE_MIN = 0.6
+WHOLE_SIDE = 0.9  # a claim side this aligned with one side of a passage's 由A向B names it outright
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,10 @@ def _reversed(own: re.Match[str], passage: re.Match[str], index: SentenceIndex) 
     y = bigrams(question_core(re.sub(r"(转变|转型|转换)$", "", own.group("b"))))
     a, b = passage.group("a"), passage.string[passage.start("b"):passage.end()]  # b with its end (…安全并重)
     xb, xa, ya, yb = share(index, x, b), share(index, x, a), share(index, y, a), share(index, y, b)
-    return xb >= SIDE_MIN and ya >= SIDE_MIN and xb > xa and ya > yb
+    # the claim heading for the passage's starting point (退回到效率优先) is against it even when its own starting
+    # point shares little with the passage's goal (兼顾安全 against 效率与安全并重: 1 of 3 bigrams). dev5.jsonl: 1 of 6
+    # false premises; check_premises.py false alarms unchanged
+    return ya >= SIDE_MIN and ya > yb and xb > xa and (xb >= SIDE_MIN or ya >= WHOLE_SIDE)
 
 
 def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex) -> tuple[float, str] | None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from answer_checks import assert_grounded, cited_authors
+from fakes import FakeChatModel
 from openai_server import FakeOpenAIServer, Reply, running_server
 
 import prompts
@@ -377,3 +379,23 @@ def test_a_question_restating_a_sentence_gets_the_neighbour_that_answers_it(offl
                                                                            said: str) -> None:
     answer = offline.ask(question)
     assert not answer.refused and said in answer.answer
+
+
+def test_a_why_whose_best_sentence_restates_the_claim_quotes_the_sentence_that_unfolds_it(offline: Assistant) -> None:
+    answer = offline.ask("王成仁为什么把科技自立自强看成产业基础升级的根本？")
+    assert "根本上要依靠高水平科技自立自强" in answer.answer and "以强大的基础研究实力支撑产业基础能力再造" in answer.answer
+
+
+@pytest.mark.parametrize(("backend", "gate", "asked"), [
+    ("local", "auto", False),  # the packaged small model gets the offline gate: it refused too little by itself
+    ("openai", "auto", True),  # an endpoint's model reads the borderline passages and refuses by itself
+    ("openai", "strict", False),
+    ("local", "model", True),
+])
+def test_the_gate_in_front_of_a_model_is_the_offline_one_for_the_local_model(
+        seed_retriever: Retriever, seed_settings: Settings, backend: str, gate: str, asked: bool) -> None:
+    question = "公司开门做生意，说到底图的是什么？"  # an everyday paraphrase the offline gate refuses
+    assert Assistant(seed_retriever, None, seed_settings).ask(question).refused
+    chat = FakeChatModel(["企业将利润最大化作为经营目标[1]。"], backend=backend)
+    Assistant(seed_retriever, chat, replace(seed_settings, gate=gate)).ask(question)
+    assert bool(chat.calls) is asked

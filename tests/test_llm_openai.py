@@ -208,6 +208,16 @@ def test_a_malformed_extra_body_names_the_variable(tmp_path: Path, raw: str) -> 
         Settings.from_env({"POLICY_QA_HOME": str(tmp_path), "POLICY_QA_EXTRA_BODY": raw})
 
 
+def test_the_gate_setting_is_read_and_checked(tmp_path: Path) -> None:
+    from rag.errors import ConfigError
+
+    env = {"POLICY_QA_HOME": str(tmp_path)}
+    assert Settings.from_env(env).strict_gate("local") and not Settings.from_env(env).strict_gate("openai")
+    assert Settings.from_env({**env, "POLICY_QA_GATE": "strict"}).strict_gate("openai")
+    with pytest.raises(ConfigError, match="POLICY_QA_GATE"):
+        Settings.from_env({**env, "POLICY_QA_GATE": "loose"})
+
+
 def test_the_assistant_reports_the_servers_usage(tmp_path: Path, server: FakeOpenAIServer) -> None:
     from fakes import FakeRetriever
 

@@ -45,6 +45,7 @@ def whole_essay(author: str) -> list[Hit]:
     # the claim reverses the text's own 由A向B
     ("王成仁", "产业链发展要从链式思维回到点式思维", "由优化单个部件产品的点式思维向终端整机反向牵引的链式思维转变"),
     ("李晓华", "全球分工要从效率与安全并重退回效率优先", "由效率优先向效率与安全并重转变"),
+    ("李晓华", "全球分工要从兼顾安全退回到效率优先", "由效率优先向效率与安全并重转变"),  # the goal named loosely
     # another subject for the text's superlative
     ("傅晋华", "劳动对象才是生产力三要素中最活跃的", "人是最活跃的"),
     ("李晓华", "服务业才是科技创新最活跃的产业领域", "制造业是实体经济的核心组成部分"),  # subject carried over (也是…)
