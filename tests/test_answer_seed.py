@@ -71,6 +71,9 @@ def test_uncovered_topic_attributed_to_a_real_author_is_refused(offline: Assista
     ("“十四五”规划里数字经济核心产业增加值占比的目标是什么？", "十四五"),  # a plan named in quotation marks
     ("美联储加息对我国制造业转型有什么影响？", "美联储"),  # the effect of something the essays never name
     ("《中国制造2025》提出的重点领域有哪些？", "中国制造2025"),  # a document named by its title and year
+    # the head of what a relation asks about, beside words the essays do use (全国, 上涨)
+    ("王静怎么看全国统一电力市场在现代化产业体系中的作用？", "电力"),
+    ("物价上涨会不会拖累中西部地区的原始创新？", "物价上涨"),
 ])
 def test_near_topic_questions_on_a_term_the_essays_never_use_are_refused_naming_it(
         offline: Assistant, question: str, term: str) -> None:
@@ -399,3 +402,8 @@ def test_the_gate_in_front_of_a_model_is_the_offline_one_for_the_local_model(
     chat = FakeChatModel(["企业将利润最大化作为经营目标[1]。"], backend=backend)
     Assistant(seed_retriever, chat, replace(seed_settings, gate=gate)).ask(question)
     assert bool(chat.calls) is asked
+
+
+def test_a_relation_whose_head_the_essays_use_is_answered(offline: Assistant) -> None:
+    answer = offline.ask("王静怎样看待数字化与产业转型升级的关系？")  # a mis-tagged verb (看待) is no head
+    assert not answer.refused and cited_authors(answer) == {"王静"}
