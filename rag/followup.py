@@ -41,6 +41,10 @@ class Context:
     lists: list[list[str]] = field(default_factory=list)  # every enumeration of the answer the items came from
 
 
+# Modal verbs the essays use as often as any asker (才能 of 具体要怎么做才能改过来): no topic of a question's own.
+_AUX = frozenset({"才能", "能够", "可以", "需要", "应该", "应当", "必须", "可能"})
+
+
 class FollowUps:
     """Reads a conversation and rewrites follow-ups; `mentions` finds the essays a text names (the planner's)."""
 
@@ -88,7 +92,14 @@ class FollowUps:
             return True
         if FOLLOWUP.search(q):
             return True
+        if ctx.standalone and not authors and titled is None and self._bare(q):
+            return True  # 为什么这么说？有什么依据 / 具体要怎么做: a request with no topic of its own asks about the last turn
         return len(q) <= 6 and not authors and titled is None
+
+    def _bare(self, q: str) -> bool:
+        """No word of the question is one the essays use: a request (为什么这么说, 具体要怎么做才能改过来), not a topic.
+        dev6.jsonl: 3 of 24 conversations asked why or how of the last answer this way and lost its topic."""
+        return not any(t.word in self.evidence.corpus_text and t.word not in _AUX for t in self.evidence.terms(q))
 
     def resolve(self, q: str, history: Sequence[Turn], ctx: Context, rewrite: Rewriter | None) -> tuple[str, str]:
         """(standalone question, the list item an ordinal refers to); a model rewrite only when the heuristic
@@ -101,11 +112,12 @@ class FollowUps:
         rewritten = rewrite(q, history)
         return (rewritten or heuristic), ""
 
-    def own_terms(self, q: str) -> bool:
-        """Does a “还说了什么” follow-up name a topic of its own (beyond 除了X, pronouns and the request)?"""
+    def own_terms(self, q: str, shown: str = "") -> bool:
+        """Does a “还说了什么” follow-up name a topic of its own (beyond 除了X, pronouns and the request)? A word of
+        the answer just shown is none (还有别的意义吗 after an answer on a 重大战略意义: dev6.jsonl, 1 of 24)."""
         rest = MORE.sub(" ", BESIDES.sub(" ", q))
         rest = re.sub(r"该作者|这位作者|作者|他们|她们|他|她|这篇文章|这篇|该文|本文|文中|那篇文章|了|别的|其他|呢", " ", rest)
-        return bool(self.evidence.terms(rest))
+        return any(t.word not in shown for t in self.evidence.terms(rest))
 
     def rewrite_heuristic(self, q: str, ctx: Context) -> tuple[str, str]:
         """Carry the previous turn's essay, author and list over into a follow-up question."""
@@ -128,7 +140,7 @@ class FollowUps:
                 return f"{where}“{item}”{ask}", item
         if essay is None:
             return q, ""
-        if MORE.search(q) and not authors and titled is None and not self.own_terms(q):
+        if MORE.search(q) and not authors and titled is None and not self.own_terms(q, ctx.shown):
             prev = ctx.standalone
             about_essay = re.search(r"这篇|该文|本文|文章|文中|全文", q) is not None  # 这篇文章还说了什么: the essay
             if prev and not about_essay and not SUMMARY_VERB.search(prev) and not META.search(prev) and \
@@ -146,6 +158,7 @@ class FollowUps:
         topic = self.evidence.topic(ctx.standalone) if ctx.standalone else ""
         if topic:
             q = re.sub(r"这方面|那方面|这一点|这个问题|这些领域|这个话题", f"{topic}方面", q, count=1)
+            q = re.sub(r"这个(?=[？?，,。！!]|$)", topic, q, count=1)  # 为什么这么强调这个: the topic just asked about
             # 这类产业 after a question on 战略性新兴产业: the kind just asked about (dev4.jsonl: 1 of 14 conversations)
             q = re.sub(r"(?:这类|这种|这些|此类|这样的)(?P<n>[\u4e00-\u9fff]{1,4}?)(?=又|是|怎么|如何|有|的|呢|[，,？?]|$)",
                        lambda k: topic if topic.endswith(k.group("n")) else k.group(0), q, count=1)
@@ -159,6 +172,9 @@ class FollowUps:
             # 那他具体提了哪几点做法: nothing of its own to ask about but the topic of the turn before (dev4.jsonl:
             # 1 of 14 conversations was refused with the bare request)
             q2 = re.sub(r"^(那|那么)", "", q2).replace(essay.author, f"{essay.author}就{topic}", 1)
+        if q2 == q and ctx.standalone and topic not in q and self._bare(q):
+            # a bare why or how: asked of the last question, whose words find the passage it was answered from
+            return f"{ctx.standalone.rstrip('？?。 ')}，{re.sub(r'^(那|那么)', '', q)}", ""
         if q2 == q:
             q2 = re.sub(r"^(那|那么|还有|另外|此外|然后)", "", q2)
             q2 = re.sub(r"它", "", q2) if "它" in q2 and ctx.standalone else q2

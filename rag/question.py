@@ -27,19 +27,22 @@ EXTRACTION = re.compile(
 FOLLOWUP = re.compile(
     r"^(那|那么|还有|另外|此外|以及|然后)|他|她|它|其中|该文|该作者|这位|这篇|那篇|本文|文中|上文|上面|刚才|前面|这一点|"
     r"这方面|这些|这个|第[一二三四五六七八九十\d]+(条|点|个|项|方面|部分|种|件|类|步|大)|最后[一那这]?(条|点|个|项|方面|种|件)|"
-    r"呢[？?]?$|还说了|还讲了|还提到|还谈到|还有什么|除了"
+    r"呢[？?]?$|还说了|还讲了|还提到|还谈到|还有什么|除了|除此之外|除此以外"
 )
 # An item of the list last shown: 第三条/第二个/第三件…, or 最后一条 (the last one).
 ORDINAL_REF = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后)[一那这]?)(?:条|点|个|项|方面|种|部分|件|类|步|大|对|组)")
 # “What else did he say”: other content of the same essay or topic than what the conversation already showed;
 # 除了X names what to leave out.
-MORE = re.compile(r"还说了|还讲了|还提到|还谈到|还有什么|还有哪些|其他内容|别的内容|其他观点|其余")
+# 还有呢, 别的呢, 除此之外还有别的…吗: the short forms (dev6.jsonl: 3 of 24 conversations asked them and got the topic
+# answered afresh or refused)
+MORE = re.compile(r"还说了|还讲了|还提到|还谈到|还有什么|还有哪些|其他内容|别的内容|其他观点|其余|还有呢|还有吗|还有没有|"
+                  r"(?:别的|其他的?|另外的?)(?:呢|吗)|除此之外|除此以外|还有别的|还有其他")
 # 除了这个/这些/以上: what 除了 leaves out is the last answer (dev5.jsonl: 1 of 14 conversations left out 这个)
 DEMONSTRATIVE = re.compile(r"(?:这|那|上面|以上|刚才|前面)(?:个|些|点|一点|条|一条|方面|几点|说的|提到的|的)?")
 BESIDES = re.compile(r"除了(?P<x>[^，,？?。]{2,40}?)(?:之外|以外)?[，,]")
 # A request for a summary; whether it is of a whole essay is decided by what is left besides the essay's name.
 SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一下|主要内容|核心内容|主要观点|大意|要点|主旨|要旨|核心意思|中心意思|"
-                          r"(讲|说|谈)(了|的)?(些|是)?什么|主要讨论|主要讲|"
+                          r"(讲|说|谈)(了|的)?(些|是)?(什么|啥)|主要讨论|主要讲|"
                           r"summar|main (idea|point)|what is .* about", re.I)
 # Questions about the byline (who wrote it, where the author works).
 META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里|儿)?(工作|上班|任职)|职务|职称|"

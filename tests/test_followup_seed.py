@@ -201,3 +201,27 @@ def test_a_counted_list_of_a_named_author_is_that_essays_list_of_as_many_items(o
     assert not listed.refused  # 后半部分 points into the text; it is no topic word the passages lack
     assert all(f"{n}是" in listed.answer for n in "一二三")
     assert "第一资源" in third.answer and cited_authors(third) == {"傅晋华"}
+
+
+@pytest.mark.parametrize("turns", [
+    ["李晓华怎么看制造业的技术水平？", "总的来说这篇文章讲了啥"],
+    ["王静说人才方面要怎么做", "这篇文章总体讲了什么，能概括一下吗"],
+])
+def test_a_summary_of_the_essay_just_discussed_in_everyday_words(offline: Assistant, turns: list[str]) -> None:
+    first, summary = converse(offline, turns)
+    assert not summary.refused and "按章节概括如下" in summary.answer
+    assert cited_authors(summary) == cited_authors(first)
+
+
+def test_short_more_requests_continue_the_last_answer(offline: Assistant) -> None:
+    benefit, more = converse(offline, ["按傅晋华的说法，培育新质生产力对欠发达地区有啥好处？", "除此之外还有别的意义吗？"])
+    assert "一方面" in benefit.answer and not more.refused and "另一方面" in more.answer
+    *_, last = converse(offline, ["傅晋华提的整合区域科创资源是怎么回事？", "平台体系具体怎么建", "还有呢"])
+    assert not last.refused and "第一资源" in last.answer and cited_authors(last) == {"傅晋华"}
+
+
+def test_a_bare_why_or_how_is_asked_of_the_last_question(offline: Assistant) -> None:
+    _, why = converse(offline, ["产业韧性强是什么意思？", "为什么现在这么强调这个？"])
+    assert "产业韧性" in why.standalone_question and "效率与安全并重" in why.answer
+    _, how = converse(offline, ["李晓华觉得咱们传统产业现在有什么毛病？", "具体要怎么做才能改过来？"])
+    assert "传统产业" in how.standalone_question and "中高端产品" in how.answer
