@@ -41,6 +41,9 @@ class Context:
     lists: list[list[str]] = field(default_factory=list)  # every enumeration of the answer the items came from
 
 
+# The authors a conversation has not discussed yet: 另外几位, 其他作者, 别的学者.
+_OTHER_AUTHORS = re.compile(r"(?:另外|其他|其余|别的|剩下的?)(?:几位|两位|三位|各位)?(?:作者|学者|专家|人)?(?:都|又|分别)?"
+                            r"(?=怎么|如何|是怎么|对|有什么|有何|的看法|的观点)")
 # Modal verbs the essays use as often as any asker (才能 of 具体要怎么做才能改过来): no topic of a question's own.
 _AUX = frozenset({"才能", "能够", "可以", "需要", "应该", "应当", "必须", "可能"})
 
@@ -48,9 +51,10 @@ _AUX = frozenset({"才能", "能够", "可以", "需要", "应该", "应当", "�
 class FollowUps:
     """Reads a conversation and rewrites follow-ups; `mentions` finds the essays a text names (the planner's)."""
 
-    def __init__(self, mentions: Mentions, evidence: EvidenceModel) -> None:
+    def __init__(self, mentions: Mentions, evidence: EvidenceModel, authors: Sequence[str] = ()) -> None:
         self.mentions = mentions
         self.evidence = evidence
+        self.authors = list(dict.fromkeys(authors))  # the corpus's authors, in essay order
 
     def context(self, history: Sequence[Turn]) -> Context:
         """Replay the conversation to know the last essay, author and the items of the last list shown."""
@@ -149,6 +153,13 @@ class FollowUps:
                 named, named_title = self.mentions(prev)
                 return (prev if named or named_title else f"{essay.author}文章中，{prev}"), ""
             return f"概括{essay.author}的文章《{essay.title}》", ""
+        if not authors and titled is None and _OTHER_AUTHORS.search(q) and len(self.authors) > 2:
+            # 那另外几位怎么看: the same question put to the authors not discussed (dev6.jsonl: 1 of 24 conversations
+            # answered from the essay just discussed)
+            others = "、".join(a for a in self.authors if a != essay.author)
+            rest = _OTHER_AUTHORS.sub("", re.sub(r"^(那|那么)", "", q))
+            topic_here = self.evidence.topic(rest) or self.evidence.topic(ctx.standalone)
+            return f"{others}怎么看{topic_here}？", ""
         if authors and not titled and re.fullmatch(r"[^，。？?]{0,8}(呢|怎么看|如何看|的看法呢|的观点呢)[？?]?", q) and \
                 ctx.standalone:
             prev = ctx.standalone

@@ -206,7 +206,7 @@ class Planner:
         self.essays = list(essays)
         self.evidence = evidence
         self.finder = ReferenceFinder.for_essays(self.essays)
-        self.followups = FollowUps(self.mentions, evidence)
+        self.followups = FollowUps(self.mentions, evidence, [e.author for e in self.essays if e.author])
 
     # ------------------------------------------------------------------ references
     def mentions(self, text: str) -> tuple[list[Essay], Essay | None]:

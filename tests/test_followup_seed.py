@@ -225,3 +225,9 @@ def test_a_bare_why_or_how_is_asked_of_the_last_question(offline: Assistant) -> 
     assert "产业韧性" in why.standalone_question and "效率与安全并重" in why.answer
     _, how = converse(offline, ["李晓华觉得咱们传统产业现在有什么毛病？", "具体要怎么做才能改过来？"])
     assert "传统产业" in how.standalone_question and "中高端产品" in how.answer
+
+
+def test_the_other_authors_are_asked_the_same_question(offline: Assistant) -> None:
+    first, others = converse(offline, ["王成仁讲的推进开放合作创新包括哪些内容", "那另外几位怎么看开放合作这个问题？"])
+    assert cited_authors(first) == {"王成仁"}
+    assert {"李晓华", "王静", "傅晋华"} <= cited_authors(others) and "王成仁" not in others.standalone_question
