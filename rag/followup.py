@@ -101,9 +101,12 @@ class FollowUps:
         return len(q) <= 6 and not authors and titled is None
 
     def _bare(self, q: str) -> bool:
-        """No word of the question is one the essays use: a request (为什么这么说, 具体要怎么做才能改过来), not a topic.
-        dev6.jsonl: 3 of 24 conversations asked why or how of the last answer this way and lost its topic."""
-        return not any(t.word in self.evidence.corpus_text and t.word not in _AUX for t in self.evidence.terms(q))
+        """No noun and no word the essays use: a request (为什么这么说, 具体要怎么做才能改过来), not a topic; a new
+        question in everyday words names things (公司开门做生意). dev6.jsonl: 3 of 24 conversations asked why or how
+        of the last answer this way and lost its topic."""
+        terms = self.evidence.terms(q)
+        return not any(t.flag.startswith("n") or (t.word in self.evidence.corpus_text and t.word not in _AUX)
+                       for t in terms)
 
     def resolve(self, q: str, history: Sequence[Turn], ctx: Context, rewrite: Rewriter | None) -> tuple[str, str]:
         """(standalone question, the list item an ordinal refers to); a model rewrite only when the heuristic

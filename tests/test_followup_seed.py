@@ -231,3 +231,8 @@ def test_the_other_authors_are_asked_the_same_question(offline: Assistant) -> No
     first, others = converse(offline, ["王成仁讲的推进开放合作创新包括哪些内容", "那另外几位怎么看开放合作这个问题？"])
     assert cited_authors(first) == {"王成仁"}
     assert {"李晓华", "王静", "傅晋华"} <= cited_authors(others) and "王成仁" not in others.standalone_question
+
+
+def test_a_new_question_in_everyday_words_is_no_bare_follow_up(offline: Assistant) -> None:
+    _, new = converse(offline, ["产业韧性强是什么意思？", "公司开门做生意，说到底图的是什么？"])
+    assert new.standalone_question == "公司开门做生意，说到底图的是什么？"
