@@ -278,7 +278,7 @@ class Assistant:
             if plan.author and not gloss.missing and gloss.found_share("".join(h.chunk.text for h in hits[:3])) == 1:
                 level = GLOSS_AUTHOR_RELEVANCE  # every word's translation is in the named author's passages
             sure = {"relevance_sure": level}
-        strict = self.chat is None or self.settings.strict_gate(self.backend)  # POLICY_QA_GATE (rag/config.py)
+        strict = self.chat is None or self.settings.strict_gate  # POLICY_QA_GATE (rag/config.py)
         covered = premise is not None or self.evidence.covered(relevance, coverage, plan.standalone, hits,
                                                                strict=strict, about_author=bool(plan.author), **sure)
         timer.lap("gate")

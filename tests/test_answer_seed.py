@@ -389,21 +389,14 @@ def test_a_why_whose_best_sentence_restates_the_claim_quotes_the_sentence_that_u
     assert "根本上要依靠高水平科技自立自强" in answer.answer and "以强大的基础研究实力支撑产业基础能力再造" in answer.answer
 
 
-@pytest.mark.parametrize(("backend", "gate", "asked"), [
-    ("local", "auto", False),  # the packaged small model gets the offline gate: it refused too little by itself
-    ("openai", "auto", True),  # an endpoint's model reads the borderline passages and refuses by itself
-    ("openai", "strict", False),
-    ("local", "model", True),
+@pytest.mark.parametrize(("gate", "asked"), [
+    ("model", True),  # the model reads the borderline passages and refuses by itself
+    ("strict", False),  # the offline gate: refused before any model call
 ])
-def test_the_gate_in_front_of_a_model_is_the_offline_one_for_the_local_model(
-        seed_retriever: Retriever, seed_settings: Settings, backend: str, gate: str, asked: bool) -> None:
+def test_the_gate_in_front_of_a_model_is_a_setting(seed_retriever: Retriever, seed_settings: Settings, gate: str,
+                                                    asked: bool) -> None:
     question = "公司开门做生意，说到底图的是什么？"  # an everyday paraphrase the offline gate refuses
-    assert Assistant(seed_retriever, None, seed_settings).ask(question).refused
-    chat = FakeChatModel(["企业将利润最大化作为经营目标[1]。"], backend=backend)
+    assert Assistant(seed_retriever, None, replace(seed_settings, gate="model")).ask(question).refused
+    chat = FakeChatModel(["企业将利润最大化作为经营目标[1]。"], backend="local")
     Assistant(seed_retriever, chat, replace(seed_settings, gate=gate)).ask(question)
     assert bool(chat.calls) is asked
-
-
-def test_a_relation_whose_head_the_essays_use_is_answered(offline: Assistant) -> None:
-    answer = offline.ask("王静怎样看待数字化与产业转型升级的关系？")  # a mis-tagged verb (看待) is no head
-    assert not answer.refused and cited_authors(answer) == {"王静"}
