@@ -250,7 +250,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
                     not excluded(nxt, exclude):
                 chosen.append(nxt)
                 used += len(nxt.text)
-    if ask in ("reason", "way") and marker is not None and chosen and not any(marker.search(c.text) for c in chosen):
+    if ask in ("reason", "way") and marker is not None and chosen and not _marker_said(chosen, marker):
         # the best match restates the question (工业发展消耗大量化石能源…) and says no why or how: the neighbour in
         # its paragraph that does (在此背景下，新型工业化应…; for a why, the sentence before it too). dev4.jsonl:
         # 2 of 18 how/why questions quoted only the restated premise
@@ -276,7 +276,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         if _CONCLUDES.match(chosen[0].text) and before is not None and before not in chosen and \
                 not excluded(before, exclude):
             chosen.insert(0, before)
-        elif not marker_said(chosen, marker) and (after := _next_in_paragraph(chosen[0], index)) is not None \
+        elif not _marker_said(chosen, marker) and (after := _next_in_paragraph(chosen[0], index)) is not None \
                 and after not in chosen and not after.ordinal and not excluded(after, exclude) \
                 and _covers(core, chosen[0], index, meaning) >= RESTATES:
             # the best sentence restates the claim asked about (根本上要依靠高水平科技自立自强) and says no why: the
@@ -286,7 +286,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
 
 
-def marker_said(chosen: Sequence[Sentence], marker: re.Pattern[str] | None) -> bool:
+def _marker_said(chosen: Sequence[Sentence], marker: re.Pattern[str] | None) -> bool:
     """Does a chosen sentence say what is asked (a reason's connective, a way's verb)?"""
     return marker is not None and any(marker.search(c.text) for c in chosen)
 

@@ -44,8 +44,9 @@ class Context:
 # The authors a conversation has not discussed yet: 另外几位, 其他作者, 别的学者.
 _OTHER_AUTHORS = re.compile(r"(?:另外|其他|其余|别的|剩下的?)(?:几位|两位|三位|各位)?(?:作者|学者|专家|人)?(?:都|又|分别)?"
                             r"(?=怎么|如何|是怎么|对|有什么|有何|的看法|的观点)")
-# Modal verbs the essays use as often as any asker (才能 of 具体要怎么做才能改过来): no topic of a question's own.
-_AUX = frozenset({"才能", "能够", "可以", "需要", "应该", "应当", "必须", "可能"})
+# Modal verbs the essays use as often as any asker (才能 of 具体要怎么做才能改过来): no topic of a question's own
+# (可以, 需要, 应该 and 应当 are already question scaffolding in rag.evidence).
+_AUX = frozenset({"才能", "能够", "必须", "可能"})
 
 
 class FollowUps:
@@ -83,9 +84,7 @@ class FollowUps:
                     ctx.lists = enumerations(turn.content) if not on_item else [items]
                 authors, titled = self.mentions(turn.content)
                 # the author the answer names first (a 谁写了…… answer lists the most relevant one first; dev5.jsonl)
-                named = min([e for e in [titled, *authors] if e is not None], default=None,
-                            key=lambda e: min(p for p in (turn.content.find(e.author), turn.content.find(e.title),
-                                                         len(turn.content)) if p >= 0))
+                named = _first_named(turn.content, [e for e in [titled, *authors] if e is not None])
                 if named is not None and (ctx.essay is None or ctx.essay.author not in turn.content):
                     ctx.essay = named
         return ctx
@@ -194,6 +193,13 @@ class FollowUps:
             q2 = re.sub(r"它", "", q2) if "它" in q2 and ctx.standalone else q2
             return f"{essay.author}文章中，{q2}", ""
         return q2, ""
+
+
+def _first_named(text: str, essays: Sequence[Essay]) -> Essay | None:
+    """Of the essays a text names (by author or title), the one it names first."""
+    def at(e: Essay) -> int:
+        return min((p for p in (text.find(e.author), text.find(e.title)) if p >= 0), default=len(text))
+    return min(essays, key=at, default=None)
 
 
 def _plain(q: str) -> str:
