@@ -99,6 +99,10 @@ _EN_PRESUPPOSE = (
     re.compile(r"^\s*since\s+(?P<claim>[^,]{6,160}),", re.I),
 )
 _ASKING = re.compile(r"为什么|为何|怎么|怎样|如何|哪|什么|多少|几|吗|呢")
+# A yes/no question puts a proposition to the essays: "…是不是(该)CLAIM？", "是否CLAIM": the proposition is
+# checked as a claim (今后是不是该转回依靠要素投入 against 由要素驱动向创新驱动转变; blind3.jsonl 1 of 7 false
+# premises). 要不要/该不该 ask without leaning and are left alone.
+_PROPOSED = re.compile(r"(?:^|[，,])(?P<pre>[^，,？?。]{0,20}?)(?:是不是|是否)(?P<rest>[^，,？?。]{4,40}?)[呢吗]?[，,？?]")
 
 
 def language_of(text: str) -> Language:
@@ -163,6 +167,10 @@ def presupposition_of(question: str, authors: Sequence[str]) -> Presupposition |
                 continue
             if len(re.findall(r"[^\W_]", claim)) >= 4:
                 return Presupposition(claim)
+    proposed = _PROPOSED.search(q)
+    if proposed is not None and not _ASKING.search(proposed.group("rest")) \
+            and not re.match(r"(?:认为|主张|说|提出|觉得)", proposed.group("rest")):
+        return Presupposition(proposed.group("pre") + proposed.group("rest"))
     return None
 
 

@@ -114,3 +114,12 @@ def test_words_the_essays_never_use_are_unknown() -> None:
 def test_a_topic_naming_a_word_the_essays_never_use_is_uncovered() -> None:
     assert summaries.uncovered_topic(("个人所得税", "人才"), INDEX)
     assert not summaries.uncovered_topic(("人才", "数字经济"), INDEX)
+
+
+def test_scaffolding_characters_are_removed_only_outside_content_words() -> None:
+    from rag.sentences import question_core
+
+    core = question_core("李晓华认为要素投入和中西部地区的关系是什么？")
+    assert "要素" in core and "中西部" in core  # kept inside the words the segmenter reads
+    assert "和" not in core and "是" not in core  # removed where they stand alone
+    assert "只" in question_core("高质量发展只有三个特征") and "只有" not in question_core("高质量发展只有三个特征")

@@ -57,6 +57,8 @@ def test_language() -> None:
     ("李晓华说衡量生产效率只看产出规模，那质量就不用管了吧？", "衡量生产效率只看产出规模"),
     ("李晓华引用的讲话是在第十二次集体学习时说的，讲话里还强调了什么？", "引用的讲话是在第十二次集体学习时说的"),
     ("西方国家的工业化从来没有污染过环境吧？我们该学什么？", "西方国家的工业化从来没有污染过环境"),  # a tag question
+    ("未来产业是不是可以等技术成熟了再布局？", "未来产业可以等技术成熟了再布局"),  # a yes/no proposition
+    ("产业基础再造做完了，是否就不用再抓基础研究了？", "就不用再抓基础研究了"),
 ])
 def test_presupposed_claims_are_extracted_without_the_author(question: str, claim: str) -> None:
     found = presupposition_of(question, ["王成仁", "李晓华"])
@@ -77,6 +79,8 @@ def test_english_claim_frames_are_extracted(question: str, claim: str) -> None:
     "李晓华认为如何增强发展动能？",  # what the author holds is asked, not presupposed
     "王静说的要素协同，是让哪几方面协同发展？",  # names a topic
     "产业韧性指的是什么吧？",  # a tag after a question asks, it states nothing
+    "大型科研设施要不要对外开放？",  # 要不要 asks without leaning
+    "李晓华是不是讲过哪些特征？",  # the yes/no clause asks itself
 ])
 def test_a_plain_question_presupposes_nothing(question: str) -> None:
     assert presupposition_of(question, ["李晓华", "王静"]) is None

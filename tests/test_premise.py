@@ -42,6 +42,11 @@ def whole_essay(author: str) -> list[Hit]:
     ("傅晋华", "撤除已经建成的各类科技创新平台载体", "搭建各类科技创新平台载体"),  # the object's head after 的
     ("傅晋华", "创新人才的劳动素质低于一般劳动者", "普遍高于一般劳动者"),
     ("傅晋华", "我国基础研究发展的区域性差异很小", "存在明显的区域性差异"),  # a small difference vs a marked one
+    ("傅晋华", "东部和中西部的基础研究发展大同小异", "存在明显的区域性差异"),  # sameness in the claim's own words
+    # a negation on one side, the text's slot holding its subject first
+    ("李晓华", "西方国家从未经历过先污染后治理", "西方国家的工业化大都经历了先污染后治理的过程"),
+    # a turn back to the side the text moves away from, without 从…
+    ("王成仁", "产业发展应重新回到注重做大市场规模", "由注重做大市场规模向注重做强创新原动力转变"),
     # the claim reverses the text's own 由A向B
     ("王成仁", "产业链发展要从链式思维回到点式思维", "由优化单个部件产品的点式思维向终端整机反向牵引的链式思维转变"),
     ("李晓华", "全球分工要从效率与安全并重退回效率优先", "由效率优先向效率与安全并重转变"),
