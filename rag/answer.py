@@ -352,6 +352,8 @@ class Assistant:
         if plan.language == "en":
             return pm.check_english(claim, hits, self.index, self._meaning(plan, hits) or {})
         stance = pm.check(claim, hits, self.index)
+        if stance is None and plan.presupposition.reason:
+            stance = pm.check(plan.presupposition.reason, hits, self.index)
         if stance is None and plan.author and plan.author in plan.standalone:
             # retrieval kept to the named author: whether someone else said it is read from the whole corpus
             other = facts.check_attribution(claim, plan.author, self.index)

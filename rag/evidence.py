@@ -38,6 +38,7 @@ _GENERIC = frozenset({
     # what a question about a stated view asks for (她是怎么论证的, 他的理由是什么): dev3.jsonl and blind.jsonl, 2 covered
     # questions refused on them
     "论证", "理由", "依据", "根据", "原因", "考虑", "用意", "出发点", "分析", "评价",
+    "说法",  # 按王静的说法: whose view, like 看法/观点 (dev7.jsonl: 1 of 8 why-questions refused on it)
     "专门", "着重", "重点",  # focus adverbs beside 主要 (谁专门写了……): dev5.jsonl 1 of 14 conversations refused on 专门
 })
 # Where in a text a question points (后半部分, 开头, 第二部分): scaffolding like 文章, removed before segmenting, which
@@ -78,7 +79,8 @@ _SPELLED_FIGURE = re.compile(r"[〇零一二三四五六七八九十百千万]{3
 _QUANTITY = re.compile(r"多少|数量|金额|增速|增长率|比例|占比|具体标准|几只|几个国家|几家")
 # 比例上升, 占比提高: a quantity the question states as changing (为什么会有利于…), not a figure it asks for
 # (blind3.jsonl: 1 of 6 why-questions refused for want of a figure it never asked).
-_QUANTITY_CHANGE = re.compile(r"(?:比例|占比|数量|金额|增速|增长率)(?:逐渐|不断|持续|进一步)?(?:上升|下降|提高|降低|增加|减少|扩大|缩小|上涨|下滑)")
+# (比例的提高 with 的 between: dev7.jsonl 1 of 8 why-questions refused)
+_QUANTITY_CHANGE = re.compile(r"(?:比例|占比|数量|金额|增速|增长率)的?(?:逐渐|不断|持续|进一步)?(?:上升|下降|提高|降低|增加|减少|扩大|缩小|上涨|下滑)")
 _DIGIT = re.compile(r"\d+(\.\d+)?\s*(%|％|个|家|项|元|亿|万|千|倍|人|吨|辆|所|座|只|台)|百分之")
 
 # Decision (strict, when no model reads the passages): answer when the retriever's calibrated relevance

@@ -66,9 +66,11 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (re.compile(r"不如|低于|弱于|差于|落后于|比不上|逊于"), re.compile(r"(?<!不)(?:高于|强于|优于|超过|领先于|好于)")),
     # one thing only, or one of two, vs the text taking it with others (只看X vs 不仅包括X，也包括Y; 二选一 vs 统筹
     # X与Y; 只要求关键节点 vs 每个节点): dev3.jsonl 3 of 18. 只有…才 is the text's own condition, not a restriction.
+    # (光靠/光抓, 这一个方面就够了 against 两方面发力: dev7.jsonl 2 of 16 false premises)
     (re.compile(r"(?:只能)?(?:二选一|二者择一|非此即彼|择其一)|只(?!有)(?:看|要求|抓|管|靠|能|需|是|在)|(?<!不)仅(?:仅|看|靠|要求|需)"
-                r"|单纯(?:看|靠)|其他[^，。；]{0,6}(?:不管|不用管|可以不管)"),
-     re.compile(r"不仅|不只|不光|也包括|每[个一]|所有|统筹|兼顾|并重|既[^，。；]{1,12}又|协同")),
+                r"|单纯(?:看|靠)|光(?:靠|看|抓|凭|搞)|(?:这|那)?一个?(?:方面|项)(?:[^，。；]{0,6})?就(?:够|行|可以)"
+                r"|其他[^，。；]{0,6}(?:不管|不用管|可以不管|用不着)"),
+     re.compile(r"不仅|不只|不光|也包括|每[个一]|所有|统筹|兼顾|并重|既[^，。；]{1,12}又|协同|(?:两|多|几|[二三四五六])个?方面")),
     # one model for all vs each place its own (统一的区域科技创新模式 vs 因地制宜形成各具特色的…模式): dev3.jsonl 1 of 18
     (re.compile(r"统一(?:的|推行|采用)|一刀切|千篇一律|整齐划一|照搬"), re.compile(r"因地制宜|各具特色|差异化|特色化|分类施策")),
     # a small or absent difference, or sameness, vs a marked difference (差异很小, 差不多 vs 明显的区域性差异):
@@ -79,6 +81,10 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
      re.compile(r"(?:明显|较大|很大|巨大|显著|悬殊)的?[^，。；]{0,6}(?:差异|差距|区别|分化)|(?:差异|差距)(?:较大|很大|明显|悬殊)")),
 )
 
+# Only X, and Y need not (只是制造业的事，服务业用不着参与) against a text naming X and Y together (与制造业、服务业深度
+# 融合): dev7.jsonl 1 of 16 false premises.
+_ONLY_NOT = re.compile(r"只(?:是|有|靠|抓|管|看|在)?(?P<x>[\u4e00-\u9fff]{2,8}?)(?:的事情?|的任务|的责任|的工作)?[，,、]\s*"
+                       r"(?P<y>[\u4e00-\u9fff]{2,8}?)(?:用不着|不用|不必|无需|不需要|没必要)")
 # One thing first, the other after (先A做完，再回头B) against a text doing both at once (既A又B, A与B并重, 统筹,
 # 同步): dev2.jsonl 1 of 16; a text with its own 先…后 is read by the rules above.
 _ORDER_CLAIM = re.compile(r"先(?P<a>[^，。；]{2,30}?)(?:[，,]\s*(?:再|然后|之后|随后)|后)(?:回头|回过头来?)?"
@@ -260,6 +266,12 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
         for d in _DRIVE.finditer(text):
             if share(index, seen_first, d.group("y")) >= SIDE_MIN and share(index, seen_then, d.group("x")) >= SIDE_MIN:
                 return whole + 0.6, f"问题说先后有序，文章的说法却是“{d.group(0)}”，先后正好相反。"
+    only = _ONLY_NOT.search(claim)
+    if only is not None:
+        x, y = only.group("x"), only.group("y")
+        for clause in _clauses(text):
+            if re.search(f"{x}[、与和及]{y}|{y}[、与和及]{x}", clause):
+                return whole + 0.6, f"问题说“{only.group(0)}”，文章的说法却是“{clause.strip()}”，两者并提。"
     polar = _polarity(claim, grams, text, index)
     if polar is not None:
         return polar

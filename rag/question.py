@@ -43,6 +43,9 @@ BESIDES = re.compile(r"除了(?P<x>[^，,？?。]{2,40}?)(?:之外|以外)?[，,
 # A request for a summary; whether it is of a whole essay is decided by what is left besides the essay's name.
 SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一下|主要内容|核心内容|主要观点|大意|要点|主旨|要旨|核心意思|中心意思|"
                           r"(讲|说|谈)(了|的)?(些|是)?(什么|啥)|主要讨论|主要讲|"
+                          # the essay's structure (从哪几个方面展开论述, 分几部分): its sections, as a summary gives them
+                          # (dev7.jsonl: 1 of 10 summaries was refused as a list question with no topic)
+                          r"(从|分)?(哪|几)(几|些)?个?(方面|部分)(展开论述|展开阐述|展开|论述|阐述|来谈|来讲|来写)|分(几|哪几)个?部分|"
                           r"summar|main (idea|point)|what is .* about", re.I)
 # Questions about the byline (who wrote it, where the author works).
 META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里|儿)?(工作|上班|任职)|职务|职称|"

@@ -114,6 +114,8 @@ def test_a_common_word_the_segmenter_tags_as_a_person_or_place_is_neither(model:
 def test_a_quantity_stated_as_changing_is_not_a_figure_asked_for(model: EvidenceModel) -> None:
     question = "一个地区的高端芯片企业比例上升，为什么有利于产业基础高级化？"  # no figure in the passages
     assert model.covered(1.0, model.coverage(question, hits()), question, hits())
+    with_de = "为什么高端芯片企业比例的提高很关键？"  # 的 between the quantity and its change
+    assert model.covered(1.0, model.coverage(with_de, hits()), with_de, hits())
     asked = "高端芯片企业的比例是多少？"
     assert not model.covered(1.0, model.coverage(asked, hits()), asked, hits())
 

@@ -58,11 +58,18 @@ def test_language() -> None:
     ("李晓华引用的讲话是在第十二次集体学习时说的，讲话里还强调了什么？", "引用的讲话是在第十二次集体学习时说的"),
     ("西方国家的工业化从来没有污染过环境吧？我们该学什么？", "西方国家的工业化从来没有污染过环境"),  # a tag question
     ("未来产业是不是可以等技术成熟了再布局？", "未来产业可以等技术成熟了再布局"),  # a yes/no proposition
+    ("李晓华提到各产业之间没什么关联，那该怎么办？", "各产业之间没什么关联"),  # 没什么 states, it does not ask
+    ("既然王成仁觉得大企业不必搞研发，那中小企业呢？", "大企业不必搞研发"),
     ("产业基础再造做完了，是否就不用再抓基础研究了？", "就不用再抓基础研究了"),
 ])
 def test_presupposed_claims_are_extracted_without_the_author(question: str, claim: str) -> None:
     found = presupposition_of(question, ["王成仁", "李晓华"])
     assert found is not None and found.claim == claim
+
+
+def test_a_proposed_reason_is_kept_beside_the_stance() -> None:
+    found = presupposition_of("王成仁主张强化企业主体地位，是不是因为高校已经不做研究了？", ["王成仁"])
+    assert found is not None and found.claim == "强化企业主体地位" and found.reason == "高校已经不做研究了"
 
 
 @pytest.mark.parametrize(("question", "claim"), [
@@ -114,6 +121,12 @@ def test_an_inline_list_is_the_one_whose_clause_the_question_names() -> None:
 def test_an_essay_named_by_words_of_its_title_is_summarised(planner: Planner) -> None:
     plan = planner.plan("讲数字经济赋能的那篇文章主要说了些什么？")
     assert plan.kind == "summary" and plan.essay is not None and plan.essay.author == "钱红"
+
+
+def test_a_question_about_an_essays_structure_is_a_summary(planner: Planner) -> None:
+    plan = planner.plan("钱红那篇讲数字经济赋能的文章分几个部分来写？")
+    assert plan.kind == "summary" and plan.essay is not None and plan.essay.author == "钱红"
+    assert planner.plan("钱红从哪几个方面论述数字人才培训？").kind == "qa"  # a topic of its own
 
 
 def test_a_topic_inside_an_essay_is_not_a_whole_essay_summary(planner: Planner) -> None:

@@ -45,6 +45,11 @@ def whole_essay(author: str) -> list[Hit]:
     ("傅晋华", "东部和中西部的基础研究发展大同小异", "存在明显的区域性差异"),  # sameness in the claim's own words
     # a negation on one side, the text's slot holding its subject first
     ("李晓华", "西方国家从未经历过先污染后治理", "西方国家的工业化大都经历了先污染后治理的过程"),
+    # only one of what the text names together, or one side of its two
+    ("王静", "信息技术融合只是服务业的事，制造业不用参与", "制造业、服务业深度融合"),
+    ("李晓华", "贯彻高质量发展要求光抓增强高质量发展动能就够了", "两方面发力"),
+    # the others' path recommended after naming them
+    ("李晓华", "西方国家的工业化路子值得我们效仿", "西方国家的工业化大都经历了先污染后治理的过程"),
     # a turn back to the side the text moves away from, without 从…
     ("王成仁", "产业发展应重新回到注重做大市场规模", "由注重做大市场规模向注重做强创新原动力转变"),
     # the claim reverses the text's own 由A向B
@@ -128,6 +133,7 @@ def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     ("李晓华", "工业质量上不去，服务业也很难升级"),  # an unmarked condition (X，Y也…) asserts nothing
     ("李晓华", "现在的全球分工不再只讲效率优先了"),  # the text itself moves away from 效率优先
     ("李晓华", "我国不能借鉴西方先污染后治理的路子"),  # the claim itself refuses the others' path
+    ("傅晋华", "区域科技创新平台载体对形成新质生产力必不可少"),  # a negated idiom that affirms
 ])
 def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) -> None:
     assert pm.check(claim, whole_essay(author), INDEX) is None
