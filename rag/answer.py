@@ -279,8 +279,10 @@ class Assistant:
                 level = GLOSS_AUTHOR_RELEVANCE  # every word's translation is in the named author's passages
             sure = {"relevance_sure": level}
         strict = self.chat is None or self.settings.strict_gate  # POLICY_QA_GATE (rag/config.py)
-        covered = premise is not None or self.evidence.covered(relevance, coverage, plan.standalone, hits,
-                                                               strict=strict, about_author=bool(plan.author), **sure)
+        # a list question about the essay as a whole (王静的文章提出了哪几点主张) is covered by the essay's own points
+        outlined = plan.outline and plan.essay is not None and ex.section_list(plan.essay.id, self.index) is not None
+        covered = premise is not None or outlined or self.evidence.covered(
+            relevance, coverage, plan.standalone, hits, strict=strict, about_author=bool(plan.author), **sure)
         timer.lap("gate")
         if not covered:
             if plan.filtered and self._covered_without_filters(plan):
@@ -296,7 +298,7 @@ class Assistant:
             composed = ex.compose_answer(self._topic_of(asked), hits, self.index, self._lookup,
                                          ask=plan.ask, item=plan.item, topic=self._topic_nouns(plan),
                                          nouns=plan.nouns, exclude=plan.exclude, shown=plan.shown,
-                                         meaning=self._meaning(plan, hits))
+                                         meaning=self._meaning(plan, hits), outline=plan.outline)
             if premise is None:
                 return composed
             text, cited = composed.text, composed.hits

@@ -28,6 +28,7 @@ from rag.items import (
     names,
     noun_clauses,
     only_list_of,
+    section_list,
     stated_count,
 )
 from rag.lists import ListGroup
@@ -42,7 +43,7 @@ from rag.sentences import (
 from rag.types import Hit
 
 __all__ = ["ChunkLookup", "Composed", "ListGroup", "Sentence", "SentenceIndex", "best_group", "bigrams",
-           "compose_answer", "format_group", "question_core", "quote_sentences", "split_sentences"]
+           "compose_answer", "format_group", "question_core", "quote_sentences", "section_list", "split_sentences"]
 
 
 
@@ -135,7 +136,7 @@ RESTATES = 0.5  # a sentence covering this share of a why-question's words resta
 def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
                    max_chars: int = 420, ask: str = "fact", item: str = "", topic: Sequence[str] = (),
                    nouns: Sequence[str] = (), exclude: Sequence[str] = (), shown: str = "",
-                   meaning: Meaning | None = None) -> Composed:
+                   meaning: Meaning | None = None, outline: bool = False) -> Composed:
     """Quote the sentences of the hits that answer the question as a short cited answer grouped by essay.
 
     `ask` is what the question asks for (rag.planner.Ask); `item` the list item a follow-up refers to, whose
@@ -143,7 +144,8 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     sentence that names none of them is about something else and only pads the answer; `nouns` what a list
     question counts (转变, 关系); `exclude` what a “还说了什么” follow-up leaves out (the last answer, or 除了X);
     `shown` the last answer, when the follow-up asks for what else its passages say; `meaning` the sentences'
-    meaning scores for a question in English or mixed (rag.crosslingual)."""
+    meaning scores for a question in English or mixed (rag.crosslingual); `outline` a list question about the
+    essay as a whole, answered with the list its sections make."""
     hits = list(hits)
     scored = score_sentences(question, hits, index, long_penalty=ask != "list", meaning=meaning)
     if shown and (rest := _continuation(scored, shown, index, max_chars)):
@@ -185,6 +187,8 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     best_cov = max(_covers(core, s, index, meaning) for _, s, _ in scored[:5])
     enumerative = ask == "list"
     asks_one_item = scored[0][0] >= 1.5  # the question quotes one item's heading (a follow-up on a list)
+    if enumerative and outline and (sections := section_list(scored[0][1].essay_id, index)) is not None:
+        return Composed(format_group(sections, hits, index, lookup, exclude), hits, best_score)
     if enumerative and not asks_one_item:
         top = scored[0][1]
         # the list whose items name what the question counts (哪几个转变: 促使A…转变，B…转变，…) over a list that

@@ -200,6 +200,18 @@ def best_group(question: str, hits: Sequence[Hit], index: SentenceIndex) -> tupl
     return best
 
 
+def section_list(essay_id: str, index: SentenceIndex) -> ListGroup | None:
+    """The essay's list whose items open its sections (一是… as section leads, or sibling sections): the points
+    the essay itself makes, longest such list first; None when no list of the essay spans its sections."""
+    sents = index.sentences[essay_id]
+    openers = {min((s for s in sents if s.section_index == k), key=lambda s: s.start).start
+               for k in {s.section_index for s in sents}}
+    spanning = [g for g in index.groups if g.essay_id == essay_id and len(g.items) >= 2
+                and len({it[0].section_index for it in g.items}) == len(g.items)
+                and all(it[0].start in openers for it in g.items)]
+    return max(spanning, key=lambda g: len(g.items), default=None)
+
+
 def _before(g: ListGroup, index: SentenceIndex, n: int) -> list[Sentence]:
     """The introduction and up to n-1 sentences before it in the same section (the list's context)."""
     if g.intro is None:

@@ -99,6 +99,12 @@ _EN_PRESUPPOSE = (
                r"\s+(?:that\s+)?(?P<claim>[^?]{6,160})", re.I),
     re.compile(r"^\s*since\s+(?P<claim>[^,]{6,160}),", re.I),
 )
+# What a list question asks for and how, without what about (哪几条…措施, 提出了哪些主张): a list question left with
+# no words but these and its essay's title words asks for the essay's own points (dev7.jsonl: 1 of 8 conversations
+# was answered with an inline list of one passage, and its ordinal follow-up resolved against it).
+_LIST_WORDS = re.compile(r"哪(?:几|些)?[一二三四五六七八九十两]?(?:条|个|项|点|方面|部分|大)?|几(?:条|个|项|点|大)|"
+                         r"措施|举措|对策|建议|做法|路径|方向|主张|思路|任务|重点|要点|着力点|提出了?|提了|列举了?|列出了?|有|"
+                         r"分别|具体")
 _ASKING = re.compile(r"为什么|为何|怎么|怎样|如何|哪|什么|多少|几|吗|呢")
 # A yes/no question puts a proposition to the essays: "…是不是(该)CLAIM？", "是否CLAIM": the proposition is
 # checked as a claim (今后是不是该转回依靠要素投入 against 由要素驱动向创新驱动转变; blind3.jsonl 1 of 7 false
@@ -208,6 +214,7 @@ class Plan:
     needs_context: bool = False  # a follow-up with nothing before it to resolve against
     topic: tuple[str, ...] = ()  # a topic question's words the essays use (人才; 基础研究), for summarising it
     section: int = -1  # the section of `essay` a summary is of (-1: the whole essay)
+    outline: bool = False  # a list question about the essay as a whole (傅晋华提出了哪几条强化区域创新的措施)
 
     @property
     def filtered(self) -> bool:
@@ -315,8 +322,10 @@ class Planner:
         if SUMMARY_VERB.search(standalone) and (part := self._summarised_section(standalone, chosen_essay)):
             return replace(base, kind="summary", author=part[0].author, essay=part[0], section=part[1])
         presupposition = presupposition_of(standalone, [e.author for e in self.essays]) if not item else None
+        outline = base.ask == "list" and base.language == "zh" and not item and chosen_essay is not None and \
+            self._is_whole_essay(_LIST_WORDS.sub("", standalone), chosen_essay)
         return replace(base, author=plan_author, essay=chosen_essay, presupposition=presupposition,
-                       needs_context=needs_context)
+                       needs_context=needs_context, outline=outline)
 
     def _summarised_section(self, q: str, essay: Essay | None) -> tuple[Essay, int] | None:
         """The one section a summary question is about: named by its title (“明确提质增效着力点”这一部分讲了什么)
@@ -345,6 +354,8 @@ class Planner:
         rest = q.replace(essay.title, "").replace(essay.author, "")
         rest = _title_words_removed(rest, essay.title)
         rest = SUMMARY_VERB.sub("", rest)
+        # counting words around a summary word (有哪几个要点) ask for the points, not for a topic
+        rest = re.sub(r"有?哪(?:几|些)[个条点项]?|有?几[个条点项]", "", rest)
         # 总体/整体/总的来说 ask for the whole (dev6.jsonl: 3 of 24 conversations refused 这篇文章总体讲了什么)
         rest = re.sub(r"总的来说|总体上?|整体上?|大体上?|《[^》]*》|请|帮我|给我|一下|用|几句话|简要|简单|说说|讲讲|能|地|的|文章|"
                       r"这篇|那篇|该文|一文|全文|还|了|些|"

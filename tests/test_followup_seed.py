@@ -236,3 +236,11 @@ def test_the_other_authors_are_asked_the_same_question(offline: Assistant) -> No
 def test_a_new_question_in_everyday_words_is_no_bare_follow_up(offline: Assistant) -> None:
     _, new = converse(offline, ["产业韧性强是什么意思？", "公司开门做生意，说到底图的是什么？"])
     assert new.standalone_question == "公司开门做生意，说到底图的是什么？"
+
+
+def test_a_list_question_about_the_whole_essay_gets_its_sections_and_the_ordinal_follows_them(
+        offline: Assistant) -> None:
+    first, second = converse(offline, ["王静的文章提出了哪几点主张？", "第二点具体怎么说？"])
+    lines = [ln for ln in first.answer.splitlines() if ln[:2] in ("1.", "2.", "3.")]
+    assert [ln[3:8] for ln in lines] == ["注重要素协", "以数字化为", "强化安全协"]  # the essay's own three points
+    assert "数字化" in second.standalone_question and "数字化是全球经济转型的大势所趋" in second.answer

@@ -157,3 +157,10 @@ def test_an_affiliation_follow_up_asks_the_author_of_the_essay_the_conversation_
     plan = planner.plan("作者在哪工作？", history)
     assert plan.kind == "meta" and plan.essay == essay
     assert planner.plan("作者在哪工作？").kind == "qa"  # no conversation: no essay to ask about
+
+
+def test_a_list_question_with_only_its_essays_title_words_asks_for_the_essays_points(planner: Planner) -> None:
+    essay = planner.essays[0]
+    assert planner.plan(f"{essay.author}提出了哪几条措施？").outline
+    assert not planner.plan(f"{essay.author}提出了哪几条数字人才培训的措施？").outline  # a topic of its own
+    assert not planner.plan("What measures does Qian Hong propose?").outline
