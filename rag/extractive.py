@@ -23,6 +23,7 @@ from rag.items import (
     format_clauses,
     format_group,
     inline_items,
+    inline_parts,
     item_run,
     named_item,
     names,
@@ -207,7 +208,7 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             # 他提了哪三条: one essay's passages (an author named) and one list of its with that many items, however
             # few words it shares with the question (dev5.jsonl: 1 of 14 conversations, at a group score of 0.29)
             return Composed(format_group(group, hits, index, lookup, exclude), hits, max(best_score, g_score))
-        top_is_list = len(re.findall(r"[、；]", top.text)) >= 2
+        top_is_list = len(re.findall(r"[、；]", top.text)) >= 2 or bool(inline_parts(top.text))
         if group is not None and not top_is_list and g_score >= 0.5 and g_score >= best_cov - 0.02:
             return Composed(format_group(group, hits, index, lookup, exclude), hits, max(best_score, g_score))
         clauses = clauses_of(top)

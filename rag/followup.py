@@ -273,12 +273,14 @@ def list_items(answer: str, question: str = "", inline: bool = True) -> list[str
     best_key = (-1, 0)
     for clause in re.split(r"[，。；：\n]", cit.strip_markers(answer)):
         parts = [p for p in clause.split("、") if p]
+        if len(parts) == 2 and (joined := re.split(r"和|以及|及", parts[1], maxsplit=1)) and len(joined) == 2:
+            parts = [parts[0], *joined]  # A、B和C (工业化全过程、产业体系全领域和生产活动全周期), as rag.items reads it
         if len(parts) < 3:
             continue
         # several enumerations in one quoted sentence: the one whose clause the question names
         key = (len(grams & set(bigrams(clause))), len(parts))
         if key > best_key:
-            parts[0] = re.sub(r"^.*?(表现出|包括|聚焦|通过|有|是)", "", parts[0])
+            parts[0] = re.sub(r"^.*?(表现出|包括|聚焦|通过|体现在|反映在|有|是)", "", parts[0])
             parts[-1] = re.sub(r"(等|等特征|等方面|等领域|等产业).*$", "", parts[-1])
             best, best_key = parts, key
     return best

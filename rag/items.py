@@ -98,6 +98,9 @@ def _taken_up(s: Sentence, key: str, index: SentenceIndex) -> list[Sentence]:
     a follow-up on the second of three inline items was answered with the item's name alone)."""
     taken = inline_items(s, index)
     at = next((k for k, x in enumerate(taken) if key in re.sub(r"\W", "", x.text)), -1)
+    parts = inline_parts(s.text)
+    if at < 0 and len(parts) == len(taken) and key in parts:
+        at = parts.index(key)  # one paragraph per item, in order (_paragraph_per_item)
     if at < 0:
         return []
     sents = index.sentences[s.essay_id]
@@ -285,6 +288,9 @@ def explanation(lead: Sentence, index: SentenceIndex, window: int = 3) -> Senten
 
 # An enumeration inside one sentence (从创新人才、创新平台载体、创新生态环境等方面): three or more short 、-items.
 _INLINE = re.compile(r"(?P<run>[^，。；、：]{2,14}(?:、[^，。；、：]{2,14}){2,})")
+# A、B和C: two 、-items and a last one joined by 和/及 (工业化全过程、产业体系全领域和生产活动全周期: dev4.jsonl and
+# dev7.jsonl, 2 list questions answered with another list of the essay)
+_INLINE_AND = re.compile(r"(?P<run>[^，。；、：]{2,14}、[^，。；、：和及]{2,14}(?:和|以及|及)[^，。；、：]{2,14})")
 _INLINE_LEAD = re.compile(r"^(?:.*?(?:从|在|包括|涵盖|如))")
 _INLINE_TAIL = re.compile(r"(?:等|方面|领域|环节|维度|要素|特征).*$")
 INLINE_WINDOW = 12  # sentences after the enumeration, in its section, that may explain its items
@@ -292,17 +298,26 @@ INLINE_WINDOW = 12  # sentences after the enumeration, in its section, that may 
 INLINE_FOUND = 0.66
 
 
+def inline_parts(text: str) -> list[str]:
+    """The items a sentence names inline (A、B、C等方面; A、B和C), empty when it names fewer than three."""
+    m = _INLINE.search(text) or _INLINE_AND.search(text)
+    if m is None:
+        return []
+    parts = m.group("run").split("、")
+    if len(parts) == 2 or _INLINE_AND.fullmatch(m.group("run")):
+        *head, last = parts
+        parts = [*head, *re.split(r"和|以及|及", last, maxsplit=1)]
+    parts[0] = _INLINE_LEAD.sub("", parts[0])
+    parts[-1] = _INLINE_TAIL.sub("", parts[-1])
+    items = [re.sub(r"\W", "", p) for p in parts if len(re.sub(r"\W", "", p)) >= 2]
+    return items if len(items) >= 3 else []
+
+
 def inline_items(s: Sentence, index: SentenceIndex, exclude: Sequence[str] = ()) -> list[Sentence]:
     """For a sentence that names its items inline (A、B、C等方面), the sentences after it in its section that take
     them up one by one, in order; empty when fewer than two thirds of the items are taken up. blind3.jsonl: a
     list question and its 除了A follow-up were answered with the enumeration alone."""
-    m = _INLINE.search(s.text)
-    if m is None:
-        return []
-    parts = m.group("run").split("、")
-    parts[0] = _INLINE_LEAD.sub("", parts[0])
-    parts[-1] = _INLINE_TAIL.sub("", parts[-1])
-    items = [re.sub(r"\W", "", p) for p in parts if len(re.sub(r"\W", "", p)) >= 2]
+    items = inline_parts(s.text)
     sents = index.sentences[s.essay_id]
     after = [x for x in sents[sents.index(s) + 1:] if x.section_index == s.section_index][:INLINE_WINDOW]
     found: list[Sentence] = []
@@ -310,6 +325,22 @@ def inline_items(s: Sentence, index: SentenceIndex, exclude: Sequence[str] = ())
         hit = next((x for x in after if item in re.sub(r"\W", "", x.text)), None)
         if hit is not None and hit not in found:
             found.append(hit)
-    if len(items) < 3 or len(found) < INLINE_FOUND * len(items):
+    if len(items) >= 3 and len(found) < INLINE_FOUND * len(items):
+        found = _paragraph_per_item(s, len(items), index)
+    if len(items) < 3 or not found:
         return []
     return [x for x in sorted(found, key=lambda x: x.start) if not excluded(x, exclude)]
+
+
+def _paragraph_per_item(s: Sentence, n: int, index: SentenceIndex) -> list[Sentence]:
+    """The first sentences of the paragraphs after s when s ends its paragraph and exactly n paragraphs follow it
+    in its section: one paragraph per inline item, in order, though none names its item (新型工业化的高质量发展，
+    体现在工业化全过程、产业体系全领域和生产活动全周期。 then a paragraph on each: dev4.jsonl and dev7.jsonl, a list
+    question and an ordinal follow-up on it answered with another list or the item's name alone)."""
+    sents = index.sentences[s.essay_id]
+    i = sents.index(s)
+    if i + 1 < len(sents) and sents[i + 1].paragraph == s.paragraph:
+        return []
+    rest = [x for x in sents[i + 1:] if x.section_index == s.section_index]
+    firsts = [x for k, x in enumerate(rest) if k == 0 or rest[k - 1].paragraph != x.paragraph]
+    return firsts if len(firsts) == n else []

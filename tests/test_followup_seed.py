@@ -132,14 +132,18 @@ def test_an_ordinal_after_a_summary_addresses_its_section(offline: Assistant) ->
     assert not second.refused and cited_authors(second) == {"傅晋华"}
 
 
-@pytest.mark.parametrize(("turns", "item"), [
-    # the answer quotes several enumerations; the ordinal counts the one whose items hold what it names
-    (["按李晓华的说法，新型工业化的高质量发展要体现在哪几个“全”上？", "第三个“全”具体是什么意思？"], "生产活动全周期"),
-    (["王成仁认为推动产业基础高级化，首要的是做什么？", "最后一个转变指的是什么？"], "产业体系由价值链中低端向高端转变"),
+@pytest.mark.parametrize(("turns", "item", "said"), [
+    # the answer quotes several enumerations; the ordinal counts the one whose items hold what it names (the third
+    # “全” is taken up by a paragraph of its own, which says what it means without repeating its name)
+    (["按李晓华的说法，新型工业化的高质量发展要体现在哪几个“全”上？", "第三个“全”具体是什么意思？"], "生产活动全周期",
+     "企业具体微观活动"),
+    (["王成仁认为推动产业基础高级化，首要的是做什么？", "最后一个转变指的是什么？"], "产业体系由价值链中低端向高端转变",
+     "产业体系由价值链中低端向高端转变"),
 ])
-def test_an_ordinal_that_names_what_it_counts_takes_that_list(offline: Assistant, turns: list[str], item: str) -> None:
+def test_an_ordinal_that_names_what_it_counts_takes_that_list(offline: Assistant, turns: list[str], item: str,
+                                                               said: str) -> None:
     answers = converse(offline, turns)
-    assert item in answers[-1].standalone_question and item in answers[-1].answer
+    assert item in answers[-1].standalone_question and said in answers[-1].answer
 
 
 def test_a_pair_of_a_list_of_relations_is_counted_too(offline: Assistant) -> None:
@@ -244,3 +248,11 @@ def test_a_list_question_about_the_whole_essay_gets_its_sections_and_the_ordinal
     lines = [ln for ln in first.answer.splitlines() if ln[:2] in ("1.", "2.", "3.")]
     assert [ln[3:8] for ln in lines] == ["注重要素协", "以数字化为", "强化安全协"]  # the essay's own three points
     assert "数字化" in second.standalone_question and "数字化是全球经济转型的大势所趋" in second.answer
+
+
+def test_inline_items_taken_up_one_paragraph_each_are_listed_and_followed(offline: Assistant) -> None:
+    first, second = converse(offline, ["李晓华讲新型工业化的高质量发展体现在哪些地方？", "其中第二个怎么理解？"])
+    assert "工业化全过程、产业体系全领域和生产活动全周期" in first.answer
+    assert "工业化不仅是工业部门的发展" in first.answer  # the paragraph that takes up the second item
+    assert "产业体系全领域" in second.standalone_question
+    assert "工业化不仅是工业部门的发展" in second.answer and "工业化是一种过程" not in second.answer

@@ -101,3 +101,12 @@ def test_group_hits_keeps_the_best_hit_and_puts_the_list_after_it_in_order() -> 
     assert group_hits([5, 11, 6, 7], lambda i: groups.get(i, []), 4) == [5, 11, 6, 7]
     # nothing in the top 3 belongs to a list: unchanged
     assert group_hits([1, 2, 3, 11, 12], lambda i: groups.get(i, []), 5) == [1, 2, 3, 11, 12]
+
+
+def test_inline_items_joined_by_and_are_three_items() -> None:
+    from rag.items import inline_parts
+
+    assert inline_parts("质量体现在工业化全过程、产业体系全领域和生产活动全周期。") == \
+        ["工业化全过程", "产业体系全领域", "生产活动全周期"]
+    assert inline_parts("从创新人才、创新平台载体、创新生态环境等方面发力。") == ["创新人才", "创新平台载体", "创新生态环境"]
+    assert inline_parts("推动工业和服务业融合发展。") == []  # two things, no list
