@@ -52,6 +52,14 @@ def test_the_effect_of_something_the_essays_never_name_is_absent(model: Evidence
     assert model.coverage("高端芯片对产业基础高级化有什么作用？", hits()).absent == ()
 
 
+def test_fitting_something_the_essays_never_name_to_their_topic_is_absent(model: EvidenceModel) -> None:
+    assert model.coverage("户籍制度和产业基础高级化应该怎样结合？", hits()).absent != ()
+    assert model.coverage("养老金制度该怎样适应产业基础高级化？", hits()).absent != ()
+    # the thing fitted is the essays' own, or made of their words (企业设计: 企业, 设计)
+    assert model.coverage("高端芯片和产业基础高级化怎样结合？", hits()).absent == ()
+    assert model.coverage("企业设计和产业基础高级化怎样结合？", hits()).absent == ()
+
+
 @pytest.mark.parametrize("question", [
     "粮食安全与产业基础高级化的关系是什么？",
     "通货膨胀在产业基础高级化中的作用是什么？",
