@@ -52,6 +52,11 @@ def test_the_effect_of_something_the_essays_never_name_is_absent(model: Evidence
     assert model.coverage("高端芯片对产业基础高级化有什么作用？", hits()).absent == ()
 
 
+def test_how_to_strengthen_something_the_essays_never_name_is_absent(model: EvidenceModel) -> None:
+    assert "商标" in model.coverage("产业基础高级化中应当怎样加强商标保护？", hits()).absent
+    assert model.coverage("产业基础高级化中应当怎样推进高端芯片攻关？", hits()).absent == ()
+
+
 def test_fitting_something_the_essays_never_name_to_their_topic_is_absent(model: EvidenceModel) -> None:
     assert model.coverage("户籍制度和产业基础高级化应该怎样结合？", hits()).absent != ()
     assert model.coverage("养老金制度该怎样适应产业基础高级化？", hits()).absent != ()

@@ -164,3 +164,9 @@ def test_a_list_question_with_only_its_essays_title_words_asks_for_the_essays_po
     assert planner.plan(f"{essay.author}提出了哪几条措施？").outline
     assert not planner.plan(f"{essay.author}提出了哪几条数字人才培训的措施？").outline  # a topic of its own
     assert not planner.plan("What measures does Qian Hong propose?").outline
+
+
+def test_a_byline_stated_before_another_question_is_not_what_is_asked(planner: Planner) -> None:
+    essay = planner.essays[0]
+    assert planner.plan(f"{essay.author}在哪里工作？").kind == "meta"
+    assert planner.plan(f"{essay.author}任教于北京，他对上海的产业有什么建议？").kind == "qa"
