@@ -53,6 +53,12 @@ def test_a_section_with_two_enumerations_keeps_what_introduces_each(offline: Ass
     assert last.index("三是前瞻布局未来产业") < last.index(intro) < last.index("一是全面增强自主创新能力")
 
 
+def test_a_section_summary_keeps_what_develops_its_central_sentence(offline: Assistant) -> None:
+    answer = offline.ask("概括一下王成仁文章的引言。")
+    assert "全面系统增强产业基础能力" in answer.answer  # the thesis
+    assert "补链、强链、延链、固链、稳链" in answer.answer  # and the sentence after it in its paragraph
+
+
 def test_a_question_about_a_topic_inside_one_essay_is_not_a_summary(offline: Assistant) -> None:
     plan = offline.planner.plan("李晓华说了哪些新型工业化的特征？")
     assert plan.kind == "qa" and plan.ask == "list"
