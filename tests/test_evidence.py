@@ -133,6 +133,14 @@ def test_a_quantity_stated_as_changing_is_not_a_figure_asked_for(model: Evidence
     assert not model.covered(1.0, model.coverage(asked, hits()), asked, hits())
 
 
+def test_a_phrase_of_another_essay_is_absent_from_the_selected_one(model: EvidenceModel) -> None:
+    other = [Essay("e2", "数字经济", "钱红", "", "seed", (Section("引言", ("数字技术与产业发展深度融合。",)),))]
+    question = "攻克高端芯片等关键核心技术有什么意义？"  # the phrase is the other essay's, word for word
+    assert "攻克高端芯片等关键核心技术" in model.coverage(question, hits(), scope=other).absent
+    own = [Essay("e1", "创新驱动产业基础高级化", "王成仁", "", "seed", (Section("引言", (TEXT,)),))]
+    assert "攻克高端芯片等关键核心技术" not in model.coverage(question, hits(), scope=own).absent
+
+
 def test_a_request_for_suggestions_is_no_topic_word_the_filtered_essay_lacks(model: EvidenceModel) -> None:
     scope = [Essay("e1", "创新驱动产业基础高级化", "王成仁", "", "seed", (Section("引言", (TEXT,)),))]
     question = "这位作者对推动产业基础高级化有什么建议？"  # the essay never uses 建议
