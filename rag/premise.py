@@ -242,15 +242,22 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
         denied = re.split(r"[，,、；]", claim[neg.end():])[0]
         # the user's own verb (搞 in 不能搞基础研究) is in no sentence: only the predicate's corpus bigrams are compared
         predicate = [g for g in bigrams(question_core(denied)) if g in index.idf] or bigrams(question_core(denied))
-        for clause in _clauses(text):
+        clauses = _clauses(text)
+        for clause in clauses:
             pos = _POS_MODAL.search(clause)
             # 不能放松监管 is not answered by 严格监管: a polar verb of the predicate must be in the clause too
             polar_kept = all(weak.search(clause) for weak, _ in _POLARITY if weak.search(denied))
             # the predicate's head (实现赶超) in the clause, its other words (在新质生产力上) in the clauses before it
             # of the same sentence (…加快形成新质生产力，就有机会实现赶超): blind.jsonl 1 of 8 false premises
             before = text[:text.find(clause) + len(clause)]
+            # or in the clause after it, the modal's complement running on (有机会实现赶超，缩小与经济发达地区的
+            # 发展差距 for 不可能…追上发达地区): dev7.jsonl 1 of 16 false premises quoted another sentence
+            k = clauses.index(clause)
+            through = text[:text.find(clauses[k + 1]) + len(clauses[k + 1])] if k + 1 < len(clauses) else before
             held = max(share(index, predicate, clause),
-                       share(index, predicate, before) if share(index, predicate[-2:], clause) >= 0.99 else 0.0)
+                       share(index, predicate, before) if share(index, predicate[-2:], clause) >= 0.99 else 0.0,
+                       share(index, predicate, through) if share(index, predicate[-2:], through[len(before):]) >= 0.99
+                       else 0.0)
             if pos and polar_kept and held >= 0.6 and not _NEG_MODAL.search(clause):
                 return whole + 0.6, f"问题说“{neg.group(0)}”，文章的说法却是“{clause.strip()}”。"
     order = _ORDER_CLAIM.search(claim)

@@ -86,6 +86,8 @@ def whole_essay(author: str) -> list[Hit]:
     ("李晓华", "新型工业化要借鉴西方先污染后治理的路子", "西方国家的工业化大都经历了先污染后治理的过程"),
     # the denied predicate's head in one clause, its other words earlier in the same sentence
     ("傅晋华", "经济欠发达地区不可能在新质生产力上实现赶超", "就有机会实现赶超"),
+    # ...or in the clause after the modal one (有机会实现赶超，缩小与经济发达地区的发展差距)
+    ("傅晋华", "欠发达地区不可能靠新质生产力追上发达地区", "就有机会实现赶超"),
 ])
 def test_contradicted_claims_are_found_with_the_sentence_that_shows_it(author: str, claim: str, shown: str) -> None:
     found = pm.check(claim, whole_essay(author), INDEX)
