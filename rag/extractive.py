@@ -169,6 +169,14 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             # what an item means: its heading and the sentence that explains it; 具体指什么 asks for the detail, the
             # whole run (dev5.jsonl: 其中第三个特征具体指什么 lost the item's point two sentences after its heading)
             run = [run[0], *([x] if (x := explanation(run[0], index)) is not None else run[1:2])]
+        elif len(run) > 2:
+            # the question's own topic inside the item (讲整合区域科创资源的时候，对企业提了什么要求): the heading and
+            # the sentences naming it, the rest left for a follow-up (dev4.jsonl: 1 of 14 conversations had the
+            # whole item quoted first, leaving its 这一条里还讲了什么 nothing to add)
+            own = [t for t in topic if t not in run[0].text and t not in item]
+            naming = [x for x in run[1:] if any(t in x.text for t in own)]
+            if naming and len(naming) < len(run) - 1:
+                run = [run[0], *naming]
         if run:
             return Composed(_format(run, hits, index, lookup), hits, 1.5)
     marker = _ASK_MARKERS.get(ask)

@@ -256,3 +256,9 @@ def test_inline_items_taken_up_one_paragraph_each_are_listed_and_followed(offlin
     assert "工业化不仅是工业部门的发展" in first.answer  # the paragraph that takes up the second item
     assert "产业体系全领域" in second.standalone_question
     assert "工业化不仅是工业部门的发展" in second.answer and "工业化是一种过程" not in second.answer
+
+
+def test_a_topic_inside_a_named_item_is_answered_first_and_the_rest_of_the_item_after(offline: Assistant) -> None:
+    first, second = converse(offline, ["李晓华讲推进数智化转型时，对大企业提了什么要求？", "这一条里还说了什么？"])
+    assert "以推动大企业数字化转型" in first.answer and "完善数字基础设施" not in first.answer
+    assert "完善数字基础设施" in second.answer and "以推动大企业数字化转型" not in second.answer
