@@ -173,8 +173,8 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             # the question's own topic inside the item (讲整合区域科创资源的时候，对企业提了什么要求): the heading and
             # the sentences naming it, the rest left for a follow-up (dev4.jsonl: 1 of 14 conversations had the
             # whole item quoted first, leaving its 这一条里还讲了什么 nothing to add)
-            own = [t for t in topic if t not in run[0].text and t not in item]
-            naming = [x for x in run[1:] if any(t in x.text for t in own)]
+            extra = [t for t in topic if t not in run[0].text and t not in item]
+            naming = [x for x in run[1:] if any(t in x.text for t in extra)]
             if naming and len(naming) < len(run) - 1:
                 run = [run[0], *naming]
         if run:
