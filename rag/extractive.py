@@ -122,6 +122,7 @@ _ASK_MARKERS = {
     "time": re.compile(r"\d{4}\s*年|年底|以来|阶段|时期"),
     "number": re.compile(r"\d|[一二三四五六七八九十百千万亿]+(个|项|倍|成)|百分之"),
 }
+_MEANS = re.compile(r"通过|从而|进而|由此|借助")  # how a stated claim comes about: for a why, its reason
 _CONCLUDES = re.compile(r"(?:因此|所以|因而|由此可见|可见|故而|正因如此|正因为如此)[，,]?")
 ASK_BONUS = 0.12
 # A sentence naming none of the question's nouns (人才 in 怎样留住和用好人才) is scaled by OFF_TOPIC: a shared
@@ -295,6 +296,13 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             # the best sentence restates the claim asked about (根本上要依靠高水平科技自立自强) and says no why: the
             # sentence after it unfolds it (以强大的基础研究实力支撑…). dev5.jsonl: 1 of 6 why-questions
             chosen.insert(1, after)
+        if not _marker_said(chosen, marker) and not _MEANS.search("".join(c.text for c in chosen)):
+            # still no why: another passage's sentence stating the same claim with how it comes about (科技创新是发展
+            # 新质生产力的核心要素，通过技术革命性突破…; dev6.jsonl: 1 of 24 conversations quoted the claim alone)
+            other = next((x for _sc, x, _n in scored[:6] if x not in chosen and _MEANS.search(x.text)
+                          and _covers(core, x, index, meaning) >= RESTATES and not excluded(x, exclude)), None)
+            if other is not None:
+                chosen.append(other)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
 

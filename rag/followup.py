@@ -186,6 +186,11 @@ class FollowUps:
             # 1 of 14 conversations was refused with the bare request)
             q2 = re.sub(r"^(那|那么)", "", q2).replace(essay.author, f"{essay.author}就{topic}", 1)
         if q2 == q and ctx.standalone and topic not in q and self._bare(q):
+            claim = _answered_claim(ctx.shown, ctx.standalone)
+            if _WHY.search(q) and claim and not _WHY.search(ctx.standalone):
+                # why, of an answer that stated something (核心要素是什么 → 科技创新…是发展新质生产力的核心要素): the
+                # statement is what is asked about (dev6.jsonl: 1 of 24 conversations quoted reasons for other claims)
+                return f"{essay.author}为什么说{claim}？", ""
             # a bare why or how: asked of the last question, whose words find the passage it was answered from
             return f"{ctx.standalone.rstrip('？?。 ')}，{re.sub(r'^(那|那么)', '', q)}", ""
         if q2 == q:
@@ -193,6 +198,24 @@ class FollowUps:
             q2 = re.sub(r"它", "", q2) if "它" in q2 and ctx.standalone else q2
             return f"{essay.author}文章中，{q2}", ""
         return q2, ""
+
+
+_WHY = re.compile(r"为什么|为何|凭什么|什么依据|有何依据|依据是什么|理由是什么|什么理由|原因是什么|什么原因")
+
+
+def _answered_claim(shown: str, asked: str) -> str:
+    """The sentence of an answer that answers the question asked (most of its character pairs), without the
+    attribution and markers; empty for a refusal, a list or a premise correction, where a why asks about no one
+    statement."""
+    body = cit.strip_markers(shown)
+    head = re.search(r"(?:指出|提出|认为)：", body)
+    if head is None or "\n" in body.strip() or body.startswith("问题中的说法"):
+        return ""
+    sentences = [x.strip() for x in body[head.end():].split("。") if len(x.strip()) >= 6]
+    grams = set(bigrams(asked))
+    # most pairs in common, then the sentence most about them (the shorter of two that hold as many)
+    return max(sentences, key=lambda x: (len(grams & set(bigrams(x))), len(grams & set(bigrams(x))) /
+                                         (len(set(bigrams(x))) or 1)), default="")
 
 
 def _first_named(text: str, essays: Sequence[Essay]) -> Essay | None:

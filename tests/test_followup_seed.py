@@ -262,3 +262,10 @@ def test_a_topic_inside_a_named_item_is_answered_first_and_the_rest_of_the_item_
     first, second = converse(offline, ["李晓华讲推进数智化转型时，对大企业提了什么要求？", "这一条里还说了什么？"])
     assert "以推动大企业数字化转型" in first.answer and "完善数字基础设施" not in first.answer
     assert "完善数字基础设施" in second.answer and "以推动大企业数字化转型" not in second.answer
+
+
+def test_a_bare_why_asks_about_the_statement_that_answered_and_gets_how_it_comes_about(offline: Assistant) -> None:
+    first, second = converse(offline, ["科技创新在发展新质生产力中处于什么位置？", "凭什么这么讲？"])
+    assert "核心要素" in first.answer
+    assert "为什么说" in second.standalone_question and "核心要素" in second.standalone_question
+    assert "通过技术革命性突破" in second.answer  # how the claim comes about, from another passage
