@@ -123,6 +123,12 @@ def test_an_essay_named_by_words_of_its_title_is_summarised(planner: Planner) ->
     assert plan.kind == "summary" and plan.essay is not None and plan.essay.author == "钱红"
 
 
+def test_an_essays_line_of_thought_is_a_summary(planner: Planner) -> None:
+    essay = planner.essays[0]
+    assert planner.plan(f"《{essay.title}》的核心思路是什么？").kind == "summary"
+    assert planner.plan(f"{essay.author}这篇文章的核心观点是什么？").kind == "summary"
+
+
 def test_a_question_about_an_essays_structure_is_a_summary(planner: Planner) -> None:
     plan = planner.plan("钱红那篇讲数字经济赋能的文章分几个部分来写？")
     assert plan.kind == "summary" and plan.essay is not None and plan.essay.author == "钱红"
