@@ -11,6 +11,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 from rag import citations as cit
 from rag.lists import ListGroup, opening_ordinal, sentence_groups
@@ -32,6 +33,7 @@ _STOP_CHARS = frozenset(w for w in _STOP_PHRASES if len(w) == 1)
 _CONTENT_FLAGS = ("n", "v", "a", "s", "j", "b")  # the segmenter's content words (not c, d, p, r, u: 只有, 其中, 对于)
 
 
+@lru_cache(maxsize=4096)  # the premise checks ask it of the same claims and clauses many times per question
 def question_core(question: str) -> str:
     """The question without scaffolding words, for scoring.
 
