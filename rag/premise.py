@@ -33,7 +33,9 @@ from rag.types import Hit
 Status = Literal["contradicted"]
 
 # A claim's own direction (从A转回B, 由A转向B): its end need not carry 转变.
-_CLAIM_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:转回到?|回到|退回到?|转向|转为|变为|向|到)(?P<b>[^，。；？?]{2,30})")
+# (转到/转移到: dev8.jsonl 1 of 16 false premises)
+_CLAIM_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:转回到?|回到|退回到?|转向|转为|转移到|转到|变为|向|到)"
+                               r"(?P<b>[^，。；？?]{2,30}?)(?:上|上来|上去)?(?=[，。；？?]|$)")
 # Words that put what follows them on the rejected side (减少/降低 are left out: their objects are often goals).
 _REJECT = re.compile(r"避免|摒弃|防止|告别|不走|不再|而不是|而非|不能|杜绝|摆脱|破除|走出")
 _NEG_MODAL = re.compile(r"不可能|无法|不能|没有机会|没机会|没必要|没有必要|不需要|不必|无需|不应|不该|没有前途|无关紧要|不重要|没用")
@@ -67,9 +69,11 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # one thing only, or one of two, vs the text taking it with others (只看X vs 不仅包括X，也包括Y; 二选一 vs 统筹
     # X与Y; 只要求关键节点 vs 每个节点): dev3.jsonl 3 of 18. 只有…才 is the text's own condition, not a restriction.
     # (光靠/光抓, 这一个方面就够了 against 两方面发力: dev7.jsonl 2 of 16 false premises)
-    (re.compile(r"(?:只能)?(?:二选一|二者择一|非此即彼|择其一)|只(?!有)(?:看|要求|抓|管|靠|能|需|是|在)|(?<!不)仅(?:仅|看|靠|要求|需)"
+    # (只讲了X, 别的都是次要的: dev8.jsonl 2 of 16 false premises)
+    (re.compile(r"(?:只能)?(?:二选一|二者择一|非此即彼|择其一)|只(?!有)(?:看|要求|抓|管|靠|能|需|是|在|讲|提|谈|说)|"
+                r"(?<!不)仅(?:仅|看|靠|要求|需)"
                 r"|单纯(?:看|靠)|光(?:靠|看|抓|凭|搞)|(?:这|那)?一个?(?:方面|项)(?:[^，。；]{0,6})?就(?:够|行|可以)"
-                r"|其他[^，。；]{0,6}(?:不管|不用管|可以不管|用不着)"),
+                r"|(?:其他|别的|其余)[^，。；]{0,6}(?:不管|不用管|可以不管|用不着|次要|不重要|无所谓)"),
      re.compile(r"不仅|不只|不光|也包括|每[个一]|所有|统筹|兼顾|并重|既[^，。；]{1,12}又|协同|(?:两|多|几|[二三四五六])个?方面")),
     # one model for all vs each place its own (统一的区域科技创新模式 vs 因地制宜形成各具特色的…模式): dev3.jsonl 1 of 18
     (re.compile(r"统一(?:的|推行|采用)|一刀切|千篇一律|整齐划一|照搬"), re.compile(r"因地制宜|各具特色|差异化|特色化|分类施策")),
@@ -87,8 +91,10 @@ _ONLY_NOT = re.compile(r"只(?:是|有|靠|抓|管|看|在)?(?P<x>[\u4e00-\u9fff
                        r"(?P<y>[\u4e00-\u9fff]{2,8}?)(?:用不着|不用|不必|无需|不需要|没必要)")
 # One thing first, the other after (先A做完，再回头B) against a text doing both at once (既A又B, A与B并重, 统筹,
 # 同步): dev2.jsonl 1 of 16; a text with its own 先…后 is read by the rules above.
-_ORDER_CLAIM = re.compile(r"先(?P<a>[^，。；]{2,30}?)(?:[，,]\s*(?:再|然后|之后|随后)|后)(?:回头|回过头来?)?"
-                          r"(?P<b>[^，。；？?]{2,30})")
+# 等A完成了，再B says the same order (dev8.jsonl: 1 of 16 false premises).
+_ORDER_CLAIM = re.compile(r"(?:先(?P<a>[^，。；]{2,30}?)(?:[，,]\s*(?:再|然后|之后|随后)|后)|"
+                          r"等(?P<a2>[^，。；]{2,30}?)(?:完成|做完|搞完|结束|到位|完了)(?:了|以后|之后)?[，,]\s*(?:再|才))"
+                          r"(?:回头|回过头来?|腾出手来?)?(?P<b>[^，。；？?]{2,30})")
 # 以B带动A: B comes first and drives A (dev3.jsonl: 1 of 18 false premises reverses one).
 _DRIVE = re.compile(r"以(?P<x>[^，。；以]{2,20}?)(?:带动|牵引|引领|驱动|倒逼|促进)(?P<y>[^，。；]{2,20})")
 _TOGETHER = re.compile(r"既[^。；]+?又|并重|同步|同时|统筹|兼顾|一体")
@@ -137,6 +143,8 @@ def strip_cues(claim: str) -> str:
     # the claim's own turn back (转回/回到/退回 A) is direction, not content: with it, 今后该转回依靠要素投入 held 0.44
     # of a text's 由要素驱动…向创新驱动转变 A side, below ALIGN_MIN (blind3.jsonl: 1 of 7 false premises)
     out = re.sub(r"(?:转|退|重新)回到?|回归|重回", " ", out)
+    # how many things the claim allows (这一个方面, 一项) is the cue, not what it is about (只讲了科技创新这一个方面)
+    out = re.sub(r"(?:这|那)?一个?(?:方面|项|点)", " ", out)
     return re.sub(r"应该|应当|必须|已经|完全|全部|一味|只|仅|就|都|才是|让|使", " ", out)
 
 
@@ -262,8 +270,8 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
                 return whole + 0.6, f"问题说“{neg.group(0)}”，文章的说法却是“{clause.strip()}”。"
     order = _ORDER_CLAIM.search(claim)
     if order is not None and not _NEGATOR.search(claim[:order.start()]) and not re.search(r"先[^，。；]+后", text):
-        first, then = (bigrams(question_core(strip_cues(re.sub(r"^把|做完|做好|完成|搞好|抓好", "", order.group(k)))))
-                       for k in ("a", "b"))
+        first, then = (bigrams(question_core(strip_cues(re.sub(r"^把|做完|做好|完成|搞好|抓好", "", order.group(k) or ""))))
+                       for k in (("a" if order.group("a") else "a2"), "b"))
         both = max(((min(share(index, first, sp), share(index, then, sp)), sp) for sp in _spans(text)
                     if _TOGETHER.search(sp)), default=(0.0, ""))
         if both[0] >= ALIGN_MIN:
@@ -331,6 +339,8 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
                 said = claim[cue.start():cue.end() + (2 if len(cue.group(0)) == 1 else 0)]  # 少 -> 少参与
                 if weak is _SAME and claim[max(0, cue.start() - 2):cue.start()] in ("差异", "差距", "区别", "分化"):
                     said = claim[cue.start() - 2:cue.end()]  # 很小 -> 差异很小
+                elif len(said) <= 2 and len(whole_clause := _clause_at(claim, cue.start()).strip()) <= 20:
+                    said = whole_clause  # 只讲 -> 只讲了科技创新这一个方面
                 return sh + bonus, f"问题说“{said}”，文章的说法却是“{span.strip()}”。"
     return None
 

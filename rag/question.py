@@ -47,7 +47,10 @@ SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一�
                           r"(讲|说|谈)(了|的)?(些|是)?(什么|啥)|主要讨论|主要讲|"
                           # the essay's structure (从哪几个方面展开论述, 分几部分): its sections, as a summary gives them
                           # (dev7.jsonl: 1 of 10 summaries was refused as a list question with no topic)
-                          r"(从|分)?(哪|几)(几|些)?个?(方面|部分)(展开论述|展开阐述|展开|论述|阐述|来谈|来讲|来写)|分(几|哪几)个?部分|"
+                          r"(从|分成?了?|分为)?(哪|几)(几|些)?个?(方面|部分)(展开论述|展开阐述|展开|论述|阐述|来谈|来讲|来写)|"
+                          r"分(成|为)?了?(几|哪几)个?部分|"
+                          # how an essay or its opening argues (开头是怎么立论的: dev8.jsonl 1 of 10 summaries)
+                          r"(是)?(怎么|怎样|如何)立论的?|"
                           r"summar|main (idea|point)|what is .* about", re.I)
 # Questions about the byline (who wrote it, where the author works).
 META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里|儿)?(工作|上班|任职)|职务|职称|"

@@ -60,6 +60,10 @@ def test_language() -> None:
     ("未来产业是不是可以等技术成熟了再布局？", "未来产业可以等技术成熟了再布局"),  # a yes/no proposition
     ("李晓华提到各产业之间没什么关联，那该怎么办？", "各产业之间没什么关联"),  # 没什么 states, it does not ask
     ("既然王成仁觉得大企业不必搞研发，那中小企业呢？", "大企业不必搞研发"),
+    ("李晓华认为产业韧性要靠补短板，别的都不重要吧？", "产业韧性要靠补短板，别的都不重要"),  # the whole tagged statement
+    ("李晓华讲数字化时只提了制造业，对不对？", "讲数字化时只提了制造业"),
+    ("是不是要先做产业基础再造，再把基础研究放一放？", "要先做产业基础再造，再把基础研究放一放"),  # to the question mark
+    ("王静说要放宽准入，她的依据是什么？", "要放宽准入"),
     ("产业基础再造做完了，是否就不用再抓基础研究了？", "就不用再抓基础研究了"),
 ])
 def test_presupposed_claims_are_extracted_without_the_author(question: str, claim: str) -> None:

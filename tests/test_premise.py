@@ -50,6 +50,10 @@ def whole_essay(author: str) -> list[Hit]:
     ("李晓华", "贯彻高质量发展要求光抓增强高质量发展动能就够了", "两方面发力"),
     # the others' path recommended after naming them
     ("李晓华", "西方国家的工业化路子值得我们效仿", "西方国家的工业化大都经历了先污染后治理的过程"),
+    # a claim's own 从A转到B against the text's 由B向A, and 等A完成了再B where the text does both at once
+    ("王成仁", "产业发展的重心要从做强创新原动力转到做大市场规模上", "由注重做大市场规模向注重做强创新原动力转变"),
+    ("王成仁", "要等产业基础再造完成了，再抓基础研究", "既做好产业基础再造，又狠抓基础研究"),
+    ("王静", "打造产业创新生态体系时，只讲科技创新这一个方面", "实现实体经济、科技创新、现代金融、人力资源协同发展"),
     # a turn back to the side the text moves away from, without 从…
     ("王成仁", "产业发展应重新回到注重做大市场规模", "由注重做大市场规模向注重做强创新原动力转变"),
     # the claim reverses the text's own 由A向B
@@ -151,6 +155,14 @@ def test_a_wrong_count_of_list_items_is_corrected_with_the_real_items(question: 
     found = facts.check_count(question, whole_essay(author), INDEX)
     assert found is not None and found.claim == stated
     assert "有三" in found.explanation and found.sentence is not None
+    assert found.shown and all(item.text in "".join(s.text for s in found.shown)
+                               for item in found.shown[1:])  # the real list is what the answer quotes
+
+
+def test_a_year_is_checked_in_the_clause_that_states_it() -> None:
+    question = "听说党的二十大报告把基本实现新型工业化定在2030年，李晓华文章里也是这么写的吗？"
+    found = facts.check_year(question, whole_essay("李晓华"), INDEX.essays and "".join(e.text for e in ESSAYS), INDEX)
+    assert found is not None and "2035" in found.explanation
 
 
 @pytest.mark.parametrize("n", ["三", "四"])
