@@ -269,3 +269,9 @@ def test_a_bare_why_asks_about_the_statement_that_answered_and_gets_how_it_comes
     assert "核心要素" in first.answer
     assert "为什么说" in second.standalone_question and "核心要素" in second.standalone_question
     assert "通过技术革命性突破" in second.answer  # how the claim comes about, from another passage
+
+
+def test_the_same_question_put_to_another_author_in_other_words(offline: Assistant) -> None:
+    _first, second = converse(offline, ["王成仁对创新平台载体建设有什么建议？", "那傅晋华又是怎么讲的？"])
+    assert second.standalone_question.startswith("傅晋华") and "创新平台载体" in second.standalone_question
+    assert not second.refused and cited_authors(second) == {"傅晋华"}
