@@ -36,9 +36,19 @@ Status = Literal["contradicted"]
 # (转到/转移到: dev8.jsonl 1 of 16 false premises)
 _CLAIM_TRANSITION = re.compile(r"(?:由|从)(?P<a>[^，。；由从]{2,30}?)(?:转回到?|回到|退回到?|转向|转为|转移到|转到|变为|向|到)"
                                r"(?P<b>[^，。；？?]{2,30}?)(?:上|上来|上去)?(?=[，。；？?]|$)")
+# The same move told in time: 过去靠A，今后要转向B (dev9.jsonl: 1 of 7 false premises reversed the essay's 由要素驱动
+# 向创新驱动转变 this way and was answered as if true).
+_CLAIM_TEMPORAL = re.compile(r"(?:过去|以前|以往|原来|此前)[^，。；]{0,20}?(?:靠|依靠|依赖|来自|源于)(?P<a>[^，。；]{2,20}?)[，,；]\s*"
+                             r"(?:今后|未来|以后|将来|现在|往后|下一步)[^，。；]{0,6}?"
+                             r"(?:转向|转为|转到|改为|改成|变成|变为|依靠|靠|走向)(?P<b>[^，。；？?]{2,20}?)(?=[，。；？?]|$)")
 # Words that put what follows them on the rejected side (减少/降低 are left out: their objects are often goals).
-_REJECT = re.compile(r"避免|摒弃|防止|告别|不走|不再|而不是|而非|不能|杜绝|摆脱|破除|走出")
-_NEG_MODAL = re.compile(r"不可能|无法|不能|没有机会|没机会|没必要|没有必要|不需要|不必|无需|不应|不该|没有前途|无关紧要|不重要|没用")
+# (降低/减少…带来的风险: what brings the risk is what to move away from: dev9.jsonl, 1 of 7 false premises took
+# 降低供应链过长、过于集中可能带来的风险 for a trend to follow)
+_REJECT = re.compile(r"避免|摒弃|防止|告别|不走|不再|而不是|而非|不能|杜绝|摆脱|破除|走出|"
+                     r"(?:降低|减少|化解|防范)(?=[^，。；]{2,24}(?:带来|引发|造成|导致)的?风险)")
+# (not before 只/仅: 不能只盯着X says "not only X", denying nothing; dev9.jsonl 1 of 6 why-questions was flagged)
+_NEG_MODAL = re.compile(r"(?:不可能|无法|不能|没有机会|没机会|没必要|没有必要|不需要|不必|无需|不应|不该|没有前途|无关紧要|不重要|没用)"
+                        r"(?!只|仅|光|单纯|一味)")
 # 可考虑/鼓励/支持/持续: the author endorses doing it (不能搞基础研究 vs 可考虑…持续开展基础研究: dev3.jsonl 1 of 18)
 _POS_MODAL = re.compile(r"有机会|能够|可以|有望|可能|要(?!求|素)|需(?!求)|必须|应当|应(?!用)|才能|可考虑|鼓励|支持|持续|积极")
 _ABANDON = re.compile(r"放弃|抛弃|淘汰|取消|停止|否定|反对|忽视|抽离|撤出|削弱|限制|放宽|放松|不管|不顾|只注重|只靠|仅靠|"
@@ -69,12 +79,12 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # one thing only, or one of two, vs the text taking it with others (只看X vs 不仅包括X，也包括Y; 二选一 vs 统筹
     # X与Y; 只要求关键节点 vs 每个节点): dev3.jsonl 3 of 18. 只有…才 is the text's own condition, not a restriction.
     # (光靠/光抓, 这一个方面就够了 against 两方面发力: dev7.jsonl 2 of 16 false premises)
-    # (只讲了X, 别的都是次要的: dev8.jsonl 2 of 16 false premises)
-    (re.compile(r"(?:只能)?(?:二选一|二者择一|非此即彼|择其一)|只(?!有)(?:看|要求|抓|管|靠|能|需|是|在|讲|提|谈|说)|"
+    # (只讲了X, 别的都是次要的: dev8.jsonl 2 of 16 false premises; 只强调X: dev9.jsonl 1 of 7)
+    (re.compile(r"(?:只能)?(?:二选一|二者择一|非此即彼|择其一)|只(?!有)(?:看|要求|抓|管|靠|能|需|是|在|讲|提|谈|说|强调|重视|注重|盯着)|"
                 r"(?<!不)仅(?:仅|看|靠|要求|需)"
                 r"|单纯(?:看|靠)|光(?:靠|看|抓|凭|搞)|(?:这|那)?一个?(?:方面|项)(?:[^，。；]{0,6})?就(?:够|行|可以)"
                 r"|(?:其他|别的|其余)[^，。；]{0,6}(?:不管|不用管|可以不管|用不着|次要|不重要|无所谓)"),
-     re.compile(r"不仅|不只|不光|也包括|每[个一]|所有|统筹|兼顾|并重|既[^，。；]{1,12}又|协同|(?:两|多|几|[二三四五六])个?方面")),
+     re.compile(r"不仅|不只|不光|也包括|每[个一]|所有|统筹|兼顾|并重|既[^。；]{1,40}?又|协同|(?:两|多|几|[二三四五六])个?方面")),
     # one model for all vs each place its own (统一的区域科技创新模式 vs 因地制宜形成各具特色的…模式): dev3.jsonl 1 of 18
     (re.compile(r"统一(?:的|推行|采用)|一刀切|千篇一律|整齐划一|照搬"), re.compile(r"因地制宜|各具特色|差异化|特色化|分类施策")),
     # a small or absent difference, or sameness, vs a marked difference (差异很小, 差不多 vs 明显的区域性差异):
@@ -203,7 +213,8 @@ def _clauses(text: str) -> list[str]:
 def _spans(text: str) -> list[str]:
     """Each clause and each pair of adjacent clauses (产业韧性强，新型工业化才能持续推进: object, then verdict)."""
     cs = _clauses(text)
-    return cs + [f"{a}，{b}" for a, b in zip(cs, cs[1:], strict=False)]
+    # and the whole sentence: 既要A，为…，又要B puts the other half two clauses on (dev9.jsonl: 1 of 7 false premises)
+    return cs + [f"{a}，{b}" for a, b in zip(cs, cs[1:], strict=False)] + (["，".join(cs)] if len(cs) > 2 else [])
 
 
 def _affirms(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
@@ -225,7 +236,7 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
     whole = max(whole, 0.9 * share(index, seen, text)) if len(seen) >= 4 else whole
     if whole < ALIGN_MIN * 0.8:
         return None
-    own = _CLAIM_TRANSITION.search(claim)
+    own = _CLAIM_TRANSITION.search(claim) or _CLAIM_TEMPORAL.search(claim)
     for m in _TRANSITION.finditer(text):
         if own is not None:
             if _reversed(own, m, index):
@@ -339,8 +350,9 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
                 said = claim[cue.start():cue.end() + (2 if len(cue.group(0)) == 1 else 0)]  # 少 -> 少参与
                 if weak is _SAME and claim[max(0, cue.start() - 2):cue.start()] in ("差异", "差距", "区别", "分化"):
                     said = claim[cue.start() - 2:cue.end()]  # 很小 -> 差异很小
-                elif len(said) <= 2 and len(whole_clause := _clause_at(claim, cue.start()).strip()) <= 20:
-                    said = whole_clause  # 只讲 -> 只讲了科技创新这一个方面
+                elif len(said) <= 3 and len(whole_clause := _clause_at(claim, cue.start()).strip()) <= 20:
+                    # 只讲 -> 只讲了科技创新这一个方面, without the asker's lead-in (听说…差不多)
+                    said = re.sub(r"^(?:既然|听说|据说|有人说|我听说|其实)(?:说)?", "", whole_clause)
                 return sh + bonus, f"问题说“{said}”，文章的说法却是“{span.strip()}”。"
     return None
 

@@ -30,7 +30,8 @@ _NEGATOR = re.compile(r"[不未没无非]|从未|并非")
 _NUMERAL = re.compile(r"[0-9〇零一二两三四五六七八九十百千万]+")
 # Words that sound like a negator but are not one (非常, 不断, 无论, 不仅, 未来: 未来产业 is no 未).
 # 必不可少/缺一不可/不容忽视 affirm (dev7.jsonl: 1 of 8 why-questions, 平台载体…必不可少, was flagged as a false premise).
-_NOT_NEGATION = re.compile(r"非常|不断|无论|不仅|不只|不论|未来|无不|不少|不同|不足|不平衡|并不|离不开|不可或缺|不得不|不可替代|"
+# 不能只/不应只 say "not only" (dev9.jsonl: 1 of 6 why-questions, 不能只盯着工业部门本身, was flagged).
+_NOT_NEGATION = re.compile(r"(?:不能|不应|不该|不可|不是|不要)(?:只|仅|光|单纯|一味)|非常|不断|无论|不仅|不只|不论|未来|无不|不少|不同|不足|不平衡|并不|离不开|不可或缺|不得不|不可替代|"
                            r"必不可少|不可缺少|缺一不可|不容忽视|不可忽视|不容小觑|密不可分|不可分割")
 # A clause that supposes (如果没有服务业的高质量发展, 欠发达地区如能…) asserts nothing to contradict a claim with (dev.jsonl: a true
 # premise was flagged on one).
@@ -93,6 +94,12 @@ def _negated(text: str) -> bool:
     return bool(_NEGATOR.search(_NOT_NEGATION.sub("", text)))
 
 
+def _masked(text: str) -> str:
+    """The text with its non-negating 不/未 words (不能只, 未来) blanked, same length: a slot's window may cut such a
+    word in two (高质量不|能只盯着), and its 不 must still not count (dev9.jsonl: 1 of 6 why-questions was flagged)."""
+    return _NOT_NEGATION.sub(lambda m: "_" * len(m.group(0)), text)
+
+
 def _opposed(x: str, y: str) -> bool:
     """One side holds one end of a scale the other side holds the other end of (慢 / 快, 下降 / 上升)."""
     return any(c in _OPPOSITE and _OPPOSITE[c] in y and _OPPOSITE[c] not in x and c not in y for c in x)
@@ -107,6 +114,7 @@ def slot_contrast(claim: str, clause: str) -> str | None:
     if len(a) < FRAME_MIN or len(b) < FRAME_MIN:
         return None
     ops = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    ma, mb = _masked(a), _masked(b)
     shared = sum(i2 - i1 for tag, i1, i2, _j1, _j2 in ops if tag == "equal")
     if shared < FRAME_MIN or shared < FRAME_SHARE * len(a):
         return None
@@ -114,13 +122,15 @@ def slot_contrast(claim: str, clause: str) -> str | None:
         if tag == "equal":
             continue
         x, y = a[i1:i2], b[j1:j2]
+        mx, my = ma[i1:i2], mb[j1:j2]
         before = ops[k - 1] if k > 0 and ops[k - 1][0] == "equal" else None
         after = ops[k + 1] if k + 1 < len(ops) and ops[k + 1][0] == "equal" else None
-        windows = ([(x[:SLOT], y[:SLOT])] if before is not None else []) + \
-                  ([(x[-SLOT:], y[-SLOT:])] if after is not None else [])
-        for wx, wy in windows:
+        windows = ([(slice(0, SLOT), slice(0, SLOT))] if before is not None else []) + \
+                  ([(slice(-SLOT, None), slice(-SLOT, None))] if after is not None else [])
+        for sx, sy in windows:
+            wx, wy = x[sx], y[sy]
             # 削减 / 加大 opposes, 不应削减 / 加大 agrees: a negation on one side turns an opposite around
-            if _opposed(wx, wy) and _negated(wx) == _negated(wy):
+            if _opposed(wx, wy) and _negated(mx[sx]) == _negated(my[sy]):
                 return f"{wx or '（无）'} / {wy or '（无）'}"
         nx, ny = _NUMERAL.match(x), _NUMERAL.match(y)
         if before is not None and nx and ny and nx.group(0) != ny.group(0):
@@ -132,8 +142,9 @@ def slot_contrast(claim: str, clause: str) -> str | None:
         lead = i1 == 0 and j1 == 0 and len(x) <= SLOT_MAX
         if len(x) > SLOT_MAX or (len(y) > SLOT_MAX and not lead):
             continue
-        for anchor, (wx, wy) in ((after, (x[-SLOT:], y[-SLOT:])), (before, (x[:SLOT], y[:SLOT]))):
-            if anchor is not None and anchor[2] - anchor[1] >= 2 and _negated(wx) != _negated(wy) \
+        for anchor, (sx, sy) in ((after, (slice(-SLOT, None),) * 2), (before, (slice(0, SLOT),) * 2)):
+            wx, wy = x[sx], y[sy]
+            if anchor is not None and anchor[2] - anchor[1] >= 2 and _negated(mx[sx]) != _negated(my[sy]) \
                     and not _opposed(wx, wy) and not _CUT.search(x + y):
                 return f"{wx or '（无）'} / {wy or '（无）'}"
     return None

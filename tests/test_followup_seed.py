@@ -231,6 +231,12 @@ def test_a_bare_why_or_how_is_asked_of_the_last_question(offline: Assistant) -> 
     assert "传统产业" in how.standalone_question and "中高端产品" in how.answer
 
 
+def test_a_request_for_an_example_is_asked_of_the_last_question(offline: Assistant) -> None:
+    _, example = converse(offline, ["傅晋华说数智时代的劳动资料和劳动对象出现了什么变化？", "能举个例子吗？"])
+    assert "劳动资料" in example.standalone_question and not example.refused
+    assert "计算机" in example.answer and cited_authors(example) == {"傅晋华"}
+
+
 def test_the_other_authors_are_asked_the_same_question(offline: Assistant) -> None:
     first, others = converse(offline, ["王成仁讲的推进开放合作创新包括哪些内容", "那另外几位怎么看开放合作这个问题？"])
     assert cited_authors(first) == {"王成仁"}

@@ -71,6 +71,24 @@ def test_presupposed_claims_are_extracted_without_the_author(question: str, clai
     assert found is not None and found.claim == claim
 
 
+@pytest.mark.parametrize(("question", "claim", "asked"), [
+    ("未来产业的技术路线都已经定型、行业规模也很大了，为什么还要强调前瞻布局？",
+     "未来产业的技术路线都已经定型、行业规模也很大了", "还要强调前瞻布局"),
+    ("战略性新兴产业增长慢、市场潜力也有限，李晓华凭什么还把它当成后发国家换道超车的领域？",
+     "战略性新兴产业增长慢、市场潜力也有限", "还把它当成后发国家换道超车的领域"),
+    ("既然未来产业的技术路线已经定型、规模也做大了，为什么还要强调前瞻布局？",  # the cue is no part of it
+     "未来产业的技术路线已经定型、规模也做大了", ""),
+])
+def test_a_statement_conceded_before_a_why_is_the_claim(question: str, claim: str, asked: str) -> None:
+    found = presupposition_of(question, ["李晓华"])
+    assert found is not None and (found.claim, found.reason) == (claim, asked)
+
+
+def test_a_restriction_before_the_cue_is_part_of_the_claim() -> None:
+    found = presupposition_of("李晓华谈增强自主创新能力时只强调加大基础研究投入，是不是没有提到产业技术创新？", ["李晓华"])
+    assert found is not None and found.claim == "只强调加大基础研究投入"
+
+
 def test_a_proposed_reason_is_kept_beside_the_stance() -> None:
     found = presupposition_of("王成仁主张强化企业主体地位，是不是因为高校已经不做研究了？", ["王成仁"])
     assert found is not None and found.claim == "强化企业主体地位" and found.reason == "高校已经不做研究了"

@@ -92,6 +92,12 @@ def whole_essay(author: str) -> list[Hit]:
     ("傅晋华", "经济欠发达地区不可能在新质生产力上实现赶超", "就有机会实现赶超"),
     # ...or in the clause after the modal one (有机会实现赶超，缩小与经济发达地区的发展差距)
     ("傅晋华", "欠发达地区不可能靠新质生产力追上发达地区", "就有机会实现赶超"),
+    # the text's move told in time and reversed (过去靠A，今后转向B against 由B向A转变)
+    ("李晓华", "我国工业过去的效率主要靠创新驱动，今后要转向要素驱动", "向以创新驱动发展为主转变"),
+    # one thing only, where the text's 既要…又要 runs over three clauses
+    ("李晓华", "只强调加大基础研究投入", "又要加强各产业领域的技术创新"),
+    # what the text reduces the risk of is what to move away from
+    ("李晓华", "要让供应链过长、过于集中", "降低供应链过长、过于集中可能带来的风险"),
 ])
 def test_contradicted_claims_are_found_with_the_sentence_that_shows_it(author: str, claim: str, shown: str) -> None:
     found = pm.check(claim, whole_essay(author), INDEX)
@@ -140,6 +146,8 @@ def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     ("李晓华", "现在的全球分工不再只讲效率优先了"),  # the text itself moves away from 效率优先
     ("李晓华", "我国不能借鉴西方先污染后治理的路子"),  # the claim itself refuses the others' path
     ("傅晋华", "区域科技创新平台载体对形成新质生产力必不可少"),  # a negated idiom that affirms
+    ("李晓华", "新型工业化的高质量不能只盯着工业部门本身"),  # 不能只: "not only", no denial
+    ("李晓华", "过去我国工业的效率主要靠要素价格优势，今后要转向创新驱动"),  # the text's own move, told in time
 ])
 def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) -> None:
     assert pm.check(claim, whole_essay(author), INDEX) is None

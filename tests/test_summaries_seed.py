@@ -33,6 +33,7 @@ def author_line(answer: Answer, author: str) -> str:
     ("简单介绍一下谈产业基础高级化的那篇文章", "王成仁"),
     ("王静那篇文章的大意是什么？", "王静"),
     ("帮我概括一下李晓华那篇谈新型工业化的文章", "李晓华"),  # title words describe the essay, not a sub-topic
+    ("帮我概括一下李晓华关于新型工业化的那篇文章。", "李晓华"),  # ...introduced by 关于
 ])
 def test_a_whole_essay_is_summarised_by_its_sections(offline: Assistant, question: str, author: str) -> None:
     answer = offline.ask(question)
@@ -103,6 +104,14 @@ def test_a_topic_the_essays_never_mention_is_refused(offline: Assistant, questio
 def test_a_paraphrasing_verb_does_not_make_a_topic_uncovered(offline: Assistant) -> None:
     answer = offline.ask("各位作者怎么看待留住人才？")  # 留住 occurs nowhere; 人才 is the topic
     assert not answer.refused and "第一资源" in author_line(answer, "傅晋华")
+
+
+def test_what_a_comparison_compares_is_no_topic_of_its_own(offline: Assistant) -> None:
+    # 着眼点 and 关心 occur nowhere; 数字化 and 产业链供应链的安全 are the topics
+    answer = offline.ask("李晓华和王静都讲到了数字化，两人的着眼点有什么异同？")
+    assert not answer.refused and cited_authors(answer) == {"李晓华", "王静"}
+    answer = offline.ask("王静和王成仁都关心产业链供应链的安全，两人提出的办法有什么不同？")
+    assert not answer.refused and cited_authors(answer) == {"王静", "王成仁"}
 
 
 def test_what_the_essays_are_about_is_an_overview_not_a_topic(offline: Assistant) -> None:
