@@ -40,12 +40,11 @@ class Generator:
     """Model calls for one assistant: follow-up rewrites, answers, summaries; each verified before it counts."""
 
     def __init__(self, chat: ChatModel, settings: Settings, system_prompt: str, reply: Replier, *,
-                 covered: Callable[[str, list[Hit]], bool], fallback: bool, summary_budget: int) -> None:
+                 fallback: bool, summary_budget: int) -> None:
         self.chat = chat
         self.settings = settings
         self.system_prompt = system_prompt
         self.reply = reply
-        self.covered = covered  # would the strict offline gate answer this from these hits?
         self.fallback = fallback
         self.summary_budget = summary_budget
 
@@ -99,8 +98,10 @@ class Generator:
     # ----------------------------------------------------------------------------------------- by kind
 
     def answer(self, q: str, standalone: str, hits: list[Hit], premise: pm.PremiseCheck | None, timer: Timer,
-               extractive: Extractive, expected: verify.Expected | None = None) -> Iterator[Delta | Answer]:
-        """A question answered from retrieved passages (the gate already said they cover it)."""
+               extractive: Extractive, expected: verify.Expected | None = None,
+               offline_covers: bool = False) -> Iterator[Delta | Answer]:
+        """A question answered from retrieved passages (the gate already said they cover it); `offline_covers`:
+        the offline answer's own gate would answer it too, so a model refusal is replaced by that answer."""
         note = ""
         if premise is not None:
             note = f"注意：问题中的说法与资料不符（{premise.explanation}），请先根据资料指出并纠正，再回答。"
@@ -108,7 +109,8 @@ class Generator:
         user = prompts.render("answer", sources=sources, question=src.fence(standalone), note=note,
                               refusal=prompts.phrase("refusal"))
         yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive,
-                               allow_refusal=premise is None, expected=expected, premise=premise)
+                               allow_refusal=premise is None, expected=expected, premise=premise,
+                               offline_covers=offline_covers)
 
     def summary(self, q: str, standalone: str, essay: Essay, hits: list[Hit], timer: Timer,
                 extractive: Extractive) -> Iterator[Delta | Answer]:
@@ -167,7 +169,7 @@ class Generator:
 
     def stream(self, q: str, standalone: str, messages: list[dict[str, str]], hits: list[Hit], timer: Timer,
                extractive: Extractive, allow_refusal: bool, expected: verify.Expected | None = None,
-               premise: pm.PremiseCheck | None = None) -> Iterator[Delta | Answer]:
+               premise: pm.PremiseCheck | None = None, offline_covers: bool = False) -> Iterator[Delta | Answer]:
         """Stream the model's answer, then verify it; the final Answer says whether streamed text was withdrawn.
         A contradicted premise is stated first, in the product's words, whatever the model then writes."""
         reply = self.reply
@@ -212,7 +214,7 @@ class Generator:
         if not cleaner.markers.cited():
             text = cit.cite_uncited(text, cleaner.markers)
         if allow_refusal and model_refused(text, cited=bool(cleaner.markers.cited())):
-            if self.covered(standalone, hits):
+            if offline_covers:
                 # the model gave up on a question the offline answer handles (about one in five answerable
                 # questions with the 1.5B model): show the quoted answer instead of a wrong refusal
                 composed = extractive()

@@ -161,7 +161,10 @@ def prompt_sources(hits: Sequence[Hit], question: str, budget: int, keep_all: bo
 
 
 # The composer's lead-in (“李晓华在《…》中提出：”) names what the source block's fields already say.
-_LEAD = re.compile(r"^[^：:\n]{0,40}在《[^》]+》中(?:提出|指出)[：:]")
+# The offline answer's own framing, not the essays' words: its attribution (X在《…》中指出：), a heading (几位作者的
+#相关论述如下：) and a per-author line's lead (- 王静《…》：), which the 1.5B model copied into its answer
+# (dev7.jsonl: 3 of 3 topic answers began 作者《…》：- 王静《…》：).
+_LEAD = re.compile(r"^(?:[^：:\n]{0,40}在《[^》]+》中(?:提出|指出)[：:]|(?:[^\n]{0,30}如下[：:]\s*)?[-•]\s*[^：:\n《]{0,20}《[^》]+》[：:])")
 
 
 def composed_sources(text: str, hits: Sequence[Hit], budget: int) -> Budgeted:

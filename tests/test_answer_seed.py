@@ -400,3 +400,14 @@ def test_the_gate_in_front_of_a_model_is_a_setting(seed_retriever: Retriever, se
     chat = FakeChatModel(["企业将利润最大化作为经营目标[1]。"], backend="local")
     Assistant(seed_retriever, chat, replace(seed_settings, gate=gate)).ask(question)
     assert bool(chat.calls) is asked
+
+
+def test_a_model_refusal_of_what_the_offline_gate_answers_gives_the_quoted_answer(
+        offline: Assistant, seed_retriever: Retriever, seed_settings: Settings, server: FakeOpenAIServer) -> None:
+    # answered offline on the named author's passages (the author-aware gate), refused by the model
+    question = "按王静的说法，为什么要全面提升产业体系现代化水平？"
+    quoted = offline.ask(question)
+    assert not quoted.refused and cited_authors(quoted) == {"王静"}
+    server.replies.append(Reply(text=prompts.phrase("refusal")))
+    answer = online(seed_retriever, seed_settings, server).ask(question)
+    assert not answer.refused and answer.replaced and answer.answer == quoted.answer

@@ -135,6 +135,19 @@ def test_a_model_answering_a_topic_reads_every_passage_the_quoted_answer_cites(
     assert len(quoted) >= 5 and all(q[:20] in prompt for q in quoted)
 
 
+def test_a_model_topic_answer_that_leaves_out_an_author_gives_the_quoted_answer(
+        offline: Assistant, seed_retriever: Retriever, seed_settings: Settings) -> None:
+    question = "几位作者分别怎么谈人才？"
+    quoted = offline.ask(question)
+    assert len(cited_authors(quoted)) >= 2
+    with running_server() as server:
+        server.replies.append(Reply(text="王静主张引进领军人才[1]。"))  # one author of those the quotes cover
+        settings = Settings.from_env({"POLICY_QA_HOME": str(seed_settings.home), "OPENAI_BASE_URL": server.base_url,
+                                      "OPENAI_API_KEY": "sk-loopback", "POLICY_QA_LLM_TIMEOUT": "2"})
+        answer = Assistant(seed_retriever, OpenAIChatModel.from_settings(settings), settings).ask(question)
+    assert answer.replaced and answer.answer == quoted.answer and "未采用" in answer.notice
+
+
 @pytest.mark.parametrize(("question", "thesis"), [
     ("傅晋华的文章讲了什么？", "因地制宜形成各具特色的区域科技创新模式"),
     ("概括一下王成仁的文章", "需全面系统增强产业基础能力"),
