@@ -306,7 +306,7 @@ class Assistant:
             composed = ex.compose_answer(self._topic_of(asked), hits, self.index, self._lookup,
                                          ask=plan.ask, item=plan.item, topic=self._topic_nouns(plan),
                                          nouns=plan.nouns, exclude=plan.exclude, shown=plan.shown,
-                                         meaning=self._meaning(plan, hits), outline=plan.outline)
+                                         meaning=self._meaning(plan, hits), outline=plan.outline, term=plan.term)
             if premise is None:
                 return composed
             text, cited = composed.text, composed.hits

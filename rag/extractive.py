@@ -33,6 +33,7 @@ from rag.items import (
     stated_count,
 )
 from rag.lists import ListGroup
+from rag.question import _CN as CN_DIGITS
 from rag.quoting import ChunkLookup, quote, span
 from rag.sentences import (
     Sentence,
@@ -138,7 +139,7 @@ RESTATES = 0.5  # a sentence covering this share of a why-question's words resta
 def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
                    max_chars: int = 420, ask: str = "fact", item: str = "", topic: Sequence[str] = (),
                    nouns: Sequence[str] = (), exclude: Sequence[str] = (), shown: str = "",
-                   meaning: Meaning | None = None, outline: bool = False) -> Composed:
+                   meaning: Meaning | None = None, outline: bool = False, term: str = "") -> Composed:
     """Quote the sentences of the hits that answer the question as a short cited answer grouped by essay.
 
     `ask` is what the question asks for (rag.planner.Ask); `item` the list item a follow-up refers to, whose
@@ -147,7 +148,8 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     question counts (转变, 关系); `exclude` what a “还说了什么” follow-up leaves out (the last answer, or 除了X);
     `shown` the last answer, when the follow-up asks for what else its passages say; `meaning` the sentences'
     meaning scores for a question in English or mixed (rag.crosslingual); `outline` a list question about the
-    essay as a whole, answered with the list its sections make."""
+    essay as a whole, answered with the list its sections make; `term` what a definition question defines: a
+    sentence with it as its subject (经济效益是价值创造的表现形式) answers first."""
     hits = list(hits)
     scored = score_sentences(question, hits, index, long_penalty=ask != "list", meaning=meaning)
     if shown and (rest := _continuation(scored, shown, index, max_chars)):
@@ -193,6 +195,14 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
                 sc *= OFF_TOPIC
             return sc
         scored = sorted(((adjust(sc, s), s, n) for sc, s, n in scored), key=lambda t: (-t[0], t[2], t[1].start))
+    if ask == "definition" and term:
+        # the sentence the term is the subject of defines it, over a list that merely names it (…经济效益好、…等特征):
+        # dev9.jsonl 1 of 5 definitions quoted only the list
+        subject = re.compile(rf"^(?:[{CN_DIGITS}]是|所谓)?[“\"]?{re.escape(term)}[”\"]?(?:是指|指的是|就是|是|指|即)")
+        # first, at the best score (raising the bar would drop the other sentences that answer)
+        best_sc = scored[0][0]
+        scored = sorted(((best_sc if subject.match(s.text) else sc, s, n) for sc, s, n in scored),
+                        key=lambda t: (not subject.match(t[1].text), -t[0], t[2], t[1].start))
     best_score = scored[0][0]
     best_cov = max(_covers(core, s, index, meaning) for _, s, _ in scored[:5])
     enumerative = ask == "list"

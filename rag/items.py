@@ -78,11 +78,16 @@ def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sente
     if len(key) < NAMED_ITEM_CHARS:
         return []
     raw = strip_ordinal(cit.strip_markers(item)).strip(" 。；，")
+    # the list that takes the item up first, wherever it is: the words of an inline item may occur earlier in a
+    # sentence that only names them (工业化全过程 in the essay's opening; dev10.jsonl: 1 of 10 conversations quoted
+    # that clause for 第一个为什么这么说)
+    for eid in essays:
+        for s in index.sentences.get(eid, []):
+            if raw in s.text and (taken := _taken_up(s, key, index)):
+                return taken
     for eid in essays:
         for s in index.sentences.get(eid, []):
             at = s.text.find(raw)
-            if at >= 0 and (taken := _taken_up(s, key, index)):
-                return taken
             if at >= 0 and len(s.text) - len(raw) > 3:  # one clause of the sentence, with its closing mark
                 end = at + len(raw) + (1 if s.text[at + len(raw):at + len(raw) + 1] in ("，", "；", "。") else 0)
                 return [Sentence(s.essay_id, s.section_index, s.paragraph, s.start + at, s.start + end,

@@ -127,6 +127,24 @@ _PROPOSED_REASON = re.compile(r"(?:是不是|是否|难道是|莫非是)(?:因�
 _PROPOSED = re.compile(r"(?:^|[，,])(?P<pre>[^，,？?。]{0,20}?)(?:是不是|是否)(?P<rest>[^？?。]{4,60}?)[呢吗]?[？?]")
 
 
+# The term a definition question asks about: quoted (“经济效益”), after 什么是/什么叫, or before 是什么意思/指什么.
+_DEFINED = (re.compile(r"[“\"「『](?P<t>[^”\"」』，。？?]{2,16})[”\"」』]"),
+            re.compile(r"什么(?:是|叫)(?:所谓的?)?(?P<t>[^？?，,。！!]{2,20}?)[？?。！!]?$"),
+            re.compile(r"(?P<t>[^，,？?。“”\s]{2,20}?)(?:到底|究竟)?(?:是什么意思|指的是什么|是指什么|指什么|的含义|的意思|是什么概念|"
+                       r"意味着什么|怎么理解|如何理解)"))
+
+
+def defined_term(question: str) -> str:
+    """What a definition question defines (经济效益 in 新型工业化特征里讲的“经济效益”，在文中是什么意思), or ""."""
+    for pattern in _DEFINED:
+        m = pattern.search(question)
+        if m:
+            term = re.sub(r"^(?:文中|文章中?|这篇文章里?|里面?|所谓的?|说的|讲的|提到的|的)+", "", m.group("t"))
+            if len(term) >= 2:
+                return term
+    return ""
+
+
 def language_of(text: str) -> Language:
     """zh when the question is written in Chinese, en when it has no Chinese at all, mixed otherwise."""
     han = len(re.findall(r"[\u3400-\u9fff]", text))
@@ -255,6 +273,7 @@ class Plan:
     topic: tuple[str, ...] = ()  # a topic question's words the essays use (人才; 基础研究), for summarising it
     section: int = -1  # the section of `essay` a summary is of (-1: the whole essay)
     outline: bool = False  # a list question about the essay as a whole (傅晋华提出了哪几条强化区域创新的措施)
+    term: str = ""  # what a definition question defines (经济效益), for the composer to quote the sentence that does
 
     @property
     def filtered(self) -> bool:
@@ -368,8 +387,9 @@ class Planner:
         presupposition = presupposition_of(standalone, [e.author for e in self.essays]) if not item else None
         outline = base.ask == "list" and base.language == "zh" and not item and chosen_essay is not None and \
             self._is_whole_essay(_LIST_WORDS.sub("", standalone), chosen_essay)
+        term = defined_term(standalone) if base.ask == "definition" else ""
         return replace(base, author=plan_author, essay=chosen_essay, presupposition=presupposition,
-                       needs_context=needs_context, outline=outline)
+                       needs_context=needs_context, outline=outline, term=term)
 
     def _summarised_section(self, q: str, essay: Essay | None) -> tuple[Essay, int] | None:
         """The one section a summary question is about: named by its title (“明确提质增效着力点”这一部分讲了什么)

@@ -411,3 +411,8 @@ def test_a_model_refusal_of_what_the_offline_gate_answers_gives_the_quoted_answe
     server.replies.append(Reply(text=prompts.phrase("refusal")))
     answer = online(seed_retriever, seed_settings, server).ask(question)
     assert not answer.refused and answer.replaced and answer.answer == quoted.answer
+
+
+def test_a_definition_quotes_the_sentence_the_term_is_the_subject_of(offline: Assistant) -> None:
+    answer = offline.ask("新型工业化特征里讲的“经济效益”，在文中是什么意思？")  # not only the list naming it
+    assert "经济效益是价值创造的表现形式" in cit.strip_markers(answer.answer)

@@ -237,6 +237,12 @@ def test_a_request_for_an_example_is_asked_of_the_last_question(offline: Assista
     assert "计算机" in example.answer and cited_authors(example) == {"傅晋华"}
 
 
+def test_why_of_an_inline_item_quotes_the_paragraph_that_takes_it_up(offline: Assistant) -> None:
+    # 工业化全过程 also occurs in the essay's opening sentence; the list that takes it up is the one asked about
+    _, why = converse(offline, ["李晓华说新型工业化的高质量发展体现在哪几个“全”上？", "第一个为什么这么说？"])
+    assert "结构转变的过程" in why.answer and cited_authors(why) == {"李晓华"}
+
+
 def test_the_other_authors_are_asked_the_same_question(offline: Assistant) -> None:
     first, others = converse(offline, ["王成仁讲的推进开放合作创新包括哪些内容", "那另外几位怎么看开放合作这个问题？"])
     assert cited_authors(first) == {"王成仁"}

@@ -7,7 +7,7 @@ from fakes import FakeRetriever
 
 from rag.evidence import EvidenceModel
 from rag.followup import list_items
-from rag.planner import Planner, ask_of, language_of, presupposition_of
+from rag.planner import Planner, ask_of, defined_term, language_of, presupposition_of
 from rag.types import Turn
 
 
@@ -198,3 +198,14 @@ def test_a_byline_stated_before_another_question_is_not_what_is_asked(planner: P
     essay = planner.essays[0]
     assert planner.plan(f"{essay.author}在哪里工作？").kind == "meta"
     assert planner.plan(f"{essay.author}任教于北京，他对上海的产业有什么建议？").kind == "qa"
+
+
+@pytest.mark.parametrize(("question", "term"), [
+    ("新型工业化特征里讲的“经济效益”，在文中是什么意思？", "经济效益"),
+    ("什么是未来产业？", "未来产业"),
+    ("什么叫所谓的产业韧性", "产业韧性"),
+    ("文中的数智化转型到底是什么意思？", "数智化转型"),
+    ("产业韧性指的是什么？", "产业韧性"),
+])
+def test_the_term_a_definition_defines(question: str, term: str) -> None:
+    assert defined_term(question) == term
