@@ -137,6 +137,27 @@ def test_a_refusal_of_a_question_the_passages_do_not_fully_cover_stands(tmp_path
     assert answer.refused and not answer.replaced
 
 
+def make_local(tmp_path: Path, answers: list[str | list[str | Exception] | Exception]) -> Assistant:
+    """A small model's assistant: sources are the offline answer's sentences, within a token budget."""
+    chat = FakeChatModel(list(answers), backend="local")
+    settings = Settings.from_env({"POLICY_QA_HOME": str(tmp_path)})
+    return Assistant(FakeRetriever.default(), chat, settings)  # type: ignore[arg-type]
+
+
+def test_a_small_models_answer_keeping_little_of_its_sentences_gives_the_quoted_answer(tmp_path: Path) -> None:
+    question = "企业应当怎样节能降碳？"  # given: 一是加快节能降碳改造。企业应当淘汰高耗能设备，推广清洁生产技术。
+    _, answer = run(make_local(tmp_path, ["企业应当加快节能降碳改造[1]。"]), question)  # supported, but the how is gone
+    assert answer.replaced and "漏掉了原文中回答问题的大部分内容" in answer.notice
+    assert answer.answer == offline(tmp_path, question).answer
+    _, kept = run(make_local(tmp_path, ["企业应当淘汰高耗能设备，推广清洁生产技术，加快节能降碳改造[1]。"]), question)
+    assert not kept.replaced and kept.backend == "local"
+
+
+def test_kept_share_counts_the_quoted_pairs_the_answer_repeats() -> None:
+    assert v.kept_share("淘汰高耗能设备[1]。", "企业应当淘汰高耗能设备。") == pytest.approx(6 / 10)
+    assert v.kept_share("任何回答", "") == 1.0
+
+
 def test_one_dropped_sentence_keeps_the_model_answer_with_a_notice(tmp_path: Path) -> None:
     assistant, _ = make(tmp_path, [ECHO])
     shown, answer = run(assistant, "企业应当怎样节能降碳？")
