@@ -32,6 +32,7 @@ from rag.items import (
     section_list,
     stated_count,
 )
+from rag.items import taken_up as item_taken_up
 from rag.lists import ListGroup
 from rag.question import _CN as CN_DIGITS
 from rag.quoting import ChunkLookup, quote, span
@@ -165,6 +166,9 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     if not scored:
         return Composed("", hits, 0.0)
     core = bigrams(question_core(question))
+    inline = "" if item else _inline_item_named(question, scored[0][1], index, ask)
+    if inline and (run := [x for x in item_taken_up(scored[0][1], inline, index) if not excluded(x, exclude)]):
+        return Composed(_format(run, hits, index, lookup), hits, 1.5)
     item = item or named_item(question, index, hits)
     if item:
         run = [s for s in item_run(item, hits, index) if not excluded(s, exclude)]
@@ -315,6 +319,17 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
                 chosen.append(other)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
+
+
+def _inline_item_named(question: str, top: Sentence, index: SentenceIndex, ask: str) -> str:
+    """The one inline item of the best sentence (A、B、C等方面, each taken up by a later sentence) a why or how
+    question names: the question is about that item, whose own sentences say why (dev9.jsonl: 1 of 6 why-questions,
+    on 创新人才 of 从创新人才、创新平台载体、创新生态环境等方面, quoted the enumeration)."""
+    if ask not in ("reason", "way") or not inline_items(top, index):
+        return ""
+    bare = re.sub(r"\W", "", question)
+    named = [p for p in inline_parts(top.text) if p in bare]
+    return named[0] if len(named) == 1 else ""
 
 
 def _marker_said(chosen: Sequence[Sentence], marker: re.Pattern[str] | None) -> bool:

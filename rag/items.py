@@ -83,7 +83,7 @@ def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sente
     # that clause for 第一个为什么这么说)
     for eid in essays:
         for s in index.sentences.get(eid, []):
-            if raw in s.text and (taken := _taken_up(s, key, index)):
+            if raw in s.text and (taken := taken_up(s, key, index)):
                 return taken
     for eid in essays:
         for s in index.sentences.get(eid, []):
@@ -97,7 +97,7 @@ def item_run(item: str, hits: Sequence[Hit], index: SentenceIndex) -> list[Sente
     return []
 
 
-def _taken_up(s: Sentence, key: str, index: SentenceIndex) -> list[Sentence]:
+def taken_up(s: Sentence, key: str, index: SentenceIndex) -> list[Sentence]:
     """An inline item (创新平台载体 of 从创新人才、创新平台载体、创新生态环境等方面) that a later sentence takes up: that
     sentence and the rest of its paragraph up to the next item's, which say what the item is and why (dev5.jsonl:
     a follow-up on the second of three inline items was answered with the item's name alone)."""
@@ -110,7 +110,13 @@ def _taken_up(s: Sentence, key: str, index: SentenceIndex) -> list[Sentence]:
         return []
     sents = index.sentences[s.essay_id]
     start, stop = sents.index(taken[at]), taken[at + 1] if at + 1 < len(taken) else None
-    run, used = [taken[at]], len(taken[at].text)
+    if at == 0:
+        # what leads into the first item, between the enumeration and the sentence naming it (在生产力的三要素…人是
+        # 最活跃的 before 创新人才是…): dev9.jsonl, 1 of 6 why-questions lost it
+        after = sents.index(s) + 1
+        if after < start and sents[after].paragraph == taken[0].paragraph:
+            start = after
+    run, used = [sents[start]], len(sents[start].text)
     for nxt in sents[start + 1:]:
         if nxt is stop or nxt.paragraph != taken[at].paragraph or used >= ITEM_CHARS:
             break

@@ -416,3 +416,11 @@ def test_a_model_refusal_of_what_the_offline_gate_answers_gives_the_quoted_answe
 def test_a_definition_quotes_the_sentence_the_term_is_the_subject_of(offline: Assistant) -> None:
     answer = offline.ask("新型工业化特征里讲的“经济效益”，在文中是什么意思？")  # not only the list naming it
     assert "经济效益是价值创造的表现形式" in cit.strip_markers(answer.answer)
+
+
+def test_why_of_one_inline_item_quotes_the_sentences_that_take_it_up(offline: Assistant) -> None:
+    # 创新人才 of 从创新人才、创新平台载体、创新生态环境等方面: its own sentences, the lead-in first, not the enumeration
+    answer = offline.ask("在区域创新那篇文章里，为什么把创新人才看作形成新质生产力的重要基础？")
+    text = cit.strip_markers(answer.answer)
+    assert "人是最活跃的" in text and "劳动技能普遍高于一般劳动者" in text
+    assert "创新平台载体、创新生态环境等方面" not in text and "区域科技创新平台载体是" not in text

@@ -243,6 +243,11 @@ def test_why_of_an_inline_item_quotes_the_paragraph_that_takes_it_up(offline: As
     assert "结构转变的过程" in why.answer and cited_authors(why) == {"李晓华"}
 
 
+def test_an_ordinal_on_an_inline_list_after_cong_names_the_item_alone(offline: Assistant) -> None:
+    _, first = converse(offline, ["傅晋华说创新能力强的地区可以从哪些方面为新质生产力提供基础？", "第一个为什么重要？"])
+    assert "“创新人才”" in first.standalone_question and "最具创新活力" in first.answer
+
+
 def test_the_other_authors_are_asked_the_same_question(offline: Assistant) -> None:
     first, others = converse(offline, ["王成仁讲的推进开放合作创新包括哪些内容", "那另外几位怎么看开放合作这个问题？"])
     assert cited_authors(first) == {"王成仁"}
