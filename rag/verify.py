@@ -165,8 +165,23 @@ def core(body: str) -> str:
     return cit._BOILERPLATE.sub("", _ORDINAL.sub("", body)).strip()
 
 
+# A clause of at least this many characters said twice inside one sentence is a loop, not emphasis: none of the
+# seed essays' 153 sentences repeats a clause of 6 or more; the 1.5B model wrote “科技创新是发展新质生产力的核心
+# 要素，科技创新是发展新质生产力的核心要素，…” (dev7.jsonl, 1 of 8 conversations).
+REPEATED_CLAUSE_CHARS = 6
+
+
+def repeats_a_clause(body: str) -> bool:
+    """True when a clause of the sentence occurs twice in it."""
+    clauses = [c for c in (re.sub(r"\W", "", x) for x in re.split(r"[，；、：,;:]", body))
+               if len(c) >= REPEATED_CLAUSE_CHARS]
+    return len(clauses) != len(set(clauses))
+
+
 def is_duplicate(body: str, earlier: Sequence[str]) -> bool:
-    """True when most of the sentence is already said by one earlier sentence."""
+    """True when most of the sentence is already said by one earlier sentence, or by itself (a clause twice)."""
+    if repeats_a_clause(body):
+        return True
     g = grams(core(body))
     if len(g) < 3:
         return False

@@ -153,6 +153,13 @@ def test_a_small_models_answer_keeping_little_of_its_sentences_gives_the_quoted_
     assert not kept.replaced and kept.backend == "local"
 
 
+def test_a_sentence_saying_a_clause_twice_is_repeated() -> None:
+    looped = "科技创新是发展新质生产力的核心要素，科技创新是发展新质生产力的核心要素，通过技术革命性突破[1]。"
+    verdict = v.verify(looped + "企业应当淘汰高耗能设备[2]。", [(1, SAVE), (2, SAVE)], "为什么？")
+    assert [d.reason for d in verdict.dropped] == ["repeated"]
+    assert not v.repeats_a_clause("既要加大基础研究投入，为新兴产业发展筑牢基础，又要加强各产业领域的技术创新")
+
+
 def test_kept_share_counts_the_quoted_pairs_the_answer_repeats() -> None:
     assert v.kept_share("淘汰高耗能设备[1]。", "企业应当淘汰高耗能设备。") == pytest.approx(6 / 10)
     assert v.kept_share("任何回答", "") == 1.0
