@@ -309,7 +309,8 @@ def list_items(answer: str, question: str = "", inline: bool = True) -> list[str
         # several enumerations in one quoted sentence: the one whose clause the question names
         key = (len(grams & set(bigrams(clause))), len(parts))
         if key > best_key:
-            # (…可从A、B、C等方面: dev9-era check, an ordinal on it resolved to 创新能力强的地区可从创新人才)
+            # (…可从A、B、C等方面 too: 第一个 after 傅晋华's 可从创新人才、创新平台载体… resolved to the clause
+            # 创新能力强的地区可从创新人才, found while checking dev9.jsonl's why-question on 创新人才)
             parts[0] = re.sub(r"^.*?(表现出|包括|聚焦|通过|体现在|反映在|有|是|可从|从)", "", parts[0])
             parts[-1] = re.sub(r"(等|等特征|等方面|等领域|等产业).*$", "", parts[-1])
             best, best_key = parts, key
