@@ -283,14 +283,6 @@ class Assistant:
         outlined = plan.outline and plan.essay is not None and ex.section_list(plan.essay.id, self.index) is not None
         covered = premise is not None or outlined or self.evidence.covered(
             relevance, coverage, plan.standalone, hits, strict=strict, about_author=bool(plan.author), **sure)
-        # would the offline answer's (strict) gate answer it? Then a model's refusal is replaced by that answer.
-        # The thing the question asks for must be named in the passages: “绿色标准体系由哪个部门制定” passes the
-        # gate on 绿色标准体系, but no passage names a 部门, so the model's refusal is right there. (The same gate
-        # as the offline answer's, author and translation included: dev7.jsonl, 1 of 10 why-questions the local
-        # model refused stayed refused under a gate that left the named author out.)
-        offline_covers = covered if strict else covered and (premise is not None or outlined or self.evidence.covered(
-            relevance, coverage, plan.standalone, hits, strict=True, about_author=bool(plan.author), **sure))
-        offline_covers = offline_covers and not (asked_for(plan.standalone, self.evidence) & set(coverage.missing))
         timer.lap("gate")
         if not covered:
             if plan.filtered and self._covered_without_filters(plan):
@@ -327,6 +319,14 @@ class Assistant:
         composed = offline()
         expected = verify.Expected(items=tuple(list_items(composed.text, plan.standalone))
                                    if plan.ask == "list" else ())
+        # would the offline answer's (strict) gate answer it? Then a model's refusal is replaced by that answer.
+        # The thing the question asks for must be named in the passages: “绿色标准体系由哪个部门制定” passes the
+        # gate on 绿色标准体系, but no passage names a 部门, so the model's refusal is right there. (The same gate
+        # as the offline answer's, author and translation included: dev7.jsonl, 1 of 10 why-questions the local
+        # model refused stayed refused under a gate that left the named author out.)
+        offline_covers = (strict or premise is not None or outlined or self.evidence.covered(
+            relevance, coverage, plan.standalone, hits, strict=True, about_author=bool(plan.author), **sure)) \
+            and not (asked_for(plan.standalone, self.evidence) & set(coverage.missing))
         yield from self.generator.answer(q, plan.standalone, hits, premise, timer, lambda: composed,
                                          expected=expected, offline_covers=offline_covers)
 

@@ -33,8 +33,7 @@ from rag.items import (
     stated_count,
 )
 from rag.items import taken_up as item_taken_up
-from rag.lists import ListGroup
-from rag.question import _CN as CN_DIGITS
+from rag.lists import ListGroup, strip_ordinal
 from rag.quoting import ChunkLookup, quote, span
 from rag.sentences import (
     Sentence,
@@ -202,11 +201,12 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     if ask == "definition" and term:
         # the sentence the term is the subject of defines it, over a list that merely names it (…经济效益好、…等特征):
         # dev9.jsonl 1 of 5 definitions quoted only the list
-        subject = re.compile(rf"^(?:[{CN_DIGITS}]是|所谓)?[“\"]?{re.escape(term)}[”\"]?(?:是指|指的是|就是|是|指|即)")
+        subject = re.compile(rf"^(?:所谓)?[“\"]?{re.escape(term)}[”\"]?(?:是指|指的是|就是|是|指|即)")
         # first, at the best score (raising the bar would drop the other sentences that answer)
         best_sc = scored[0][0]
-        scored = sorted(((best_sc if subject.match(s.text) else sc, s, n) for sc, s, n in scored),
-                        key=lambda t: (not subject.match(t[1].text), -t[0], t[2], t[1].start))
+        defines = {s for _sc, s, _n in scored if subject.match(strip_ordinal(s.text))}
+        scored = sorted(((best_sc if s in defines else sc, s, n) for sc, s, n in scored),
+                        key=lambda t: (t[1] not in defines, -t[0], t[2], t[1].start))
     best_score = scored[0][0]
     best_cov = max(_covers(core, s, index, meaning) for _, s, _ in scored[:5])
     enumerative = ask == "list"

@@ -58,16 +58,16 @@ class Generator:
         return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": user}]
 
     def _sources(self, hits: list[Hit], question: str, extractive: Extractive, keep_all: bool = False,
-                 scale: int = 1) -> tuple[list[Hit], str]:
-        """The hits the model may cite and their sources block. A small model (a source budget) gets the
-        sentences the extractive composer chose (the whole list, an item's how-to, each essay's central
-        sentences), not the passage sentences nearest the question's words."""
+                 scale: int = 1) -> tuple[list[Hit], str, tuple[str, ...]]:
+        """The hits the model may cite, their sources block, and the sentences the block gives a small model. A
+        small model (a source budget) gets the sentences the extractive composer chose (the whole list, an item's
+        how-to, each essay's central sentences), not the passage sentences nearest the question's words."""
         if self.budget > 0:
             composed = extractive()
             chosen = src.composed_sources(composed.text, composed.hits, self.budget * scale)
             if chosen.hits:
-                return chosen.hits, src.format_sources(chosen.hits, texts=chosen.texts)
-        return hits, src.prompt_sources(hits, question, self.budget, keep_all=keep_all)
+                return chosen.hits, src.format_sources(chosen.hits, texts=chosen.texts), tuple(chosen.texts)
+        return hits, src.prompt_sources(hits, question, self.budget, keep_all=keep_all), ()
 
     # ----------------------------------------------------------------------------------------- rewrite
 
@@ -106,13 +106,11 @@ class Generator:
         note = ""
         if premise is not None:
             note = f"注意：问题中的说法与资料不符（{premise.explanation}），请先根据资料指出并纠正，再回答。"
-        hits, sources = self._sources(hits, standalone, extractive)
-        if self.budget > 0 and premise is None:
+        hits, sources, given = self._sources(hits, standalone, extractive)
+        if given and premise is None:
             # a small model answers from the offline answer's sentences: an answer keeping little of them has
             # dropped what answers (verify.KEPT_MIN)
-            composed = extractive()
-            seen = src.composed_sources(composed.text, composed.hits, self.budget).texts
-            expected = dataclasses.replace(expected or verify.Expected(), quoted="\n".join(seen))
+            expected = dataclasses.replace(expected or verify.Expected(), quoted="\n".join(given))
         user = prompts.render("answer", sources=sources, question=src.fence(standalone), note=note,
                               refusal=prompts.phrase("refusal"))
         yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive,
@@ -128,8 +126,8 @@ class Generator:
         if len(batches) == 1 or self.budget > 0:
             # a small model summarises the offline summary's sentences in one call (a map-reduce over a whole
             # essay took 21-50 s on 2 cores)
-            hits, sources = self._sources(hits, q, extractive, scale=SUMMARY_SCALE) if self.budget > 0 else (
-                hits, src.format_sources(hits))
+            hits, sources, _ = self._sources(hits, q, extractive, scale=SUMMARY_SCALE) if self.budget > 0 else (
+                hits, src.format_sources(hits), ())
             user = prompts.render("summary_essay", author=author, title=title, question=src.fence(q),
                                   sources=sources)
             yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive, allow_refusal=False)
@@ -159,7 +157,7 @@ class Generator:
     def topic(self, q: str, standalone: str, hits: list[Hit], timer: Timer, extractive: Extractive,
               expected: verify.Expected | None = None) -> Iterator[Delta | Answer]:
         """A topic across essays: every essay's passages kept, the budget shared out."""
-        hits, sources = self._sources(hits, standalone, extractive, keep_all=True)
+        hits, sources, _ = self._sources(hits, standalone, extractive, keep_all=True)
         user = prompts.render("summary_topic", question=src.fence(standalone), sources=sources)
         yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive, allow_refusal=False,
                                expected=expected)
@@ -167,8 +165,8 @@ class Generator:
     def overview(self, q: str, standalone: str, hits: list[Hit], timer: Timer,
                  extractive: Extractive) -> Iterator[Delta | Answer]:
         """What the essays are about, from each essay's opening passage."""
-        hits, sources = (self._sources(hits, standalone, extractive) if self.budget > 0
-                         else (hits, src.format_sources(hits)))
+        hits, sources, _ = (self._sources(hits, standalone, extractive) if self.budget > 0
+                            else (hits, src.format_sources(hits), ()))
         user = prompts.render("summary_topic", question=src.fence(standalone), sources=sources)
         yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive, allow_refusal=False)
 

@@ -91,12 +91,9 @@ KEPT_MIN = 0.4
 
 
 def kept_share(answer: str, quoted: str) -> float:
-    """Share of the quoted sentences' Chinese character pairs that the answer repeats."""
-    def han(t: str) -> set[str]:
-        t = re.sub(r"[^\u4e00-\u9fff]", "", cit.strip_markers(t))
-        return {t[i:i + 2] for i in range(len(t) - 1)}
-    q = han(quoted)
-    return len(q & han(answer)) / len(q) if q else 1.0
+    """Share of the quoted sentences' character pairs that the answer repeats."""
+    q = grams(cit.strip_markers(quoted))
+    return len(q & grams(cit.strip_markers(answer))) / len(q) if q else 1.0
 
 
 def missing_expected(text: str, cited: Sequence[tuple[int, Chunk]], expected: Expected) -> str:
