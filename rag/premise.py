@@ -86,7 +86,22 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
                 r"|(?:其他|别的|其余)[^，。；]{0,6}(?:不管|不用管|可以不管|用不着|次要|不重要|无所谓)"),
      re.compile(r"不仅|不只|不光|也包括|每[个一]|所有|统筹|兼顾|并重|既[^。；]{1,40}?又|协同|(?:两|多|几|[二三四五六])个?方面")),
     # one model for all vs each place its own (统一的区域科技创新模式 vs 因地制宜形成各具特色的…模式): dev3.jsonl 1 of 18
-    (re.compile(r"统一(?:的|推行|采用)|一刀切|千篇一律|整齐划一|照搬"), re.compile(r"因地制宜|各具特色|差异化|特色化|分类施策")),
+    # (统一管控 against 自由度高、各具特色: dev11.jsonl 1 of 14 false premises)
+    (re.compile(r"统一(?:的|推行|采用|管控|管理)|一刀切|千篇一律|整齐划一|照搬"),
+     re.compile(r"因地制宜|各具特色|差异化|特色化|分类施策|自由度高")),
+    # the reverse: each its own rules vs one set of rules (各地自定规矩、各管一摊 vs 规则统一、监管协同): dev11.jsonl
+    # 1 of 14 false premises
+    (re.compile(r"各自为政|各管一摊|各行其是|各搞各的|各定各的|自定规矩|各自定|条块分割|分割|割裂"),
+     re.compile(r"统一|协同|一体化|统筹|协调")),
+    # closed vs open (把大科学装置关起门来 vs 进一步开放国内大科学装置): dev11.jsonl 1 of 14 false premises
+    (re.compile(r"关起门|关上门|闭门|闭关|封闭|不对外|收回国内|只供本国|只给本国|自己关起"),
+     re.compile(r"开放|对外|走出去|引进|国际联合|合作")),
+    # put off vs put first (先把环保往后放一放 vs 将生态环境保护…置于优先地位): dev11.jsonl 1 of 14 false premises
+    (re.compile(r"往后放|放一放|放到后面|放在后面|靠后|延后|推迟|搁置|缓一缓|暂缓|让位"),
+     re.compile(r"优先|首位|首要|突出位置")),
+    # administrative command vs the market's lead (以政府的行政指令为导向 vs 以市场为导向): dev11.jsonl 1 of 14
+    (re.compile(r"行政指令|行政命令|政府指令|指令性|计划指令|政府说了算"),
+     re.compile(r"以市场为导向|市场导向|市场机制|市场需求导向|市场化")),
     # a small or absent difference, or sameness, vs a marked difference (差异很小, 差不多 vs 明显的区域性差异):
     # dev2.jsonl 1 of 16, blind3.jsonl 1 of 7
     (_SAME := re.compile(r"(?<=差异|差距|区别|分化)(?:很|较|极|非常|比较|并)?(?:小|微小|细微|不大|不明显)|"
@@ -115,6 +130,15 @@ _SUPERLATIVE = re.compile(r"(?P<s>[^，、。；：]{1,14}?)(?:才是|就是|是
 _SUPERLATIVE_FIRST = re.compile(r"(?P<p>最[^，。；、]{1,10}?)的(?:是|要数|当属)(?P<s>[^，。；、？?]{1,14})")
 _CARRIED = r"^(?:也|还|更|都|则|又|即|而)"  # a clause whose subject is carried over from the clause before
 _NORMATIVE = re.compile(r"(?<![重主需])要|应(?!用)|必须|走[^，。；]{0,20}道路")
+# Two things said to be unrelated (把A和B当成毫不相干的两类) against a text saying one is (a kind of) the other (A是…的B):
+# dev11.jsonl 1 of 14 false premises.
+_UNRELATED = re.compile(r"(?P<x>[\u4e00-\u9fff]{2,10}?)(?:和|与|跟|同)(?P<y>[\u4e00-\u9fff]{2,10}?)"
+                        r"(?:当成|看作|视为|看成|是|之间)?[^，。；]{0,4}?(?P<cue>毫不相干|互不相干|不相干|毫无关系|没有关系|"
+                        r"没什么关系|没关系|无关|两回事|不相关|截然不同)")
+# Things filed under categories (把X归成Y、把Z归成W) against a text filing X under another of them (X等新W): a swap.
+# dev11.jsonl 1 of 14 false premises.
+_FILED = re.compile(r"把(?P<x>[\u4e00-\u9fff]{2,8}?)(?:归成|归为|归入|算作|算成|当成|当作|列为|看作|视为)(?:新的|新)?"
+                    r"(?P<c>[\u4e00-\u9fff]{2,8}?)(?=[、，,；和]|$)")
 # Share of the claim's weighted bigrams a sentence (or clause) must hold to count as talking about the claim:
 # 0.45 aligned every contradicted premise of the tuning sets (dataset.jsonl, heldout.jsonl) to its passage
 # while a claim about another topic stayed below 0.3.
@@ -192,7 +216,13 @@ def check(claim: str, hits: Sequence[Hit], index: SentenceIndex) -> PremiseCheck
         opposed = contrast(claim, dict.fromkeys(sentences), index)
         if opposed is None:
             return None
-        return PremiseCheck(claim, "contradicted", opposed[1], opposed[0], shown=(opposed[0],))
+        # the clause opposed may be a bare heading (二是推进数智化转型 for …用不着大企业带头): the sentence of its
+        # paragraph holding more of the whole claim is shown with it (dev11.jsonl: 1 of 14 false premises quoted
+        # the heading alone)
+        near = [s for s in sentences if s.essay_id == opposed[0].essay_id and s.paragraph == opposed[0].paragraph]
+        fuller = max(near, key=lambda s: share(index, grams, s.text))
+        extra = (fuller,) if share(index, grams, fuller.text) > share(index, grams, opposed[0].text) else ()
+        return PremiseCheck(claim, "contradicted", opposed[1], opposed[0], shown=(opposed[0], *extra))
     stance = _own_stance(best[2], grams, index) if _OTHERS.search(best[2].text) or _REJECT.search(best[2].text) \
         else None
     shown = (best[2],) + ((stance,) if stance is not None else ())
@@ -298,6 +328,9 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
         for clause in _clauses(text):
             if re.search(f"{x}[、与和及]{y}|{y}[、与和及]{x}", clause):
                 return whole + 0.6, f"问题说“{only.group(0)}”，文章的说法却是“{clause.strip()}”，两者并提。"
+    related = _related(claim, text)
+    if related is not None:
+        return whole + 0.6, related
     polar = _polarity(claim, grams, text, index)
     if polar is not None:
         return polar
@@ -314,6 +347,28 @@ def _reversed(own: re.Match[str], passage: re.Match[str], index: SentenceIndex) 
     # point shares little with the passage's goal (兼顾安全 against 效率与安全并重: 1 of 3 bigrams). dev5.jsonl: 1 of 6
     # false premises; check_premises.py false alarms unchanged
     return ya >= SIDE_MIN and ya > yb and xb > xa and (xb >= SIDE_MIN or ya >= WHOLE_SIDE)
+
+
+def _related(claim: str, text: str) -> str | None:
+    """The text relates what the claim keeps apart (A是…B against 毫不相干), or files one of the claim's things
+    under another of the claim's categories (计算机等新劳动资料 against 把计算机归成新的劳动对象)."""
+    apart = _UNRELATED.search(claim)
+    if apart is not None:
+        x, y = re.sub(r"^把", "", apart.group("x")), apart.group("y")
+        for clause in _clauses(text):
+            link = re.search(f"{x}[^，。；]{{0,3}}(?:是|属于|即)[^，。；]{{0,24}}{y}|{y}[^，。；]{{0,3}}(?:是|属于|即)[^，。；]{{0,24}}{x}",
+                             clause)
+            if link is not None:
+                return f"问题说两者“{apart.group('cue')}”，文章的说法却是“{clause.strip()}”。"
+    filed = [(m.group("x"), re.sub(r"^的", "", m.group("c"))) for m in _FILED.finditer(claim)]
+    categories = {c for _x, c in filed}
+    if len(categories) >= 2:
+        for x, c in filed:
+            for other in categories - {c}:
+                found = re.search(f"{x}[^，。；]{{0,8}}?(?:等|和|、)?[^，。；]{{0,6}}?(?:新的?)?{other}", text)
+                if found is not None and c not in found.group(0):
+                    return f"问题把“{x}”归为“{c}”，文章的说法却是“{_clause_at(text, found.start())}”。"
+    return None
 
 
 def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex) -> tuple[float, str] | None:
@@ -343,7 +398,10 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
             # a sameness claim's content is its subject (我国各地区的基础研究水平 差不多): the span's alignment is
             # the subject's, and the claim's own words for it (各地区, 水平) leave its one clause at 0.32-0.45 of the
             # claim (dev2.jsonl, blind3.jsonl: 2 false premises), below SIDE_MIN
+            # (the target's corpus words alone: 金融市场最好各地 holds the asker's 最好各地, dev11.jsonl)
+            known = [g for g in target if g in index.idf]
             if weak is _SAME or share(index, target, about) >= SIDE_MIN or \
+                    (len(known) >= 2 and share(index, known, about) >= SIDE_MIN) or \
                     (len(head) >= 3 and share(index, head, about) >= SIDE_MIN):
                 # a mere push (推进X against X没必要) ranks below every other verdict on any sentence
                 bonus = -1.0 if weak is _DISMISS and strong is _STRENGTHEN else 0.5

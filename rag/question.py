@@ -54,7 +54,10 @@ SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一�
                           r"summar|main (idea|point)|what is .* about", re.I)
 # Questions about the byline (who wrote it, where the author works).
 META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|部门)|任职|任教|工作单位|在哪(个单位|里|儿)?(工作|上班|任职)|职务|职称|"
-                   r"身份|谁写的|作者是谁|哪位作者写|作者是哪位|写的(?:是)?哪篇|写了哪篇|where does .* work|affiliat", re.I)
+                   r"身份|谁写的|作者是谁|哪位作者写|作者是哪位|写的(?:是)?哪一?篇|写了哪一?篇|where does .* work|affiliat|"
+                   # the byline's title, post and institution asked in other words (dev11.jsonl: 3 of 6 facts)
+                   r"头衔|本职|(?:哪个|哪家|什么)研究(?:机构|中心|院|所)|(?:标题|题目)(?:叫|是)(?:什么|啥)|"
+                   r"(?:文章|那篇|这篇)(?:叫|的题目是)(?:什么|啥)", re.I)
 _CN = "一二三四五六七八九十"
 
 

@@ -65,6 +65,12 @@ def test_language() -> None:
     ("是不是要先做产业基础再造，再把基础研究放一放？", "要先做产业基础再造，再把基础研究放一放"),  # to the question mark
     ("王静说要放宽准入，她的依据是什么？", "要放宽准入"),
     ("产业基础再造做完了，是否就不用再抓基础研究了？", "就不用再抓基础研究了"),
+    # 反对 stays in the claim, and the claim runs on over the next stance (主张…)
+    ("王成仁反对企业参与国际标准制定，主张另起炉灶，这是出于什么考虑？", "反对企业参与国际标准制定，主张另起炉灶"),
+    ("李晓华说过金融市场最好各地自定规矩，是吗？", "金融市场最好各地自定规矩"),  # 说过: the aspect mark is dropped
+    ("王成仁提倡成果转化以行政指令为导向，这样真能提高转化率吗？", "成果转化以行政指令为导向"),  # a doubt after it
+    ("李晓华认为收入高了以后，可以先把环保往后放一放？", "收入高了以后，可以先把环保往后放一放"),  # a rising statement
+    ("李晓华讲新变化时，把计算机归成新的劳动对象，这么分的依据是什么？", "把计算机归成新的劳动对象"),  # a filing
 ])
 def test_presupposed_claims_are_extracted_without_the_author(question: str, claim: str) -> None:
     found = presupposition_of(question, ["王成仁", "李晓华"])
@@ -155,6 +161,18 @@ def test_a_question_about_an_essays_structure_is_a_summary(planner: Planner) -> 
     plan = planner.plan("钱红那篇讲数字经济赋能的文章分几个部分来写？")
     assert plan.kind == "summary" and plan.essay is not None and plan.essay.author == "钱红"
     assert planner.plan("钱红从哪几个方面论述数字人才培训？").kind == "qa"  # a topic of its own
+
+
+@pytest.mark.parametrize("question", ["钱红那篇讲了啥？给我来个三五句话的简版", "钱红那篇的中心论点和几条主要主张，概括给我听听"])
+def test_the_form_a_summary_should_take_is_no_topic(question: str, planner: Planner) -> None:
+    plan = planner.plan(question)
+    assert plan.kind == "summary" and plan.essay is not None and plan.essay.author == "钱红"
+
+
+@pytest.mark.parametrize("ask", ["的头衔挂在哪个研究机构？", "那篇文章的标题叫什么？", "在哪个研究中心任职？"])
+def test_a_bylines_title_post_and_institution_asked_in_other_words_are_meta(ask: str, planner: Planner) -> None:
+    essay = planner.essays[0]
+    assert planner.plan(f"{essay.author}{ask}").kind == "meta"
 
 
 def test_a_topic_inside_an_essay_is_not_a_whole_essay_summary(planner: Planner) -> None:

@@ -98,12 +98,31 @@ def whole_essay(author: str) -> list[Hit]:
     ("李晓华", "只强调加大基础研究投入", "又要加强各产业领域的技术创新"),
     # what the text reduces the risk of is what to move away from
     ("李晓华", "要让供应链过长、过于集中", "降低供应链过长、过于集中可能带来的风险"),
+    # opposing pairs: against what the text supports, closed vs open, each its own rules vs unified ones,
+    # command vs the market, put off vs put first
+    ("王静", "反对国内企业去参与战略性新兴产业的国际技术标准制定", "支持优势企业、相关机构参与战略性新兴产业"),
+    ("王成仁", "把国内的大科学装置关起门来", "进一步开放国内大科学装置"),
+    ("王静", "金融市场最好各地自定规矩、各管一摊", "打造规则统一、监管协同的金融市场"),
+    ("王静", "科研成果转化要以政府的行政指令为导向", "以市场为导向的科研成果转化激励机制"),
+    # two things kept apart the text relates, and two things filed under each other's category
+    ("李晓华", "把未来产业和战略性新兴产业当成毫不相干的两类产业", "未来产业是处于发展早期阶段的战略性新兴产业"),
+    ("傅晋华", "把计算机归成新的劳动对象、把大数据归成新的劳动资料", "计算机等新劳动资料"),
 ])
 def test_contradicted_claims_are_found_with_the_sentence_that_shows_it(author: str, claim: str, shown: str) -> None:
     found = pm.check(claim, whole_essay(author), INDEX)
     assert found is not None and found.status == "contradicted"
     assert found.sentence is not None and shown in found.sentence.text
     assert found.to_dict()["evidence"] == found.sentence.text and found.explanation
+
+
+def test_a_heading_opposed_is_shown_with_the_sentence_of_its_paragraph_that_holds_more_of_the_claim() -> None:
+    e = essay_of("李晓华")
+    start = e.text.index("二是推进数智化转型")
+    end = e.text.index("三是深化开放合作")
+    chunk = Chunk(f"{e.id}-p", e.text[start:end], e.id, e.title, e.author, e.affiliation, "", 0, 0, 0, start, end, "seed")
+    found = pm.check("推进数智化转型用不着大企业带头，让中小企业自己摸索就行", [Hit(chunk=chunk, score=1.0, rank=1)], INDEX)
+    assert found is not None and found.sentence is not None and found.sentence.text == "二是推进数智化转型。"
+    assert any("以推动大企业数字化转型" in s.text for s in found.shown)
 
 
 def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
@@ -148,6 +167,11 @@ def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     ("傅晋华", "区域科技创新平台载体对形成新质生产力必不可少"),  # a negated idiom that affirms
     ("李晓华", "新型工业化的高质量不能只盯着工业部门本身"),  # 不能只: "not only", no denial
     ("李晓华", "过去我国工业的效率主要靠要素价格优势，今后要转向创新驱动"),  # the text's own move, told in time
+    ("王静", "支持国内企业参与战略性新兴产业的国际技术标准制定"),
+    ("王成仁", "要进一步开放国内大科学装置"),
+    ("王静", "要打造规则统一的金融市场"),
+    ("李晓华", "未来产业和战略性新兴产业密切相关"),
+    ("傅晋华", "把计算机归成新的劳动资料、把大数据归成新的劳动对象"),  # the text's own filing
 ])
 def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) -> None:
     assert pm.check(claim, whole_essay(author), INDEX) is None
