@@ -23,6 +23,7 @@ from rag.question import (
     clean_question,
     cn_int,
 )
+from rag.segment import cut
 from rag.sentences import bigrams
 from rag.types import Essay, Turn
 
@@ -174,6 +175,37 @@ class FollowUps:
             if essay.author in prev:
                 return prev.replace(essay.author, authors[0].author), ""
             return f"{authors[0].author}：{prev}", ""
+        switched = _SWITCH.fullmatch(q)
+        if switched and not authors and titled is None and ctx.standalone:
+            # 那X呢 after a question about Y: the same question about X, X in Y's place (dev12.jsonl: 1 of 12
+            # conversations, 那高校的老师、学生和科研人员呢 after 大型企业…要承担什么任务, was refused)
+            new, prev = switched.group("x"), ctx.standalone
+            phrases: list[tuple[str, bool]] = []  # adjacent terms joined (大型+企业), and whether one is a noun
+            for t in self.evidence.terms(prev):
+                if t.word in self.authors:
+                    continue
+                nominal = t.flag.startswith("n") or t.flag == "vn"
+                if phrases and phrases[-1][0] + t.word in prev:
+                    phrases[-1] = (phrases[-1][0] + t.word, phrases[-1][1] or nominal)
+                else:
+                    phrases.append((t.word, nominal))
+            # the first one is the question's subject; one the new words hold (产业 in 未来产业方面) narrows it, and
+            # the question is left to the rules below
+            subject = next((p for p, nominal in phrases if nominal), "")
+            subject = "" if subject in new else subject
+            # with its attributive word before it (大型 of 大型企业, 中小 of 中小金融机构: tagged b/j, not terms)
+            tokens = cut(prev, self.evidence.cache_dir)
+            for k in range(1, len(tokens)):
+                if subject and subject.startswith(tokens[k][0]) and tokens[k - 1][1] in ("b", "j") and \
+                        tokens[k - 1][0] + subject in prev:
+                    subject = tokens[k - 1][0] + subject
+                    break
+            # and a one-character predicate after it that names the item (经济效益好 against 生态破坏少)
+            at = prev.find(subject)
+            if subject and re.match(r"[好优强高少低多大小快慢](?:[指是的，,？?]|$)", prev[at + len(subject):]):
+                subject = prev[at:at + len(subject) + 1]
+            if subject and self.evidence.terms(new):
+                return prev.replace(subject, new, 1), ""
         topic = self.evidence.topic(ctx.standalone) if ctx.standalone else ""
         if topic:
             q = re.sub(r"这方面|那方面|这一点|这个问题|这些领域|这个话题", f"{topic}方面", q, count=1)
@@ -206,6 +238,7 @@ class FollowUps:
         return q2, ""
 
 
+_SWITCH = re.compile(r"(?:那|那么)(?P<x>[^，。？?！!]{2,24}?)(?:呢|又如何|又怎样|怎么样)[？?]?")
 _WHY = re.compile(r"为什么|为何|凭什么|什么依据|有何依据|依据是什么|理由是什么|什么理由|原因是什么|什么原因")
 
 
@@ -284,6 +317,29 @@ def counted_list(lists: Sequence[list[str]], after: str) -> list[str]:
     return best[2] if best[0] >= max(2, (len(best[2]) + 1) // 2) else []
 
 
+# Parallel clauses of one sentence ending in the same word (…由A向B转变，…由C向D转变，…由E向F转变) are a list too:
+# dev12.jsonl, 1 of 12 conversations asked for 第三个转变 of such a sentence and got a refusal.
+PARALLEL_MIN = 3  # fewer clauses sharing an ending are one statement in two halves (rag.items.MIN_CLAUSE_ITEMS)
+
+
+def parallel_clauses(text: str) -> list[list[str]]:
+    """Runs of PARALLEL_MIN or more consecutive clauses of a sentence that end in the same two characters."""
+    runs: list[list[str]] = []
+    for sentence in re.split(r"[。！？\n]", text):
+        clauses = [c.strip() for c in re.split(r"[，；]", sentence) if c.strip()]
+        k = 0
+        while k < len(clauses):
+            j = k + 1
+            while j < len(clauses) and len(clauses[j]) >= 4 and clauses[j][-2:] == clauses[k][-2:]:
+                j += 1
+            if j - k >= PARALLEL_MIN and len(clauses[k]) >= 4:
+                run = clauses[k:j]
+                run[0] = re.sub(r"^(?:促使|推动|促进|实现|要|需|应)", "", run[0])
+                runs.append(run)
+            k = j
+    return runs
+
+
 def list_items(answer: str, question: str = "", inline: bool = True) -> list[str]:
     """The items of the list an answer shows: its numbered or 一是… lines, else (with `inline`) the inline
     enumeration (A、B、C) whose clause shares most with the question it answered."""
@@ -300,6 +356,10 @@ def list_items(answer: str, question: str = "", inline: bool = True) -> list[str
     grams = set(bigrams(question))
     best: list[str] = []
     best_key = (-1, 0)
+    for run in parallel_clauses(cit.strip_markers(answer)):
+        key = (len(grams & set(bigrams("".join(run)))), len(run))
+        if key > best_key:
+            best, best_key = run, key
     for clause in re.split(r"[，。；：\n]", cit.strip_markers(answer)):
         parts = [p for p in clause.split("、") if p]
         if len(parts) == 2 and (joined := re.split(r"和|以及|及", parts[1], maxsplit=1)) and len(joined) == 2:

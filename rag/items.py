@@ -277,9 +277,10 @@ _EXPLAINS = re.compile(r"是指|指的是|体现为|表现为|意味着|就是|�
 ITEM_HEADING_CHARS = 25  # an item sentence shorter than this is a heading (生产效率优。): it needs its explanation
 
 
-def explanation(lead: Sentence, index: SentenceIndex, window: int = 3) -> Sentence | None:
+def explanation(lead: Sentence, index: SentenceIndex, window: int = 3, fallback: bool = True) -> Sentence | None:
     """The sentence that says what a terse list item means: among the next few of its paragraph, the first that
-    defines or describes, else the next one; None for an item that explains itself or has nothing after it."""
+    defines or describes, else (with `fallback`) the next one; None for an item that explains itself or has
+    nothing after it."""
     if len(lead.text) >= ITEM_HEADING_CHARS:
         return None
     sents = index.sentences[lead.essay_id]
@@ -294,7 +295,7 @@ def explanation(lead: Sentence, index: SentenceIndex, window: int = 3) -> Senten
         after.append(s)
     if not after:
         return None
-    return next((s for s in after if _EXPLAINS.search(s.text)), after[0])
+    return next((s for s in after if _EXPLAINS.search(s.text)), after[0] if fallback else None)
 
 
 # An enumeration inside one sentence (从创新人才、创新平台载体、创新生态环境等方面): three or more short 、-items.

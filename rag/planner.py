@@ -373,7 +373,9 @@ class Planner:
         base = Plan("qa", question=q, standalone=standalone, ask=ask_of(standalone), filter_author=author,
                     filter_essay=filter_essay, filter_conflict=conflict, followup=followup, item=item,
                     exclude=exclude, shown=shown, nouns=list_nouns(standalone), language=language_of(standalone))
-        needs_context = (not history and FOLLOWUP.search(q) is not None
+        # (a question naming its author or essay has its context: 王成仁这篇主要写的是什么, dev12.jsonl 1 of 12
+        # conversations opened so and was asked for context)
+        needs_context = (not history and FOLLOWUP.search(q) is not None and not authors and titled is None
                          and not self.evidence.terms(FOLLOWUP.sub(" ", q)))
         if len(authors) >= 2 and titled is None and not essay and not author:
             return replace(base, kind="topic", essays=tuple(authors), topic=self.topic_terms(standalone))

@@ -44,7 +44,7 @@ BESIDES = re.compile(r"除了(?P<x>[^，,？?。]{2,40}?)(?:之外|以外)?[，,
 # (核心思路/总体思路/中心思想 of an essay ask for its whole line of thought: dev7.jsonl 1 of 10 summaries)
 SUMMARY_VERB = re.compile(r"概括|总结|归纳|梳理|摘要|概述|介绍一下|主要内容|核心内容|主要观点|核心观点|大意|要点|主旨|要旨|核心意思|中心意思|"
                           r"(?:核心|总体|整体|主要|基本)思路|中心思想|核心要义|"
-                          r"(讲|说|谈)(了|的)?(些|是)?(什么|啥)|主要讨论|主要讲|"
+                          r"(讲|说|谈|写)(了|的)?(些|是)?(什么|啥)|主要讨论|主要讲|"
                           # the essay's structure (从哪几个方面展开论述, 分几部分): its sections, as a summary gives them
                           # (dev7.jsonl: 1 of 10 summaries was refused as a list question with no topic)
                           r"(从|分成?了?|分为)?(哪|几)(几|些)?个?(方面|部分)(展开论述|展开阐述|展开|论述|阐述|来谈|来讲|来写)|"

@@ -292,3 +292,29 @@ def test_the_same_question_put_to_another_author_in_other_words(offline: Assista
     _first, second = converse(offline, ["王成仁对创新平台载体建设有什么建议？", "那傅晋华又是怎么讲的？"])
     assert second.standalone_question.startswith("傅晋华") and "创新平台载体" in second.standalone_question
     assert not second.refused and cited_authors(second) == {"傅晋华"}
+
+
+def test_an_ordinal_on_parallel_clauses_ending_alike_names_that_clause(offline: Assistant) -> None:
+    first, second = converse(offline, ["王成仁说推进思路上要有哪几个转变？", "其中第三个转变是从什么转向什么？"])
+    assert not first.refused and "产业发展由注重做大市场规模" in second.standalone_question
+    assert "做强创新原动力" in second.answer and cited_authors(second) == {"王成仁"}
+
+
+def test_na_x_ne_asks_the_same_question_of_x_in_place_of_the_subject(offline: Assistant) -> None:
+    _first, second = converse(offline, ["王成仁说大型企业在共性技术上要承担什么任务？", "那高校的老师、学生和科研人员呢？"])
+    assert second.standalone_question.startswith("王成仁说高校的老师、学生和科研人员在共性技术上")
+    assert not second.refused and "高校师生" in second.answer
+    # a word of the subject in the new words narrows it: left to the other rules
+    _first, narrowed = converse(offline, ["傅晋华认为哪些产业是形成新质生产力的重要载体？", "那未来产业方面呢？"])
+    assert "新质生产力" not in narrowed.standalone_question.replace("未来产业方面", "")
+
+
+def test_na_x_ne_after_an_item_heading_defines_that_item_by_its_whole_run(offline: Assistant) -> None:
+    _first, second = converse(offline, ["李晓华说的经济效益好指什么？", "那生态破坏少呢？"])
+    assert "生态破坏少" in second.standalone_question
+    assert "先污染后治理" in second.answer and "绿色工业化道路" in second.answer
+
+
+def test_a_question_naming_its_author_with_zhe_pian_needs_no_context(offline: Assistant) -> None:
+    answer = offline.ask("王成仁这篇主要写的是什么？")
+    assert not answer.refused and "按章节概括" in answer.answer

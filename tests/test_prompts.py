@@ -33,9 +33,12 @@ def test_rendering_is_single_pass() -> None:
     assert "正文 {{ refusal }}" in out and "问题：{{ sources }}" in out
 
 
-def test_sources_sit_between_delimiters_next_to_the_citation_instruction() -> None:
+def test_the_instruction_is_a_fixed_prefix_before_the_sources_and_the_question_comes_last() -> None:
+    # the prefix is the same for every question, so a local runtime's prompt cache keeps it between questions
     out = prompts.render("answer", sources="【资料 1 开始】甲【资料 1 结束】", question="问", note="", refusal="拒")
-    assert out.index("【资料 1 开始】") < out.index("问题：问") < out.index("[n]")
+    other = prompts.render("answer", sources="【资料 1 开始】乙【资料 1 结束】", question="另", note="", refusal="拒")
+    assert out.index("[n]") < out.index("【资料 1 开始】") < out.index("问题：问")
+    assert out[:out.index("【资料 1 开始】")] == other[:other.index("【资料 1 开始】")]
 
 
 def test_system_prompt_states_the_rules() -> None:
