@@ -159,3 +159,18 @@ def test_many_words_all_in_the_named_authors_passages_answer_at_any_relevance(mo
 def test_where_in_the_text_a_question_points_is_no_topic_word() -> None:
     assert _TEXT_PART.sub(" ", "傅晋华文章后半部分给地区提了哪三条做法？") == "傅晋华文章 给地区提了哪三条做法？"
     assert _TEXT_PART.sub(" ", "开头讲了什么，第二部分呢") == " 讲了什么， 呢"
+
+
+@pytest.mark.parametrize(("question", "name"), [
+    ("王成仁怎么看光伏行业的产能过剩问题？", "光伏"),  # an abbreviation (j)
+    ("王成仁怎么看DeepSeek这类国产大模型的带动作用？", "DeepSeek"),  # a Latin word
+    ("王成仁对秦创原创新驱动平台的建设成效有什么评价？", "秦创原"),  # a name cut as 秦 + 创原
+])
+def test_judging_a_name_the_essays_never_use_is_absent(model: EvidenceModel, question: str, name: str) -> None:
+    cov = model.coverage(question, hits())
+    assert name in cov.absent and not model.covered(1.0, cov, question, hits())
+
+
+@pytest.mark.parametrize("question", ["王成仁怎么看高端芯片攻关？", "王成仁对欠发达地区实现赶超有什么看法？"])
+def test_judging_what_the_essays_discuss_is_not_absent(model: EvidenceModel, question: str) -> None:
+    assert model.judges_unknown(question) == ""
