@@ -174,3 +174,17 @@ def test_judging_a_name_the_essays_never_use_is_absent(model: EvidenceModel, que
 @pytest.mark.parametrize("question", ["王成仁怎么看高端芯片攻关？", "王成仁对欠发达地区实现赶超有什么看法？"])
 def test_judging_what_the_essays_discuss_is_not_absent(model: EvidenceModel, question: str) -> None:
     assert model.judges_unknown(question) == ""
+
+
+def test_the_askers_introduction_of_themselves_is_no_topic(model: EvidenceModel) -> None:
+    question = "我在一家去东南亚建厂的企业上班，想知道怎样攻克高端芯片？"
+    assert "东南亚" not in {t.word for t in model.terms(question)}
+    assert model.coverage(question, hits()).absent == ()
+    # a name in the question itself still counts
+    assert "东南亚" in {t.word for t in model.terms("东南亚的企业怎样攻克高端芯片？")}
+
+
+def test_relying_on_a_few_is_no_count_asked_for(model: EvidenceModel) -> None:
+    question = "为什么光靠几家企业做好不够，要推动产业基础高级化？"
+    assert model.covered(1.0, model.coverage(question, hits()), question, hits())
+    assert not model.covered(1.0, model.coverage("有几家企业攻克了高端芯片？", hits()), "有几家企业攻克了高端芯片？", hits())
