@@ -67,8 +67,11 @@ _ASKS: tuple[tuple[Ask, re.Pattern[str]], ...] = (
 # An essay's opening, as a part to summarise (王成仁那篇文章开头一段的核心意思): its first section.
 _OPENING = re.compile(r"开头(?:一段|部分|几段|那段)?|引言|导语|第一段")
 # "按照X的说法，CLAIM，…": a claim reported, then a question about it.
+# (or running to the question mark, the reported claim itself put to the essays: 按傅晋华的说法，欠发达地区反正追不上…，
+# 发展新质生产力也只能维持现状？ dev8.jsonl 1 of 16 false premises)
 _HEARSAY = re.compile(r"(?:(?:按照|按|根据|依照|照)的?(?:说法|观点|看法|意思)[，,]\s*|听说|据说|有人说|有(?:一)?种说法(?:是|认为)?)"
-                      r"(?P<claim>[^？?。]{4,80})[，,][^，,？?]*(?:为什么|为何|原因|理由|依据|根据|怎么|怎样|如何|哪|什么|吗|呢|吧)")
+                      r"(?P<claim>[^？?。]{4,80}?)(?:[，,][^，,？?]*(?:为什么|为何|原因|理由|依据|根据|怎么|怎样|如何|哪|什么|吗|呢|吧)|"
+                      r"(?<![吗呢么])[？?]$)")
 # A stated claim, then a question about it: "X认为CLAIM，原因在哪里/他是怎么论述的/是哪三个" (dev.jsonl: 3 of 14
 # false premises are put this way; the claim itself must ask nothing, so 认为如何增强…，… is not one).
 # (提到/谈到 report a claim as 说 does: dev7.jsonl 1 of 16 false premises, 傅晋华提到…差不多，那…)
@@ -223,6 +226,8 @@ def _asked_presupposition(q: str) -> Presupposition | None:
     # 反对X is a stance whose word is part of the claim (反对…参与国际标准制定 against 支持…参与): read as 主张反对X
     # (dev11.jsonl: 1 of 14 false premises was checked on the clause after it)
     q = re.sub(r"(?<!主张)(?<![不要])(反对|不赞成|不主张|不支持)", r"主张\1", q)
+    # 说白了/说到底 are fillers, no stance verb (dev8.jsonl: 1 of 16 false premises had its claim start at 白了)
+    q = re.sub(r"说白了|说到底|说穿了|说实话|说真的|换句话说|也就是说", "", q)
     # 主张X，是不是因为Y: the stance X is the question's topic, the proposed reason Y its doubtful part (dev7.jsonl:
     # 2 of 16 false premises put the false claim after 是不是因为)
     because = _PROPOSED_REASON.search(q)
@@ -234,6 +239,7 @@ def _asked_presupposition(q: str) -> Presupposition | None:
             claim = re.sub(r"^(?:(?:文章|作者|的文章|在文章中|文中)(?:中|里)?)?(?:主张|认为|说|提出|觉得)?", "", claim)
             claim = re.sub(r"^过[，,]?\s*", "", claim)  # 说过CLAIM: the aspect mark is no part of it (dev11.jsonl)
             claim = re.sub(r"[，,]\s*这(?:是|样)?$", "", claim)  # 主张CLAIM，这是为什么
+            claim = re.sub(r"[，,]\s*(?:这么|这样)(?:理解|说|讲|看)$", "", claim)  # CLAIM，这么理解没错吧
             claim = re.sub(r"[，,]\s*(?:他|她|作者|其)的?$", "", claim)  # 说CLAIM，他的理由是什么
             # 只强调X: the restriction before the cue is part of what is claimed (dev9.jsonl: 1 of 7 false premises
             # lost its 只 and was checked as the plain, true 加大基础研究投入)

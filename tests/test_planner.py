@@ -71,6 +71,8 @@ def test_language() -> None:
     ("王成仁提倡成果转化以行政指令为导向，这样真能提高转化率吗？", "成果转化以行政指令为导向"),  # a doubt after it
     ("李晓华认为收入高了以后，可以先把环保往后放一放？", "收入高了以后，可以先把环保往后放一放"),  # a rising statement
     ("李晓华讲新变化时，把计算机归成新的劳动对象，这么分的依据是什么？", "把计算机归成新的劳动对象"),  # a filing
+    ("按李晓华的说法，欠发达地区反正追不上，也只能维持现状？", "欠发达地区反正追不上，也只能维持现状"),  # to the ？
+    ("王成仁讲协同，说白了就是要少参与国际分工，这么理解没错吧？", "讲协同，就是要少参与国际分工"),  # 说白了: a filler
 ])
 def test_presupposed_claims_are_extracted_without_the_author(question: str, claim: str) -> None:
     found = presupposition_of(question, ["王成仁", "李晓华"])

@@ -107,6 +107,10 @@ def whole_essay(author: str) -> list[Hit]:
     # two things kept apart the text relates, and two things filed under each other's category
     ("李晓华", "把未来产业和战略性新兴产业当成毫不相干的两类产业", "未来产业是处于发展早期阶段的战略性新兴产业"),
     ("傅晋华", "把计算机归成新的劳动对象、把大数据归成新的劳动资料", "计算机等新劳动资料"),
+    # a turn back from what only the text's goal has (安全) to a point without it, in the asker's words
+    ("李晓华", "全球分工正从兼顾效率和安全退回到单纯追求效率", "由效率优先向效率与安全并重转变"),
+    # a catching-up verb's negated potential (追不上) against 有机会实现赶超
+    ("傅晋华", "经济欠发达地区反正追不上发达地区", "就有机会实现赶超"),
 ])
 def test_contradicted_claims_are_found_with_the_sentence_that_shows_it(author: str, claim: str, shown: str) -> None:
     found = pm.check(claim, whole_essay(author), INDEX)
