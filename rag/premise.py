@@ -82,7 +82,7 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # X与Y; 只要求关键节点 vs 每个节点): dev3.jsonl 3 of 18. 只有…才 is the text's own condition, not a restriction.
     # (光靠/光抓, 这一个方面就够了 against 两方面发力: dev7.jsonl 2 of 16 false premises)
     # (只讲了X, 别的都是次要的: dev8.jsonl 2 of 16 false premises; 只强调X: dev9.jsonl 1 of 7)
-    (_ONLY := re.compile(r"(?:只能)?(?:二选一|二者择一|非此即彼|择其一)|只(?!有)(?:看|要求|抓|管|靠|能|需|是|在|讲|提|谈|说|强调|重视|注重|盯着)|"
+    (re.compile(r"(?:只能)?(?:二选一|二者择一|非此即彼|择其一)|只(?!有)(?:看|要求|抓|管|靠|能|需|是|在|讲|提|谈|说|强调|重视|注重|盯着)|"
                 r"(?<!不)仅(?:仅|看|靠|要求|需)"
                 r"|单纯(?:看|靠)|光(?:靠|看|抓|凭|搞)|(?:这|那)?一个?(?:方面|项)(?:[^，。；]{0,6})?就(?:够|行|可以)"
                 r"|(?:其他|别的|其余)[^，。；]{0,6}(?:不管|不用管|可以不管|用不着|次要|不重要|无所谓)"),
@@ -403,9 +403,7 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
             verdict = _affirms(strong, span)
             if verdict is None:
                 continue
-            # (a 既…又 or 统筹 runs over its clauses: the object may sit in any of them, dev8.jsonl 1 of 16 false
-            # premises, 关键就是多往基础研究里投钱，别的都是次要的)
-            about = span if weak in (_DISMISS, _ONLY) else _clause_at(span, verdict.start())
+            about = span if weak is _DISMISS else _clause_at(span, verdict.start())
             # or the object's head after 的 (各地已经搭起来的科技创新平台载体: 平台载体 is what is removed)
             head = bigrams(question_core(strip_cues(re.split(r"[、，,；]", claim[cue.end():])[0].rsplit("的", 1)[-1])))
             # a sameness claim's content is its subject (我国各地区的基础研究水平 差不多): the span's alignment is
