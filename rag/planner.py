@@ -39,8 +39,10 @@ Ask = Literal["definition", "reason", "way", "list", "time", "number", "stance",
 Language = Literal["zh", "en", "mixed"]
 
 # Several essays or authors at once (几位作者, 四篇文章, 各篇文章, 作者们): a topic across essays or an overview.
+# (这几篇里/各自的论述 too: dev12.jsonl 1 of 6 summaries, a word's use across the essays, quoted one essay only)
 _TOPIC_ACROSS = re.compile(r"([几两三四五六七八九各每]|所有|不同|这些|哪些)(位|篇)?(作者|文章|专家|学者|老师|研究员)|作者们|"
-                           r"(分别|各自)(是)?(怎么|如何|怎样)(看|讲|说|论述|谈)")
+                           r"(分别|各自)(是)?(怎么|如何|怎样)(看|讲|说|论述|谈)|(?:这|那)?几篇(?:里|中|当中)|"
+                           r"各自的(?:论述|观点|看法|说法)")
 # Words a question uses for the authors themselves (各位专家怎么看……) or for their discourse (这个话题, 侧重点, 提出了
 # 哪些建议, 讲到了): never the topic of a question across the essays.
 _PEOPLE = frozenset({*HONORIFICS, "大家", "专家", "作者", "作者们", "研究者", "各位", "诸位", "他们", "她们", "人们",
@@ -49,7 +51,9 @@ _PEOPLE = frozenset({*HONORIFICS, "大家", "专家", "作者", "作者们", "�
                      # what a comparison compares (着眼点有什么异同, 都关心…, 提出的办法): dev10.jsonl, 2 of 4
                      # comparisons were refused on 着眼点 and 关心, words the essays never use
                      "着眼点", "出发点", "落脚点", "切入点", "视角", "立场", "异同", "不同点", "相同点", "共同点", "差异",
-                     "区别", "关心", "关注", "办法", "看法", "观点", "主张", "想法"})
+                     "区别", "关心", "关注", "办法", "看法", "观点", "主张", "想法",
+                     # the request itself (汇总一下各自的论述): dev12.jsonl 1 of 6 summaries refused on 汇总
+                     "汇总", "归纳", "总结", "概括", "梳理", "用法"})
 # What the question asks for, by its interrogative (checked in this order; the first match wins: 为什么要转变 asks
 # for a reason, 什么是…的特征 for a definition, 有哪些特征 for a list).
 _ASKS: tuple[tuple[Ask, re.Pattern[str]], ...] = (

@@ -186,6 +186,11 @@ def test_a_topic_across_the_essays_carries_its_words(planner: Planner) -> None:
     assert plan.kind == "topic" and plan.topic == ("人才",)
 
 
+def test_a_words_use_across_the_essays_is_a_topic_without_the_request_words(planner: Planner) -> None:
+    plan = planner.plan("“人才”这个说法在这几篇里都是怎么用的？汇总一下各自的论述")
+    assert plan.kind == "topic" and plan.topic == ("人才",)
+
+
 def test_what_the_essays_are_about_is_an_overview(planner: Planner) -> None:
     plan = planner.plan("这两篇文章共同关注的主题是什么？")
     assert plan.kind == "overview" and len(plan.essays) == 2
