@@ -285,7 +285,10 @@ class EvidenceModel:
             return ""
         word, flag = tokens[0]
         name = word + (tokens[1][0] if len(word) == 1 and len(tokens) > 1 else "")  # 秦 + 创原
-        if (flag.startswith(_JUDGED_NAME_FLAGS) or flag == "eng") and name not in self.corpus_text \
+        # a lower-case Latin word is English the translation reads (王静怎么看talent), not a name (DeepSeek)
+        if flag == "eng" and not re.search(r"[A-Z0-9]", word):
+            return ""
+        if flag.startswith(_JUDGED_NAME_FLAGS) and name not in self.corpus_text \
                 and word.lower() not in self.corpus_text.lower():
             return name
         return ""

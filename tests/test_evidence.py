@@ -188,3 +188,7 @@ def test_relying_on_a_few_is_no_count_asked_for(model: EvidenceModel) -> None:
     question = "为什么光靠几家企业做好不够，要推动产业基础高级化？"
     assert model.covered(1.0, model.coverage(question, hits()), question, hits())
     assert not model.covered(1.0, model.coverage("有几家企业攻克了高端芯片？", hits()), "有几家企业攻克了高端芯片？", hits())
+
+
+def test_an_english_word_in_a_judgment_is_left_to_the_translation(model: EvidenceModel) -> None:
+    assert model.judges_unknown("王成仁怎么看talent？") == ""
