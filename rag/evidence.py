@@ -156,7 +156,7 @@ NAME_RELEVANCE = 0.8
 # relevance 0.60-0.96).
 _JUDGED = re.compile(r"(?:怎么|如何|怎样)(?:看待?|评价)(?P<x>[^，。？?]{2,30})|"
                      r"对(?P<y>[^，。？?]{2,30}?)(?:有什么|有何|持什么|是什么|的)?的?(?:评价|看法|态度|判断)")
-_JUDGED_NAME_FLAGS = ("nr", "ns", "nt", "nz", "j", "eng")
+_JUDGED_NAME_FLAGS = (*_NAME_FLAGS, "ns", "nz", "eng")  # names, places, other proper nouns, Latin words
 _OUT_OF_SCOPE = re.compile(r"申请|办理|手续|报名|准备哪些材料|股票|概念股|买入|基金|理财|出生|年龄|婚姻|电话|邮箱|"
                            r"代码|编程|程序|天气|旅游|菜谱")
 

@@ -176,8 +176,11 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
             # whole run (dev5.jsonl: 其中第三个特征具体指什么 lost the item's point two sentences after its heading)
             # (no sentence that defines it, 生态破坏少: what it means is the whole run; dev6.jsonl 1 of 24
             # conversations once its 那生态破坏少呢 was read as 生态破坏少指什么)
-            x = explanation(run[0], index, fallback=False)
-            run = [run[0], x] if x is not None else run if len(run[0].text) < ITEM_HEADING_CHARS else run[:2]
+            defining = explanation(run[0], index, fallback=False)
+            if defining is not None:
+                run = [run[0], defining]
+            elif len(run[0].text) >= ITEM_HEADING_CHARS:  # an item that explains itself: the sentence after it
+                run = run[:2]
         elif len(run) > 2:
             # the question's own topic inside the item (讲整合区域科创资源的时候，对企业提了什么要求): the heading and
             # the sentences naming it, the rest left for a follow-up (dev4.jsonl: 1 of 14 conversations had the

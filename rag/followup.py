@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from rag import citations as cit
 from rag.evidence import EvidenceModel
+from rag.items import MIN_CLAUSE_ITEMS
 from rag.question import (
     _CN,
     BESIDES,
@@ -129,6 +130,36 @@ class FollowUps:
         rest = re.sub(r"该作者|这位作者|作者|他们|她们|他|她|这篇文章|这篇|该文|本文|文中|那篇文章|了|别的|其他|呢", " ", rest)
         return any(t.word not in shown for t in self.evidence.terms(rest))
 
+    def _subject(self, prev: str, new: str) -> str:
+        """The subject of the question before a 那X呢 (大型企业 of 王成仁说大型企业在共性技术上要承担什么任务), or ""
+        when there is none or the new words narrow it."""
+        phrases: list[tuple[str, bool]] = []  # adjacent terms joined (大型+企业), and whether one is a noun
+        for t in self.evidence.terms(prev):
+            if t.word in self.authors:
+                continue
+            nominal = t.flag.startswith("n") or t.flag == "vn"
+            if phrases and phrases[-1][0] + t.word in prev:
+                phrases[-1] = (phrases[-1][0] + t.word, phrases[-1][1] or nominal)
+            else:
+                phrases.append((t.word, nominal))
+        # the first one is the question's subject; one the new words hold (产业 in 未来产业方面) narrows it, and
+        # the question is left to the other rules
+        subject = next((p for p, nominal in phrases if nominal), "")
+        if not subject or subject in new:
+            return ""
+        # with its attributive word before it (大型 of 大型企业, 中小 of 中小金融机构: tagged b/j, not terms)
+        tokens = cut(prev, self.evidence.cache_dir)
+        for k in range(1, len(tokens)):
+            if subject.startswith(tokens[k][0]) and tokens[k - 1][1] in ("b", "j") and \
+                    tokens[k - 1][0] + subject in prev:
+                subject = tokens[k - 1][0] + subject
+                break
+        # and a one-character predicate after it that names the item (经济效益好 against 生态破坏少)
+        at = prev.find(subject)
+        if re.match(r"[好优强高少低多大小快慢](?:[指是的，,？?]|$)", prev[at + len(subject):]):
+            subject = prev[at:at + len(subject) + 1]
+        return subject
+
     def rewrite_heuristic(self, q: str, ctx: Context) -> tuple[str, str]:
         """Carry the previous turn's essay, author and list over into a follow-up question."""
         essay = ctx.essay
@@ -179,33 +210,10 @@ class FollowUps:
         if switched and not authors and titled is None and ctx.standalone:
             # 那X呢 after a question about Y: the same question about X, X in Y's place (dev12.jsonl: 1 of 12
             # conversations, 那高校的老师、学生和科研人员呢 after 大型企业…要承担什么任务, was refused)
-            new, prev = switched.group("x"), ctx.standalone
-            phrases: list[tuple[str, bool]] = []  # adjacent terms joined (大型+企业), and whether one is a noun
-            for t in self.evidence.terms(prev):
-                if t.word in self.authors:
-                    continue
-                nominal = t.flag.startswith("n") or t.flag == "vn"
-                if phrases and phrases[-1][0] + t.word in prev:
-                    phrases[-1] = (phrases[-1][0] + t.word, phrases[-1][1] or nominal)
-                else:
-                    phrases.append((t.word, nominal))
-            # the first one is the question's subject; one the new words hold (产业 in 未来产业方面) narrows it, and
-            # the question is left to the rules below
-            subject = next((p for p, nominal in phrases if nominal), "")
-            subject = "" if subject in new else subject
-            # with its attributive word before it (大型 of 大型企业, 中小 of 中小金融机构: tagged b/j, not terms)
-            tokens = cut(prev, self.evidence.cache_dir)
-            for k in range(1, len(tokens)):
-                if subject and subject.startswith(tokens[k][0]) and tokens[k - 1][1] in ("b", "j") and \
-                        tokens[k - 1][0] + subject in prev:
-                    subject = tokens[k - 1][0] + subject
-                    break
-            # and a one-character predicate after it that names the item (经济效益好 against 生态破坏少)
-            at = prev.find(subject)
-            if subject and re.match(r"[好优强高少低多大小快慢](?:[指是的，,？?]|$)", prev[at + len(subject):]):
-                subject = prev[at:at + len(subject) + 1]
+            new = switched.group("x")
+            subject = self._subject(ctx.standalone, new)
             if subject and self.evidence.terms(new):
-                return prev.replace(subject, new, 1), ""
+                return ctx.standalone.replace(subject, new, 1), ""
         topic = self.evidence.topic(ctx.standalone) if ctx.standalone else ""
         if topic:
             q = re.sub(r"这方面|那方面|这一点|这个问题|这些领域|这个话题", f"{topic}方面", q, count=1)
@@ -319,11 +327,8 @@ def counted_list(lists: Sequence[list[str]], after: str) -> list[str]:
 
 # Parallel clauses of one sentence ending in the same word (…由A向B转变，…由C向D转变，…由E向F转变) are a list too:
 # dev12.jsonl, 1 of 12 conversations asked for 第三个转变 of such a sentence and got a refusal.
-PARALLEL_MIN = 3  # fewer clauses sharing an ending are one statement in two halves (rag.items.MIN_CLAUSE_ITEMS)
-
-
 def parallel_clauses(text: str) -> list[list[str]]:
-    """Runs of PARALLEL_MIN or more consecutive clauses of a sentence that end in the same two characters."""
+    """Runs of MIN_CLAUSE_ITEMS or more consecutive clauses of a sentence that end in the same two characters."""
     runs: list[list[str]] = []
     for sentence in re.split(r"[。！？\n]", text):
         clauses = [c.strip() for c in re.split(r"[，；]", sentence) if c.strip()]
@@ -332,7 +337,7 @@ def parallel_clauses(text: str) -> list[list[str]]:
             j = k + 1
             while j < len(clauses) and len(clauses[j]) >= 4 and clauses[j][-2:] == clauses[k][-2:]:
                 j += 1
-            if j - k >= PARALLEL_MIN and len(clauses[k]) >= 4:
+            if j - k >= MIN_CLAUSE_ITEMS and len(clauses[k]) >= 4:
                 run = clauses[k:j]
                 run[0] = re.sub(r"^(?:促使|推动|促进|实现|要|需|应)", "", run[0])
                 runs.append(run)
