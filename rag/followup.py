@@ -22,7 +22,7 @@ from rag.question import (
     ORDINAL_REF,
     SUMMARY_VERB,
     clean_question,
-    cn_int,
+    ordinal_position,
 )
 from rag.segment import cut
 from rag.sentences import bigrams
@@ -169,7 +169,7 @@ class FollowUps:
         authors, titled = self.mentions(q)
         if m and ctx.items:
             items = counted_list(ctx.lists, q[m.end():]) or ctx.items
-            n = len(items) if m.group(2) else cn_int(m.group(1))
+            n = ordinal_position(m, len(items))
             if 1 <= n <= len(items):
                 item = re.sub(rf"^[{_CN}]是", "", items[n - 1]).strip()
                 rest = q[m.end():]

@@ -392,7 +392,10 @@ class Planner:
         # the byline is asked in the clause that asks (王静任教于陕西，她对西安…有什么建议 states it, then asks about
         # something else: dev3.jsonl 1 of 20 uncovered questions was answered with the byline)
         asking = re.split(r"[，,；;]", standalone.rstrip("？?。 "))[-1]
-        meta = META.search(asking) is not None
+        # 谁是/哪位作者是 + a byline's institution or post (西北政法大学的教授) asks who holds it: the byline answers
+        # (dev14.jsonl: 1 of 6 byline facts was answered with the essay's opening, 谁是…教授 was refused)
+        by_byline = len(authors) == 1 and authors[0].author not in standalone and _WHO.search(asking) is not None
+        meta = META.search(asking) is not None or by_byline
         if meta and chosen_essay is None and not authors and ctx.essay is not None:
             # 作者在哪工作？ after a turn about one essay names no one: it asks that essay's author (blind.jsonl:
             # 1 of 10 conversations refused its affiliation follow-up, the byline holding the answer)
@@ -495,6 +498,7 @@ def _title_words_removed(text: str, title: str, shortest: int = 2) -> str:
 _INTERROGATIVE = frozenset({"哪个", "哪家", "哪些", "哪位", "哪种", "哪类", "哪所", "什么", "什么样", "多少", "几"})
 # Words naming the kind of answer rather than a kind of thing (有什么建议, 哪些措施): the essays give them without
 # using the word, so they are never the question's focus.
+_WHO = re.compile(r"谁|哪一?位|哪个作者|哪名|who\b", re.I)  # a question asking for a person
 _ANSWER_TYPES = re.compile(r"^(建议|措施|举措|办法|方法|途径|路径|看法|观点|意义|作用|特征|特点|原因|理由|要求|目标|问题|影响|"
                            r"内容|方面|关系|区别|含义|经验|思路|任务|重点|方向|优势|挑战|风险|表现|做法|关键|条件)$")
 

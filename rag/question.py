@@ -26,11 +26,27 @@ EXTRACTION = re.compile(
 # Words that only make sense against an earlier turn (pronouns, ordinals, "and what about…").
 FOLLOWUP = re.compile(
     r"^(那|那么|还有|另外|此外|以及|然后)|他|她|它|其中|该文|该作者|这位|这篇|那篇|本文|文中|上文|上面|刚才|前面|这一点|"
-    r"这方面|这些|这个|第[一二三四五六七八九十\d]+(条|点|个|项|方面|部分|种|件|类|步|大)|最后[一那这]?(条|点|个|项|方面|种|件)|"
+    r"这方面|这些|这个|第[一二三四五六七八九十\d]+(条|点|个|项|方面|部分|种|件|类|步|大)|(最后|最末|末|头一|首)[一那这]?(条|点|个|项|方面|种|件)|"
     r"呢[？?]?$|还说了|还讲了|还提到|还谈到|还有什么|除了|除此之外|除此以外"
 )
-# An item of the list last shown: 第三条/第二个/第三件…, or 最后一条 (the last one).
-ORDINAL_REF = re.compile(r"(?:第([一二三四五六七八九十\d]+)|(最后)[一那这]?)(?:条|点|个|项|方面|种|部分|件|类|步|大|对|组)")
+# An item of the list last shown: 第三条/第二个/第三件…, 最后一条 (the last one), and the spoken forms 头一个/首条
+# (the first), 末一条/最末一项 (the last), 倒数第二条 (dev14.jsonl: 1 of 14 conversations asked 头一个转变 and got a
+# refusal).
+_ORDINAL_UNIT = r"(?:条|点|个|项|方面|种|部分|件|类|步|大|对|组)"
+ORDINAL_REF = re.compile(rf"(?:倒数第(?P<back>[一二三四五六七八九十\d]+)|第(?P<n>[一二三四五六七八九十\d]+)|"
+                         rf"(?P<first>头一|首)|(?P<last>最后|最末|末)[一那这]?){_ORDINAL_UNIT}")
+
+
+def ordinal_position(m: re.Match[str], size: int) -> int:
+    """The 1-based position an ORDINAL_REF match names in a list of `size` items (0 when unreadable)."""
+    if m.group("first"):
+        return 1
+    if m.group("last"):
+        return size
+    if m.group("back"):
+        back = cn_int(m.group("back"))
+        return size - back + 1 if back else 0
+    return cn_int(m.group("n"))
 # “What else did he say”: other content of the same essay or topic than what the conversation already showed;
 # 除了X names what to leave out.
 # 还有呢, 别的呢, 除此之外还有别的…吗: the short forms (dev6.jsonl: 3 of 24 conversations asked them and got the topic

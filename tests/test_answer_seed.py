@@ -246,6 +246,24 @@ def test_a_filter_that_leaves_no_relevant_passage_says_which_filter(offline: Ass
     assert not offline.ask("什么是产业韧性？").refused  # the corpus covers it: the filter was the gap
 
 
+def test_the_kind_of_answer_asked_for_is_no_topic_the_selected_essay_must_name(offline: Assistant) -> None:
+    wang = next(e for e in offline.essays if e.author == "王成仁")
+    answer = offline.ask("这篇里“链主”企业被寄予了什么角色？", essay=wang.title)  # the essay never says 角色
+    assert not answer.refused and "串联能力" in answer.answer
+
+
+@pytest.mark.parametrize("question", ["谁是西北政法大学的教授？", "哪位作者是中国国际经济交流中心的副研究员？"])
+def test_who_holds_a_post_of_the_byline_is_answered_from_the_byline(offline: Assistant, question: str) -> None:
+    answer = offline.ask(question)
+    assert not answer.refused and "的作者是" in answer.answer and len(cited_authors(answer)) == 1
+
+
+@pytest.mark.parametrize("question", ["傅晋华所说的“创新人才”跟普通劳动者有什么不同？",
+                                      "李晓华说工业化会在哪些比例的变化上显现出来？"])
+def test_everyday_words_tagged_as_names_or_figures_do_not_refuse(offline: Assistant, question: str) -> None:
+    assert not offline.ask(question).refused  # 普通 is tagged a proper noun; 哪些比例 asks which ratios, no figure
+
+
 def test_a_conflicting_author_filter_does_not_hide_the_selected_essay(offline: Assistant) -> None:
     li = next(e for e in offline.essays if e.author == "李晓华")
     answer = offline.ask("什么是产业韧性？", essay=li.title, author="王静")

@@ -318,3 +318,14 @@ def test_na_x_ne_after_an_item_heading_defines_that_item_by_its_whole_run(offlin
 def test_a_question_naming_its_author_with_zhe_pian_needs_no_context(offline: Assistant) -> None:
     answer = offline.ask("王成仁这篇主要写的是什么？")
     assert not answer.refused and "按章节概括" in answer.answer
+
+
+@pytest.mark.parametrize(("second", "item"), [
+    ("头一个转变具体是从什么变成什么？", "拼盘式、补丁式集成"),
+    ("倒数第二个呢？", "注重做大市场规模"),
+    ("最末一条是什么意思？", "价值链中低端向高端"),
+])
+def test_spoken_ordinals_count_the_list_just_shown(offline: Assistant, second: str, item: str) -> None:
+    first, answer = converse(offline, ["王成仁认为推动产业基础高级化，在推进思路上要实现哪些转变？", second])
+    assert len([ln for ln in first.answer.splitlines() if re.match(r"\d\. ", ln)]) == 4
+    assert item in answer.standalone_question and not answer.refused and cited_authors(answer) == {"王成仁"}
