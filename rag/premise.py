@@ -53,7 +53,8 @@ _NEG_MODAL = re.compile(r"(?:不可能|无法|不能|没有机会|没机会|没�
                         r"(?!只|仅|光|单纯|一味)")
 # 可考虑/鼓励/支持/持续: the author endorses doing it (不能搞基础研究 vs 可考虑…持续开展基础研究: dev3.jsonl 1 of 18)
 _POS_MODAL = re.compile(r"有机会|能够|可以|有望|可能|要(?!求|素)|需(?!求)|必须|应当|应(?!用)|才能|可考虑|鼓励|支持|持续|积极")
-_ABANDON = re.compile(r"放弃|抛弃|淘汰|取消|停止|否定|反对|忽视|抽离|撤出|削弱|限制|放宽|放松|不管|不顾|只注重|只靠|仅靠|"
+# (别再/不要再 X: stop doing X, dev13.jsonl 1 of 16 false premises, 别再死守多边贸易体制 against 坚定维护…)
+_ABANDON = re.compile(r"放弃|抛弃|淘汰|取消|停止|否定|反对|忽视|抽离|撤出|削弱|限制|放宽|放松|不管|不顾|只注重|只靠|仅靠|别再|不要再|"
                       r"只依靠|单靠|继续靠|继续依靠|依旧靠|依然靠")
 _STRENGTHEN_WORDS = (r"加快|推动|推进|促进|加强|强化|提升|提高|支持|鼓励|畅通|培育|壮大|发展|升级|做强|坚持|完善|夯实|严格|"
                      r"规范|统筹|兼顾|并重|转变|转向|深化|拓展|扩大|增强|大力|吸引|利用|维护")
@@ -65,7 +66,7 @@ _STRENGTHEN = re.compile(_STRENGTHEN_WORDS)
 # true premises of either set.
 _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (_ABANDON, _STRENGTHEN),
-    (re.compile(r"压缩|削减|缩减|减少|降低|减小|收缩|缩小|放慢|减弱|弱化|淡化|(?<![减缺不至多稀很较])少(?=[参投介用依发支关])"),
+    (re.compile(r"压缩|削减|缩减|减少|降低|减小|收缩|缩小|放慢|减弱|弱化|淡化|(?<![减缺不至多稀很较])少(?=[参投介用依发支关引])"),
      re.compile(r"加大|增加|扩大|提高|加强|强化|增强|提升|加快|拓展|壮大|深化|维护")),
     (re.compile(r"放宽|放松|放开|松绑"), re.compile(r"严格|从严|收紧|严控|规范")),
     # belittling vs a high verdict (无足轻重 vs 才能/大势所趋), or, weaker, the author urging it on (没必要 vs 推进)
@@ -130,6 +131,11 @@ NEGATOR_REACH = 3  # characters before a cue a negator turns it around in (不�
 # X才是最P / X是最P / 最P的是X: an exclusive or superlative statement about one subject.
 _SUPERLATIVE = re.compile(r"(?P<s>[^，、。；：]{1,14}?)(?:才是|就是|是)[^，。；、最]{0,10}(?P<p>最[^，。；、]{1,10})")
 _SUPERLATIVE_FIRST = re.compile(r"(?P<p>最[^，。；、]{1,10}?)的(?:是|要数|当属)(?P<s>[^，。；、？?]{1,14})")
+# What a subject rests on (根本上/关键/首要/主要 + 在于/要靠/来自 X): a slot holding one thing (dev13.jsonl: 2 of 16
+# false premises put another thing there, 根本上要靠…引进来 against 根本上要依靠高水平科技自立自强, 过去…主要是靠创新
+# 驱动 against 主要来自初级生产要素的价格优势)
+_KEY = re.compile(r"(?P<k>根本上|归根结底|关键|首要|主要)(?:的)?(?:就在于|在于|是靠|要依靠|依靠|要靠|来自于?|源于|取决于|就是|是|靠)"
+                  r"(?P<x>[^，。；？?]{2,24})")
 _CARRIED = r"^(?:也|还|更|都|则|又|即|而)"  # a clause whose subject is carried over from the clause before
 _NORMATIVE = re.compile(r"(?<![重主需])要|应(?!用)|必须|走[^，。；]{0,20}道路")
 # Two things said to be unrelated (把A和B当成毫不相干的两类) against a text saying one is (a kind of) the other (A是…的B):
@@ -338,7 +344,7 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
     polar = _polarity(claim, grams, text, index)
     if polar is not None:
         return polar
-    return _superlative(claim, text, whole)
+    return _key_slot(claim, text, whole, index) or _superlative(claim, text, whole)
 
 
 def _reversed(own: re.Match[str], passage: re.Match[str], index: SentenceIndex) -> bool:
@@ -442,6 +448,24 @@ def _clause_at(span: str, pos: int) -> str:
     start = max(span.rfind(p, 0, pos) for p in "，；。") + 1
     ends = [i for p in "，；。" if (i := span.find(p, pos)) >= 0]
     return span[start:min(ends) if ends else len(span)]
+
+
+def _key_slot(claim: str, text: str, whole: float, index: SentenceIndex) -> tuple[float, str] | None:
+    """The claim names another thing than the text as what the same subject rests on (根本上要靠X vs 根本上要依靠Y,
+    主要靠X vs 主要来自Y): such a slot holds one thing, so X is contradicted when X and Y share no word."""
+    m = _KEY.search(claim)
+    if m is None:
+        return None
+    subject = bigrams(question_core(strip_cues(claim[:m.start()])))
+    for clause in _spans(text):
+        t = _KEY.search(clause)
+        if t is None or t.group("k") != m.group("k") or len(subject) < 2:
+            continue
+        if share(index, subject, clause[:t.start()]) < SIDE_MIN:
+            continue  # another subject's key (增强发展动能是…的关键因素)
+        if _different(question_core(m.group("x")), question_core(t.group("x"))):
+            return whole + 0.6, f"文章说的是“{clause.strip()}”，而不是“{m.group('x').strip()}”。"
+    return None
 
 
 def _superlative(claim: str, text: str, whole: float) -> tuple[float, str] | None:

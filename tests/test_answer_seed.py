@@ -213,6 +213,8 @@ def test_openai_mode_keeps_a_dropped_stream(seed_retriever: Retriever, seed_sett
     ("傅晋华为什么说劳动对象才是生产力三要素中最活跃的？", "人是最活跃的"),  # another subject
     ("李晓华说增强发展动能只有两项举措，是哪两项？", "增强发展动能是实现新型工业化高质量发展的关键因素"),  # count
     ("李晓华为什么强调要打造现代金融机构和市场体系？", "着力打造现代金融机构和市场体系"),  # another author's
+    ("王成仁说推动产业基础高级化根本上要靠成套引进国外技术，他为什么这么看？", "根本上要依靠高水平科技自立自强"),  # key slot
+    ("李晓华不也主张别再维护多边贸易体制了吗？", "坚定维护多边贸易体制"),  # rhetorical 不也…吗, 别再
 ])
 def test_contradicted_premises_are_said_so_first_with_the_passage(offline: Assistant, question: str,
                                                                   shown: str) -> None:
@@ -233,6 +235,8 @@ def test_contradicted_premises_are_said_so_first_with_the_passage(offline: Assis
     "李晓华认为科学技术是第一生产力，他是怎么论述的？",  # the right author
     "李晓华说增强发展动能有三项举措，分别是什么？",  # the right count
     "傅晋华为什么说人是生产力三要素中最活跃的？",
+    "王成仁为什么说推动产业基础高级化根本上要依靠科技自立自强？",  # the text's own key
+    "李晓华不也主张坚定维护多边贸易体制吗？",
 ])
 def test_premises_the_essays_support_are_not_contradicted(offline: Assistant, question: str) -> None:
     answer = offline.ask(question)
