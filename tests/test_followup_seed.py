@@ -329,3 +329,9 @@ def test_spoken_ordinals_count_the_list_just_shown(offline: Assistant, second: s
     first, answer = converse(offline, ["王成仁认为推动产业基础高级化，在推进思路上要实现哪些转变？", second])
     assert len([ln for ln in first.answer.splitlines() if re.match(r"\d\. ", ln)]) == 4
     assert item in answer.standalone_question and not answer.refused and cited_authors(answer) == {"王成仁"}
+
+
+def test_a_follow_up_asking_which_place_no_passage_names_is_refused(offline: Assistant) -> None:
+    first, second = converse(offline, ["傅晋华列举了哪些未来产业领域？", "其中氢能与储能这一块，他认为哪个省份最有优势？"])
+    assert not first.refused and "氢能与储能" in first.answer
+    assert second.refused and not second.citations
