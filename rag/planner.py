@@ -53,7 +53,9 @@ _PEOPLE = frozenset({*HONORIFICS, "大家", "专家", "作者", "作者们", "�
                      "着眼点", "出发点", "落脚点", "切入点", "视角", "立场", "异同", "不同点", "相同点", "共同点", "差异",
                      "区别", "关心", "关注", "办法", "看法", "观点", "主张", "想法",
                      # the request itself (汇总一下各自的论述): dev12.jsonl 1 of 6 summaries refused on 汇总
-                     "汇总", "归纳", "总结", "概括", "梳理", "用法"})
+                     "汇总", "归纳", "总结", "概括", "梳理", "用法",
+                     # ...and what it asks to be given (归纳一下各自要点: dev13.jsonl 1 of 3 summaries refused on 要点)
+                     "要点", "大意", "主旨", "要旨", "核心内容", "主要内容"})
 # What the question asks for, by its interrogative (checked in this order; the first match wins: 为什么要转变 asks
 # for a reason, 什么是…的特征 for a definition, 有哪些特征 for a list).
 _ASKS: tuple[tuple[Ask, re.Pattern[str]], ...] = (

@@ -262,6 +262,17 @@ def test_who_holds_a_post_of_the_byline_is_answered_from_the_byline(offline: Ass
     assert not answer.refused and "的作者是" in answer.answer and len(cited_authors(answer)) == 1
 
 
+def test_a_quoted_label_for_a_kind_of_thing_is_no_name_the_essays_must_use(offline: Assistant) -> None:
+    answer = offline.ask("李晓华觉得在修“数字路网”这类底层建设上要干哪些活儿？")
+    assert not answer.refused and "数字基础设施" in answer.answer
+    assert offline.ask("李晓华怎么看“东数西算”工程？").refused  # a quoted name stays one
+
+
+def test_the_points_asked_for_are_no_topic_of_a_two_author_summary(offline: Assistant) -> None:
+    answer = offline.ask("数字化转型这个话题，李晓华和王静两篇分别是怎么论述的？归纳一下各自要点")
+    assert not answer.refused and cited_authors(answer) == {"李晓华", "王静"}
+
+
 @pytest.mark.parametrize("question", ["傅晋华所说的“创新人才”跟普通劳动者有什么不同？",
                                       "李晓华说工业化会在哪些比例的变化上显现出来？"])
 def test_everyday_words_tagged_as_names_or_figures_do_not_refuse(offline: Assistant, question: str) -> None:
