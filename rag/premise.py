@@ -233,8 +233,42 @@ def check(claim: str, hits: Sequence[Hit], index: SentenceIndex) -> PremiseCheck
         return PremiseCheck(claim, "contradicted", opposed[1], opposed[0], shown=(opposed[0], *extra))
     stance = _own_stance(best[2], grams, index) if _OTHERS.search(best[2].text) or _REJECT.search(best[2].text) \
         else None
-    shown = (best[2],) + ((stance,) if stance is not None else ())
+    shown = (best[2],) + ((stance,) if stance is not None else ()) + _rest_of_claim(claim, best[2], index)
     return PremiseCheck(claim, "contradicted", best[1], best[2], shown=shown)
+
+
+def _others_given_own(claim: str, s: Sentence, grams: Sequence[str], index: SentenceIndex) -> tuple[float, str] | None:
+    """The claim gives the others (西方国家, 过去) what the author holds for their own side: 西方国家一开始就把环境保护
+    摆在头里 vs 西方国家…经历了先污染后治理, then 新型工业化应…将生态环境保护…置于优先地位 (dev13.jsonl: 1 of 16
+    false premises). The claim's predicate aligns with the author's stance after the sentence, not with it."""
+    others = _OTHERS.search(claim)
+    clause = next((c for c in _clauses(s.text) if others and others.group(0) in c), None)
+    if others is None or clause is None or follows_others(claim):
+        return None
+    own = _own_stance(s, grams, index)
+    said = [g for g in bigrams(question_core(strip_cues(claim[others.end():]))) if g in index.idf]
+    if own is None or len(said) < 2:
+        return None
+    held = share(index, said, own.text)
+    if held >= SIDE_MIN > share(index, said, s.text):
+        return held + 0.7, (f"文章中“{clause.strip()}”说的是其他国家或过去的做法；问题所说的是作者自己的主张："
+                            f"“{own.text.rstrip('。')}”。")
+    return None
+
+
+def _rest_of_claim(claim: str, shown: Sentence, index: SentenceIndex) -> tuple[Sentence, ...]:
+    """The next sentence of the shown one's paragraph that speaks to a clause of the claim the shown sentence does
+    not (…全球分工只讲效率，跨国公司也都把供应链往少数地方集中: the second clause is answered by the sentence
+    after, 跨国公司推动供应链分散化…; dev13.jsonl 1 of 16 false premises quoted only the first)."""
+    after = next((x for x in index.sentences[shown.essay_id] if x.paragraph == shown.paragraph and x.start > shown.start),
+                 None)
+    if after is None:
+        return ()
+    for part in re.split(r"[，,；;]", claim):
+        g = [x for x in bigrams(question_core(strip_cues(part))) if x in index.idf]
+        if len(g) >= 3 and share(index, g, shown.text) < ALIGN_MIN and share(index, g, after.text) >= SIDE_MIN:
+            return (after,)
+    return ()
 
 
 def _own_stance(s: Sentence, grams: Sequence[str], index: SentenceIndex) -> Sentence | None:
@@ -272,6 +306,9 @@ def _contradiction(claim: str, grams: Sequence[str], s: Sentence, index: Sentenc
     whole = max([whole, *(share(index, g, text) for g in parts)]) if len(parts) > 1 else whole
     seen = [g for g in grams if g in index.idf]  # the user's own words (搞上去, 倒逼) are in no sentence
     whole = max(whole, 0.9 * share(index, seen, text)) if len(seen) >= 4 else whole
+    swapped = _others_given_own(claim, s, grams, index)
+    if swapped is not None:
+        return swapped
     if whole < ALIGN_MIN * 0.8:
         return None
     own = _CLAIM_TRANSITION.search(claim) or _CLAIM_TEMPORAL.search(claim)

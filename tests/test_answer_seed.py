@@ -215,6 +215,7 @@ def test_openai_mode_keeps_a_dropped_stream(seed_retriever: Retriever, seed_sett
     ("李晓华为什么强调要打造现代金融机构和市场体系？", "着力打造现代金融机构和市场体系"),  # another author's
     ("王成仁说推动产业基础高级化根本上要靠成套引进国外技术，他为什么这么看？", "根本上要依靠高水平科技自立自强"),  # key slot
     ("李晓华不也主张别再维护多边贸易体制了吗？", "坚定维护多边贸易体制"),  # rhetorical 不也…吗, 别再
+    ("西方国家的工业化一开始就把生态环境保护放在优先地位，李晓华为什么还要提醒别走老路？", "先污染后治理"),  # swapped
 ])
 def test_contradicted_premises_are_said_so_first_with_the_passage(offline: Assistant, question: str,
                                                                   shown: str) -> None:
@@ -224,6 +225,12 @@ def test_contradicted_premises_are_said_so_first_with_the_passage(offline: Assis
     assert any(shown in c.chunk.text.replace("\n", "") for c in answer.citations)
     assert answer.to_dict()["premise"]["claim"]
     assert_grounded(answer)
+
+
+def test_a_claim_of_two_clauses_is_shown_the_sentence_for_each(offline: Assistant) -> None:
+    answer = offline.ask("听说李晓华认为，全球分工如今只讲效率、不顾安全了，跨国公司也都把供应链往少数地方集中，有什么根据？")
+    assert answer.premise["status"] == "contradicted"
+    assert "效率与安全并重" in answer.answer and "分散化" in answer.answer
 
 
 @pytest.mark.parametrize("question", [
