@@ -442,6 +442,14 @@ def test_the_gate_in_front_of_a_model_is_a_setting(seed_retriever: Retriever, se
     assert bool(chat.calls) is asked
 
 
+def test_a_kind_of_named_thing_no_passage_names_is_refused_before_the_model(seed_retriever: Retriever,
+                                                                           seed_settings: Settings) -> None:
+    question = "王成仁开头引用的那次中央经济工作会议是在哪个城市召开的？"  # the essays name no city
+    chat = FakeChatModel(["会议提出以科技创新引领现代化产业体系建设[1]。"], backend="local")
+    answer = Assistant(seed_retriever, chat, replace(seed_settings, gate="model")).ask(question)
+    assert answer.refused and not chat.calls
+
+
 def test_a_model_refusal_of_what_the_offline_gate_answers_gives_the_quoted_answer(
         offline: Assistant, seed_retriever: Retriever, seed_settings: Settings, server: FakeOpenAIServer) -> None:
     # answered offline on the named author's passages (the author-aware gate), refused by the model
