@@ -317,7 +317,11 @@ class Assistant:
                 cited = list(hits)
                 text = ex.quote_sentences(sorted(premise.shown, key=lambda s: s.start), cited, self.index,
                                           self._lookup)
-            intro = f"{prompts.phrase('premise_intro')}{premise.explanation}文章的表述是：\n"
+            explanation = premise.explanation
+            if premise.source is not None:  # the byline that states the fact, cited where it is given
+                cited = [*cited, premise.source]
+                explanation = f"{explanation.rstrip('。')}[{len(cited)}]。"
+            intro = f"{prompts.phrase('premise_intro')}{explanation}文章的表述是：\n"
             return ex.Composed(intro + text, cited, composed.best)
 
         if self.generator is None:
@@ -359,6 +363,13 @@ class Assistant:
 
     def _premise(self, plan: Plan, hits: list[Hit]) -> pm.PremiseCheck | None:
         """A premise of the question the essays contradict, with the passages that show it."""
+        misplaced = facts.check_byline(plan.standalone, self.essays)
+        if misplaced is not None:
+            own, place, other = misplaced
+            byline = self._byline(own)
+            return pm.PremiseCheck(f"{own.author}在{place}任职", "contradicted",
+                                   f"据文章署名，{place}是{other.author}的单位，{own.author}是{own.affiliation}。", None,
+                                   source=Hit(chunk=byline, score=1.0, rank=0) if byline is not None else None)
         quoted = facts.check_quote(plan.standalone, plan.author, self.essays)
         if quoted is not None:
             quote, essay = quoted

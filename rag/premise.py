@@ -170,11 +170,12 @@ class PremiseCheck:
     sentence: Sentence | None
     hits: tuple[Hit, ...] = ()
     shown: tuple[Sentence, ...] = ()  # sentences the answer quotes (empty: compose the answer as usual)
+    source: Hit | None = None  # the passage stating the fact the explanation gives (a byline), cited with it
 
     def to_dict(self) -> dict[str, str]:
         """The `ask --json` shape."""
-        return {"claim": self.claim, "status": self.status, "explanation": self.explanation,
-                "evidence": self.sentence.text if self.sentence else ""}
+        evidence = self.sentence.text if self.sentence else self.source.chunk.text if self.source else ""
+        return {"claim": self.claim, "status": self.status, "explanation": self.explanation, "evidence": evidence}
 
 
 def strip_cues(claim: str) -> str:

@@ -1,8 +1,10 @@
-"""Facts a question states that the essays contradict: a year, a count of list items, who said something.
+"""Facts a question states that the essays contradict: a year, a count of list items, who said something, where
+an author works.
 
 - a year the essays never use where the passage about the same thing gives another one (2030 vs 2035);
 - a count (三个特征) where the matching list of the essays has another number of items;
-- a quotation or a claim given to an author whose essay does not hold it while another author's essay does.
+- a quotation or a claim given to an author whose essay does not hold it while another author's essay does;
+- an institution given to an author that another author's byline holds.
 Each returns a rag.premise.PremiseCheck, the same verdict the stance checks give.
 """
 
@@ -15,6 +17,7 @@ from rag import extractive as ex
 from rag.items import explanation
 from rag.lists import CN_NUM
 from rag.premise import ALIGN_MIN, PremiseCheck, share, strip_cues
+from rag.references import institutions
 from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
 from rag.types import Essay, Hit
 
@@ -130,6 +133,23 @@ def check_attribution(claim: str, author: str, index: SentenceIndex) -> PremiseC
     essay = index.essays[where.essay_id]
     return PremiseCheck(claim, "contradicted", f"这一说法出自{essay.author}的《{essay.title}》，{author}的文章中没有这样的论述。",
                         where, shown=(where,))
+
+
+def check_byline(question: str, essays: Sequence[Essay]) -> tuple[Essay, str, Essay] | None:
+    """(the essay of the author the question names, an institution it gives them, the essay whose byline holds
+    it) when the question puts the author at another author's institution (作为中国国际经济交流中心的副研究员，王静…:
+    dev13.jsonl 1 of 16 false premises was answered as if true)."""
+    named = [e for e in essays if e.author and e.author in question]
+    if len({e.author for e in named}) != 1:
+        return None
+    own = named[0]
+    for other in essays:
+        if other.author == own.author:
+            continue
+        for place in institutions(other):
+            if place in question and place not in (own.affiliation or ""):
+                return own, place, other
+    return None
 
 
 def _inline_counts(text: str) -> set[int]:

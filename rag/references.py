@@ -136,6 +136,12 @@ _POST = re.compile(r"(?:特约|副|助理|首席|高级)?(?:研究员|教授|讲
 MIN_INSTITUTION = 5  # shorter names (研究所, 研究院) are generic words, not one institution
 
 
+def institutions(essay: Essay) -> list[str]:
+    """The institutions of an essay's byline, posts taken off (中国国际经济交流中心副研究员 → 中国国际经济交流中心)."""
+    parts = (_POST.sub("", p.strip()) for p in re.split(r"[、，,；;和]", essay.affiliation or ""))
+    return [p for p in parts if len(p) >= MIN_INSTITUTION]
+
+
 class ReferenceFinder:
     """Precomputed author names and title fragments of one corpus; `find` is cheap per question."""
 
@@ -157,9 +163,8 @@ class ReferenceFinder:
         # that author when no other author's byline holds it (dev4.jsonl: 1 of 14 conversations opened that way)
         places: dict[str, set[str]] = {}
         for e in self.essays:
-            for part in re.split(r"[、，,；;和]", e.affiliation or ""):
-                place = _POST.sub("", part.strip())
-                if len(place) >= MIN_INSTITUTION and e.author in self._authors:
+            for place in institutions(e):
+                if e.author in self._authors:
                     places.setdefault(place, set()).add(e.author)
         self._institutions = {k: next(iter(v)) for k, v in places.items() if len(v) == 1}
         self._titles = [(e.id, _norm(e.title)) for e in self.essays]

@@ -227,6 +227,14 @@ def test_contradicted_premises_are_said_so_first_with_the_passage(offline: Assis
     assert_grounded(answer)
 
 
+def test_an_author_put_at_another_authors_institution_is_corrected_from_the_byline(offline: Assistant) -> None:
+    answer = offline.ask("作为中国国际经济交流中心的副研究员，王静是怎么谈产业开放发展的？")
+    assert answer.premise["status"] == "contradicted" and "西北政法大学" in answer.premise["explanation"]
+    assert any(c.chunk.is_byline and c.chunk.author == "王静" for c in answer.citations)
+    assert cited_authors(answer) == {"王静"} and "推动产业开放发展" in answer.answer
+    assert not offline.ask("作为西北政法大学的教授，王静是怎么谈产业开放发展的？").premise  # her own byline
+
+
 def test_a_claim_of_two_clauses_is_shown_the_sentence_for_each(offline: Assistant) -> None:
     answer = offline.ask("听说李晓华认为，全球分工如今只讲效率、不顾安全了，跨国公司也都把供应链往少数地方集中，有什么根据？")
     assert answer.premise["status"] == "contradicted"
