@@ -365,10 +365,10 @@ class Assistant:
         """A premise of the question the essays contradict, with the passages that show it."""
         misplaced = facts.check_byline(plan.standalone, self.essays)
         if misplaced is not None:
-            own, place, other = misplaced
+            own, place, owner = misplaced
             byline = self._byline(own)
             return pm.PremiseCheck(f"{own.author}在{place}任职", "contradicted",
-                                   f"据文章署名，{place}是{other.author}的单位，{own.author}是{own.affiliation}。", None,
+                                   f"据文章署名，{place}是{owner.author}的单位，{own.author}是{own.affiliation}。", None,
                                    source=Hit(chunk=byline, score=1.0, rank=0) if byline is not None else None)
         quoted = facts.check_quote(plan.standalone, plan.author, self.essays)
         if quoted is not None:
