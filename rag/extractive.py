@@ -181,6 +181,16 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
                 run = [run[0], defining]
             elif len(run[0].text) >= ITEM_HEADING_CHARS:  # an item that explains itself: the sentence after it
                 run = run[:2]
+        elif ask == "reason" and len(run) > 2:
+            # why an item holds: the sentences of its run say it, not those restating the claim (为什么说新型工业化的
+            # 质量高突出体现为科技水平高 quoted only the heading and the claim: dev8.jsonl 1 of 12 conversations)
+            kept, used = [], 0
+            for x in run:
+                if kept and used + len(x.text) > max_chars:
+                    break
+                kept.append(x)
+                used += len(x.text)
+            run = kept
         elif len(run) > 2:
             # the question's own topic inside the item (讲整合区域科创资源的时候，对企业提了什么要求): the heading and
             # the sentences naming it, the rest left for a follow-up (dev4.jsonl: 1 of 14 conversations had the

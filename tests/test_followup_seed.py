@@ -335,3 +335,8 @@ def test_a_follow_up_asking_which_place_no_passage_names_is_refused(offline: Ass
     first, second = converse(offline, ["傅晋华列举了哪些未来产业领域？", "其中氢能与储能这一块，他认为哪个省份最有优势？"])
     assert not first.refused and "氢能与储能" in first.answer
     assert second.refused and not second.citations
+
+
+def test_why_of_an_item_quotes_its_run_not_the_restated_claim(offline: Assistant) -> None:
+    _first, second = converse(offline, ["李晓华说新型工业化质量高，最突出地体现在哪一点上？", "为什么这么说？"])
+    assert "科学技术是第一生产力" in second.answer and "产业国际竞争力就强" in second.answer
