@@ -184,7 +184,8 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         elif ask == "reason" and len(run) > 2:
             # why an item holds: the sentences of its run say it, not those restating the claim (为什么说新型工业化的
             # 质量高突出体现为科技水平高 quoted only the heading and the claim: dev8.jsonl 1 of 12 conversations)
-            kept, used = [], 0
+            kept: list[Sentence] = []
+            used = 0
             for x in run:
                 if kept and used + len(x.text) > max_chars:
                     break
