@@ -30,7 +30,7 @@ from rag.errors import InputError
 from rag.evidence import EvidenceModel
 from rag.followup import list_items
 from rag.generate import Generator
-from rag.planner import Plan, Planner, asked_for
+from rag.planner import LIST_SYNONYMS, Plan, Planner, asked_for
 from rag.question import EXTRACTION, clean_question
 from rag.references import find_references
 from rag.reply import Replier, Timer
@@ -268,6 +268,8 @@ class Assistant:
         filter_author = None if plan.filter_conflict else plan.filter_author
         gloss = self._translate(plan)
         asked = f"{plan.standalone} {gloss.text}" if gloss.terms else plan.standalone
+        if plan.ask == "list" and (own := [w for w in plan.nouns if w in LIST_SYNONYMS.values() and w not in asked]):
+            asked = f"{asked} {' '.join(own)}"  # the essays' word for what is counted (特点 → 特征)
         hits = self._search(asked, author=plan.author, essay=plan.filter_essay)
         timer.lap("retrieve")
         premise = self._premise(plan, hits)

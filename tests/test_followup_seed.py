@@ -340,3 +340,8 @@ def test_a_follow_up_asking_which_place_no_passage_names_is_refused(offline: Ass
 def test_why_of_an_item_quotes_its_run_not_the_restated_claim(offline: Assistant) -> None:
     _first, second = converse(offline, ["李晓华说新型工业化质量高，最突出地体现在哪一点上？", "为什么这么说？"])
     assert "科学技术是第一生产力" in second.answer and "产业国际竞争力就强" in second.answer
+
+
+def test_a_list_asked_in_another_word_for_its_noun_is_the_list_that_noun_names(offline: Assistant) -> None:
+    first, second = converse(offline, ["李晓华认为新型工业化走向高质量，会体现出哪些特点？", "最后一个特点讲的是什么？"])
+    assert "等特征" in first.answer and "生态破坏少" in second.standalone_question  # 特点 asked, 特征 in the text
