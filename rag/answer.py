@@ -268,8 +268,10 @@ class Assistant:
         filter_author = None if plan.filter_conflict else plan.filter_author
         gloss = self._translate(plan)
         asked = f"{plan.standalone} {gloss.text}" if gloss.terms else plan.standalone
-        if plan.ask == "list" and (own := [w for w in plan.nouns if w in LIST_SYNONYMS.values() and w not in asked]):
-            asked = f"{asked} {' '.join(own)}"  # the essays' word for what is counted (特点 → 特征)
+        if plan.ask == "list":  # the essays' word for what is counted, in place of the asker's (特点 → 特征)
+            for word in plan.nouns:
+                if word in LIST_SYNONYMS:
+                    asked = asked.replace(word, LIST_SYNONYMS[word])
         hits = self._search(asked, author=plan.author, essay=plan.filter_essay)
         timer.lap("retrieve")
         premise = self._premise(plan, hits)

@@ -40,6 +40,8 @@ _GENERIC = frozenset({
     "论证", "理由", "依据", "根据", "原因", "考虑", "用意", "出发点", "分析", "评价",
     "说法",  # 按王静的说法: whose view, like 看法/观点 (dev7.jsonl: 1 of 8 why-questions refused on it)
     "专门", "着重", "重点",  # focus adverbs beside 主要 (谁专门写了……): dev5.jsonl 1 of 14 conversations refused on 专门
+    # how the answer should be put (各用一句话说清楚, 简单说说): dev12.jsonl 1 of 6 lists refused on 清楚
+    "清楚", "明白", "简单", "简要", "简短", "详细", "一句话",
 })
 # Where in a text a question points (后半部分, 开头, 第二部分): scaffolding like 文章, removed before segmenting, which
 # otherwise glues it to the next word (后半部/分给). dev5.jsonl: 1 of 14 conversations refused its first turn on it.

@@ -181,10 +181,11 @@ _COUNTED_BEFORE = re.compile(r"([\u4e00-\u9fff]{2})(?:有|包括|分别是|主�
 
 
 # The essays' word for what a list question counts, when the asker uses another (general language): 特点 for
-# their 特征, 措施 for 举措, 途径/路子 for 路径, 变化 for 转变. Added to the query and to the counted nouns
-# (dev14.jsonl: 1 of 14 conversations asked 哪些特点 and got another list, the features list not retrieved; 做法 for
-# 举措 moved blind3.jsonl's 哪些具体做法 to another essay's sentences and is left out).
-LIST_SYNONYMS = {"特点": "特征", "措施": "举措", "途径": "路径", "路子": "路径", "变化": "转变"}
+# their 特征, 措施 for 举措, 途径/路子 for 路径, 路线 for 方向, 变化 for 转变. It replaces the asker's word in the query
+# and joins the counted nouns (dev14.jsonl: 1 of 14 conversations asked 哪些特点 and got another list, the features
+# list not retrieved; dev12.jsonl: 几条主攻路线 was refused; 做法 for 举措 moved blind3.jsonl's 哪些具体做法 to another
+# essay's sentences and is left out).
+LIST_SYNONYMS = {"特点": "特征", "措施": "举措", "途径": "路径", "路子": "路径", "路线": "方向", "变化": "转变"}
 
 
 def list_nouns(question: str) -> tuple[str, ...]:

@@ -283,6 +283,11 @@ def test_a_quoted_label_for_a_kind_of_thing_is_no_name_the_essays_must_use(offli
     assert offline.ask("李晓华怎么看“东数西算”工程？").refused  # a quoted name stays one
 
 
+def test_a_list_asked_for_in_another_word_and_form_is_the_essays_list(offline: Assistant) -> None:
+    answer = offline.ask("王静那篇给出了几条主攻路线？各用一句话说清楚")  # 路线 for 方向, 说清楚 asks a form
+    assert not answer.refused and "注重要素协同" in answer.answer and "强化安全协同" in answer.answer
+
+
 def test_the_points_asked_for_are_no_topic_of_a_two_author_summary(offline: Assistant) -> None:
     answer = offline.ask("数字化转型这个话题，李晓华和王静两篇分别是怎么论述的？归纳一下各自要点")
     assert not answer.refused and cited_authors(answer) == {"李晓华", "王静"}
