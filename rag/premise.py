@@ -136,6 +136,9 @@ _SUPERLATIVE_FIRST = re.compile(r"(?P<p>最[^，。；、]{1,10}?)的(?:是|要�
 # 驱动 against 主要来自初级生产要素的价格优势)
 _KEY = re.compile(r"(?P<k>根本上|归根结底|关键|首要|主要)(?:的)?(?:就在于|在于|是靠|要依靠|依靠|要靠|来自于?|源于|取决于|就是|是|靠)"
                   r"(?P<x>[^，。；？?]{2,24})")
+# A focus and what it drives (以X为重点推动Y): a claim may pair one text's X with another's Y.
+_PAIRED = re.compile(r"以(?P<x>[^，。；以]{2,12}?)为(?:重点|抓手|核心|突破口|牵引|引领)(?:推动|推进|带动|促进|加快)?"
+                     r"(?P<y>[^，。；？?]{2,20})")
 _CARRIED = r"^(?:也|还|更|都|则|又|即|而)"  # a clause whose subject is carried over from the clause before
 _NORMATIVE = re.compile(r"(?<![重主需])要|应(?!用)|必须|走[^，。；]{0,20}道路")
 # Two things said to be unrelated (把A和B当成毫不相干的两类) against a text saying one is (a kind of) the other (A是…的B):
@@ -222,6 +225,9 @@ def check(claim: str, hits: Sequence[Hit], index: SentenceIndex) -> PremiseCheck
                 best = (verdict[0], verdict[1], s)
     if best is None:
         sentences = [s for h in hits[:5] for s in index.in_span(h.chunk.essay_id, h.chunk.char_start, h.chunk.char_end)]
+        swapped = _mismatched(claim, list(dict.fromkeys(sentences)))
+        if swapped is not None:
+            return swapped
         opposed = contrast(claim, dict.fromkeys(sentences), index)
         if opposed is None:
             return None
@@ -255,6 +261,28 @@ def _others_given_own(claim: str, s: Sentence, grams: Sequence[str], index: Sent
         return held + 0.7, (f"文章中“{clause.strip()}”说的是其他国家或过去的做法；问题所说的是作者自己的主张："
                             f"“{own.text.rstrip('。')}”。")
     return None
+
+
+def _mismatched(claim: str, sentences: Sequence[Sentence]) -> PremiseCheck | None:
+    """The claim pairs one focus with another's object (以智能制造为重点推动园区数字化转型, where the text says 以智能
+    制造为重点推动企业和行业数字化转型 and 以生态建构为重点推动园区数字化转型): both pairings are shown (dev3.jsonl:
+    1 of 18 false premises; each half alone is a clause of the text, so no other rule sees it)."""
+    m = _PAIRED.search(claim)
+    if m is None:
+        return None
+    x, y = m.group("x"), m.group("y").rstrip("的")
+    by_x = by_y = None
+    for s in sentences:
+        for t in _PAIRED.finditer(s.text):
+            tx, ty = t.group("x"), t.group("y")
+            if tx == x and y not in ty and ty not in y:
+                by_x = (s, t.group(0))
+            elif (y in ty or ty in y) and tx != x:
+                by_y = (s, t.group(0))
+    if by_x is None or by_y is None:
+        return None
+    return PremiseCheck(claim, "contradicted", f"文章说的是“{by_x[1]}”“{by_y[1]}”，问题把两者配错了。", by_x[0],
+                        shown=tuple(dict.fromkeys((by_x[0], by_y[0]))))
 
 
 def _rest_of_claim(claim: str, shown: Sentence, index: SentenceIndex) -> tuple[Sentence, ...]:

@@ -23,9 +23,13 @@ from rag.sentences import Sentence, SentenceIndex, bigrams, question_core
 
 # Opposite ends of a scale, one character each (general language, not eval wording). Characters with many
 # senses in these essays (上/下 in 上下游, 前/后 in 前瞻/后发, 内/外 in 国内外, 有/无) are left out.
-_OPPOSITE = {a: b for x, y in ("大小", "多少", "高低", "快慢", "升降", "增减", "强弱", "长短", "早晚", "难易", "新旧",
-                               "优劣", "宽严", "松紧", "轻重", "深浅", "进退", "涨跌", "扩缩", "盈亏", "冷热")
-             for a, b in ((x, y), (y, x))}
+# A level turned around by a move is opposite too (越来越低 vs 逐渐上升: dev8.jsonl 1 of 16 false premises).
+_PAIRS = ("大小", "多少", "高低", "快慢", "升降", "增减", "强弱", "长短", "早晚", "难易", "新旧", "优劣", "宽严", "松紧",
+          "轻重", "深浅", "进退", "涨跌", "扩缩", "盈亏", "冷热", "低升", "高降")
+_OPPOSITE: dict[str, str] = {}
+for _pair in _PAIRS:
+    _OPPOSITE[_pair[0]] = _OPPOSITE.get(_pair[0], "") + _pair[1]
+    _OPPOSITE[_pair[1]] = _OPPOSITE.get(_pair[1], "") + _pair[0]
 _NEGATOR = re.compile(r"[不未没无非]|从未|并非")
 _NUMERAL = re.compile(r"[0-9〇零一二两三四五六七八九十百千万]+")
 # Words that sound like a negator but are not one (非常, 不断, 无论, 不仅, 未来: 未来产业 is no 未).
@@ -102,7 +106,7 @@ def _masked(text: str) -> str:
 
 def _opposed(x: str, y: str) -> bool:
     """One side holds one end of a scale the other side holds the other end of (慢 / 快, 下降 / 上升)."""
-    return any(c in _OPPOSITE and _OPPOSITE[c] in y and _OPPOSITE[c] not in x and c not in y for c in x)
+    return any(o in y and o not in x and c not in y for c in x for o in _OPPOSITE.get(c, ""))
 
 
 def slot_contrast(claim: str, clause: str) -> str | None:

@@ -216,6 +216,8 @@ def test_openai_mode_keeps_a_dropped_stream(seed_retriever: Retriever, seed_sett
     ("王成仁说推动产业基础高级化根本上要靠成套引进国外技术，他为什么这么看？", "根本上要依靠高水平科技自立自强"),  # key slot
     ("李晓华不也主张别再维护多边贸易体制了吗？", "坚定维护多边贸易体制"),  # rhetorical 不也…吗, 别再
     ("西方国家的工业化一开始就把生态环境保护放在优先地位，李晓华为什么还要提醒别走老路？", "先污染后治理"),  # swapped
+    ("王静主张以智能制造为重点推动园区数字化转型，具体怎么做？", "以智能制造为重点推动企业和行业数字化转型"),  # mispaired
+    ("傅晋华为什么说一个地区创新人才的比例越来越低，反而能释放更多创新活力？", "比例逐渐上升"),  # a level against a move
 ])
 def test_contradicted_premises_are_said_so_first_with_the_passage(offline: Assistant, question: str,
                                                                   shown: str) -> None:
@@ -252,6 +254,7 @@ def test_a_claim_of_two_clauses_is_shown_the_sentence_for_each(offline: Assistan
     "傅晋华为什么说人是生产力三要素中最活跃的？",
     "王成仁为什么说推动产业基础高级化根本上要依靠科技自立自强？",  # the text's own key
     "李晓华不也主张坚定维护多边贸易体制吗？",
+    "王静为什么主张以生态建构为重点推动园区数字化转型？",  # the text's own pairing
 ])
 def test_premises_the_essays_support_are_not_contradicted(offline: Assistant, question: str) -> None:
     answer = offline.ask(question)
