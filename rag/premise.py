@@ -90,7 +90,7 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
      re.compile(r"不仅|不只|不光|也包括|每[个一]|所有|统筹|兼顾|并重|既[^。；]{1,40}?又|协同|(?:两|多|几|[二三四五六])个?方面")),
     # one model for all vs each place its own (统一的区域科技创新模式 vs 因地制宜形成各具特色的…模式): dev3.jsonl 1 of 18
     # (统一管控 against 自由度高、各具特色: dev11.jsonl 1 of 14 false premises)
-    (re.compile(r"统一(?:的|推行|采用|管控|管理)|一刀切|千篇一律|整齐划一|照搬"),
+    (_UNIFORM := re.compile(r"统一(?:的|推行|采用|管控|管理)|一刀切|千篇一律|整齐划一|照搬"),
      re.compile(r"因地制宜|各具特色|差异化|特色化|分类施策|自由度高")),
     # the reverse: each its own rules vs one set of rules (各地自定规矩、各管一摊 vs 规则统一、监管协同): dev11.jsonl
     # 1 of 14 false premises
@@ -485,7 +485,10 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
             known = [g for g in target if g in index.idf]
             if weak is _SAME or share(index, target, about) >= SIDE_MIN or \
                     (len(known) >= 2 and share(index, known, about) >= SIDE_MIN) or \
-                    (len(head) >= 3 and share(index, head, about) >= SIDE_MIN):
+                    (len(head) >= 3 and share(index, head, about) >= SIDE_MIN) or \
+                    (weak is _UNIFORM and share(index, known, span) >= SIDE_MIN):
+                # (one model for all: the subject may sit in an earlier clause of the sentence, 改造建立新型应用技术研发
+                # 机构，…，探索建立自由度高、各具特色的创新高地: dev11.jsonl 1 of 14 false premises)
                 # a mere push (推进X against X没必要) ranks below every other verdict on any sentence
                 bonus = -1.0 if weak is _DISMISS and strong is _STRENGTHEN else 0.5
                 said = claim[cue.start():cue.end() + (2 if len(cue.group(0)) == 1 else 0)]  # 少 -> 少参与

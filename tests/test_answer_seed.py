@@ -218,6 +218,7 @@ def test_openai_mode_keeps_a_dropped_stream(seed_retriever: Retriever, seed_sett
     ("西方国家的工业化一开始就把生态环境保护放在优先地位，李晓华为什么还要提醒别走老路？", "先污染后治理"),  # swapped
     ("王静主张以智能制造为重点推动园区数字化转型，具体怎么做？", "以智能制造为重点推动企业和行业数字化转型"),  # mispaired
     ("傅晋华为什么说一个地区创新人才的比例越来越低，反而能释放更多创新活力？", "比例逐渐上升"),  # a level against a move
+    ("王成仁主张新型应用技术研发机构要统一管控，不能给太多自由度，这是为什么？", "自由度高、各具特色"),  # subject earlier
 ])
 def test_contradicted_premises_are_said_so_first_with_the_passage(offline: Assistant, question: str,
                                                                   shown: str) -> None:
