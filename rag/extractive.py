@@ -168,7 +168,12 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     inline = "" if item else _inline_item_named(question, scored[0][1], index, ask)
     if inline and (run := [x for x in item_taken_up(scored[0][1], inline, index) if not excluded(x, exclude)]):
         return Composed(_format(run, hits, index, lookup), hits, 1.5)
-    item = item or named_item(question, index, hits)
+    if not item and not (ask == "definition" and term):
+        # (a definition of a quoted term is not a definition of the item the question also names: “未来产业”…它和
+        # 战略性新兴产业怎么区分 quoted the 战略性新兴产业 item, dev13.jsonl 1 of 6 definitions)
+        item = named_item(question, index, hits)
+    elif not item and (named := named_item(question, index, hits)) and (term in named or named in term):
+        item = named
     if item:
         run = [s for s in item_run(item, hits, index) if not excluded(s, exclude)]
         if run and ask == "definition" and "具体" not in question:

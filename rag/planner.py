@@ -61,7 +61,9 @@ _PEOPLE = frozenset({*HONORIFICS, "大家", "专家", "作者", "作者们", "�
 _ASKS: tuple[tuple[Ask, re.Pattern[str]], ...] = (
     # (依据/好处 ask what supports a view or what it brings: dev8.jsonl 1 of 10 why-questions read as a stance)
     ("reason", re.compile(r"为什么|为何|原因|理由|何以|凭什么|依据|好处|意义何在|why", re.I)),
+    # (怎么定位的/什么定位 ask what it is: dev13.jsonl 1 of 6 definitions quoted another term's sentences)
     ("definition", re.compile(r"什么是|是什么意思|指的是|是指|指什么|含义|定义|意味着什么|是什么概念|什么叫|何谓|"
+                              r"(?:怎么|怎样|如何|是)定位|什么定位|定位是什么|"
                               r"^what is|^what does .* mean|defin", re.I)),
     ("list", re.compile(r"哪些|哪几|哪[一二三四五六七八九两]|几个|几项|几条|几种|几方面|几点|逐条|列出|列举|举措|措施|路径|途径|"
                         r"特征|表现在|方向|转变|任务|重点|which|what are|list", re.I)),

@@ -287,6 +287,11 @@ def test_a_quoted_label_for_a_kind_of_thing_is_no_name_the_essays_must_use(offli
     assert offline.ask("李晓华怎么看“东数西算”工程？").refused  # a quoted name stays one
 
 
+def test_a_quoted_term_is_defined_before_the_other_item_the_question_names(offline: Assistant) -> None:
+    answer = offline.ask("“未来产业”在文章里是怎么定位的？它和战略性新兴产业怎么区分？")
+    assert cit.strip_markers(answer.answer).split("：", 1)[1].startswith("未来产业是处于发展早期阶段的战略性新兴产业")
+
+
 def test_a_list_asked_for_in_another_word_and_form_is_the_essays_list(offline: Assistant) -> None:
     answer = offline.ask("王静那篇给出了几条主攻路线？各用一句话说清楚")  # 路线 for 方向, 说清楚 asks a form
     assert not answer.refused and "注重要素协同" in answer.answer and "强化安全协同" in answer.answer
