@@ -472,6 +472,13 @@ def test_a_kind_of_named_thing_no_passage_names_is_refused_before_the_model(seed
     assert answer.refused and not chat.calls
 
 
+def test_a_question_none_of_whose_words_the_passages_hold_is_refused_before_the_model(
+        seed_retriever: Retriever, seed_settings: Settings) -> None:
+    chat = FakeChatModel(["一是加快传统产业转型升级[1]。"], backend="local")
+    answer = Assistant(seed_retriever, chat, replace(seed_settings, gate="model")).ask("李晓华对钢铁行业化解过剩产能提出了什么办法？")
+    assert answer.refused and not chat.calls
+
+
 def test_a_model_refusal_of_what_the_offline_gate_answers_gives_the_quoted_answer(
         offline: Assistant, seed_retriever: Retriever, seed_settings: Settings, server: FakeOpenAIServer) -> None:
     # answered offline on the named author's passages (the author-aware gate), refused by the model
