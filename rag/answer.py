@@ -306,6 +306,13 @@ class Assistant:
             # 过剩产能提出了什么办法, relevance 0.36): the packaged model quoted unrelated sentences (dev3.jsonl, local
             # run: 1 of 20 uncovered questions; no answerable question of 4 local tuning runs is refused by it)
             covered = False
+        if covered and not strict and premise is None and plan.language == "zh" \
+                and self.evidence.unknown_compounds(coverage) and not self.evidence.covered(
+                    relevance, coverage, plan.standalone, hits, strict=True, about_author=bool(plan.author), **sure):
+            # in front of a model: the offline gate refuses, and a compound noun of the question is in no passage
+            # (傅晋华对国有企业改革提出了哪些建议): the packaged model answered with the author's other proposals
+            # (tuning sets' uncovered questions, local run: 2 of 95 answered, 1 of them this way; 0 covered refused)
+            covered = False
         timer.lap("gate")
         if not covered:
             if plan.filtered and self._covered_without_filters(plan):

@@ -479,6 +479,16 @@ def test_a_question_none_of_whose_words_the_passages_hold_is_refused_before_the_
     assert answer.refused and not chat.calls
 
 
+def test_a_topic_noun_no_passage_holds_is_refused_before_the_model_when_the_offline_gate_refuses(
+        seed_retriever: Retriever, seed_settings: Settings) -> None:
+    chat = FakeChatModel(["傅晋华提出强化企业创新主体地位[1]。"], backend="local")
+    assistant = Assistant(seed_retriever, chat, replace(seed_settings, gate="model"))
+    answer = assistant.ask("傅晋华对国有企业改革提出了哪些建议？")
+    assert answer.refused and not chat.calls
+    # a covered question with a long noun the passages hold still reaches the model
+    assert not assistant.ask("傅晋华认为应如何强化企业科技创新主体地位？").refused and chat.calls
+
+
 def test_a_model_refusal_of_what_the_offline_gate_answers_gives_the_quoted_answer(
         offline: Assistant, seed_retriever: Retriever, seed_settings: Settings, server: FakeOpenAIServer) -> None:
     # answered offline on the named author's passages (the author-aware gate), refused by the model
