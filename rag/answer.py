@@ -306,9 +306,11 @@ class Assistant:
             # 过剩产能提出了什么办法, relevance 0.36): the packaged model quoted unrelated sentences (dev3.jsonl, local
             # run: 1 of 20 uncovered questions; no answerable question of 4 local tuning runs is refused by it)
             covered = False
+        # the offline answer's (strict) gate, once: also what decides whether a model's refusal is replaced below
+        offline_gate = covered if strict else self.evidence.covered(
+            relevance, coverage, plan.standalone, hits, strict=True, about_author=bool(plan.author), **sure)
         if covered and not strict and premise is None and plan.language == "zh" \
-                and self.evidence.unknown_compounds(coverage) and not self.evidence.covered(
-                    relevance, coverage, plan.standalone, hits, strict=True, about_author=bool(plan.author), **sure):
+                and self.evidence.unknown_compounds(coverage) and not offline_gate:
             # in front of a model: the offline gate refuses, and a compound noun of the question is in no passage
             # (傅晋华对国有企业改革提出了哪些建议): the packaged model answered with the author's other proposals
             # (tuning sets' uncovered questions, local run: 2 of 95 answered, 1 of them this way; 0 covered refused)
@@ -358,8 +360,7 @@ class Assistant:
         # gate on 绿色标准体系, but no passage names a 部门, so the model's refusal is right there. (The same gate
         # as the offline answer's, author and translation included: dev7.jsonl, 1 of 10 why-questions the local
         # model refused stayed refused under a gate that left the named author out.)
-        offline_covers = (strict or premise is not None or outlined or self.evidence.covered(
-            relevance, coverage, plan.standalone, hits, strict=True, about_author=bool(plan.author), **sure)) \
+        offline_covers = (strict or premise is not None or outlined or offline_gate) \
             and not (asked_for(plan.standalone, self.evidence) & set(coverage.missing))
         yield from self.generator.answer(q, plan.standalone, hits, premise, timer, lambda: composed,
                                          expected=expected, offline_covers=offline_covers)
