@@ -353,8 +353,6 @@ class Assistant:
             return
         # the model's answer is checked against the offline one (its list items), which is also the fallback
         composed = offline()
-        expected = verify.Expected(items=tuple(list_items(composed.text, plan.standalone))
-                                   if plan.ask == "list" else ())
         # would the offline answer's (strict) gate answer it? Then a model's refusal is replaced by that answer.
         # The thing the question asks for must be named in the passages: “绿色标准体系由哪个部门制定” passes the
         # gate on 绿色标准体系, but no passage names a 部门, so the model's refusal is right there. (The same gate
@@ -362,8 +360,15 @@ class Assistant:
         # model refused stayed refused under a gate that left the named author out.)
         offline_covers = (strict or premise is not None or outlined or offline_gate) \
             and not (asked_for(plan.standalone, self.evidence) & set(coverage.missing))
+        # the offline answer would refuse (only the model gate let the question through): a model sentence naming a
+        # question noun no passage holds is checked as "absent", and an answer failing on it becomes the refusal
+        offline_refuses = not (strict or premise is not None or outlined or offline_gate)
+        absent = self.evidence.missing_nouns(coverage) if offline_refuses and plan.language == "zh" else ()
+        expected = verify.Expected(items=tuple(list_items(composed.text, plan.standalone))
+                                   if plan.ask == "list" else (), absent=absent)
         yield from self.generator.answer(q, plan.standalone, hits, premise, timer, lambda: composed,
-                                         expected=expected, offline_covers=offline_covers)
+                                         expected=expected, offline_covers=offline_covers,
+                                         offline_refuses=offline_refuses)
 
     def _translate(self, plan: Plan) -> Translation:
         """The Chinese words the essays use for the English words of a question not in Chinese (none for Chinese)."""

@@ -353,6 +353,12 @@ class EvidenceModel:
         flags = {t.word: t.flag for t in coverage.terms}
         return tuple(w for w in coverage.missing if len(w) >= COMPOUND_MIN and flags.get(w, "").startswith("n"))
 
+    def missing_nouns(self, coverage: Coverage) -> tuple[str, ...]:
+        """The question's nouns (and unknown names) that no passage holds: what an answer from them cannot name."""
+        flags = {t.word: t.flag for t in coverage.terms}
+        nouns = (w for w in coverage.missing if flags.get(w, "").startswith("n"))
+        return tuple(dict.fromkeys((*nouns, *self.unknown(coverage))))
+
     def topic(self, question: str) -> str:
         """The question's topic words (nouns and verbal nouns), for carrying a topic into a follow-up."""
         q = question

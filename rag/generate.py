@@ -100,9 +100,10 @@ class Generator:
 
     def answer(self, q: str, standalone: str, hits: list[Hit], premise: pm.PremiseCheck | None, timer: Timer,
                extractive: Extractive, expected: verify.Expected | None = None,
-               offline_covers: bool = False) -> Iterator[Delta | Answer]:
+               offline_covers: bool = False, offline_refuses: bool = False) -> Iterator[Delta | Answer]:
         """A question answered from retrieved passages (the gate already said they cover it); `offline_covers`:
-        the offline answer's own gate would answer it too, so a model refusal is replaced by that answer."""
+        the offline answer's own gate would answer it too, so a model refusal is replaced by that answer;
+        `offline_refuses`: it would refuse, so an answer failing on a noun no passage holds becomes the refusal."""
         note = ""
         if premise is not None:
             note = f"注意：问题中的说法与资料不符（{premise.explanation}），请先根据资料指出并纠正，再回答。"
@@ -115,7 +116,7 @@ class Generator:
                               refusal=prompts.phrase("refusal"))
         yield from self.stream(q, standalone, self._messages(user), hits, timer, extractive,
                                allow_refusal=premise is None, expected=expected, premise=premise,
-                               offline_covers=offline_covers)
+                               offline_covers=offline_covers, offline_refuses=offline_refuses)
 
     def summary(self, q: str, standalone: str, essay: Essay, hits: list[Hit], timer: Timer,
                 extractive: Extractive) -> Iterator[Delta | Answer]:
@@ -174,7 +175,8 @@ class Generator:
 
     def stream(self, q: str, standalone: str, messages: list[dict[str, str]], hits: list[Hit], timer: Timer,
                extractive: Extractive, allow_refusal: bool, expected: verify.Expected | None = None,
-               premise: pm.PremiseCheck | None = None, offline_covers: bool = False) -> Iterator[Delta | Answer]:
+               premise: pm.PremiseCheck | None = None, offline_covers: bool = False,
+               offline_refuses: bool = False) -> Iterator[Delta | Answer]:
         """Stream the model's answer, then verify it; the final Answer says whether streamed text was withdrawn.
         A contradicted premise is stated first, in the product's words, whatever the model then writes."""
         reply = self.reply
@@ -237,6 +239,13 @@ class Generator:
                                 passages=self._passages(cleaner.markers.cited()), expected=expected,
                                 scripted=script_quotes(q))
         timer.lap("verify")
+        # the offline answer refuses and the model wrote about something no passage names: the question is not
+        # covered, so neither the model's answer nor quotes the offline answer would not show are given (a
+        # refusal fallback on any failed check turned 3 of 15 gate-zone answers the extractive fallback got
+        # right into refusals; on "absent" alone it fired once there, on the uncovered 傅晋华怎么看低空经济)
+        if verdict.fallback and offline_refuses and any(d.reason == "absent" for d in verdict.dropped):
+            yield reply.withdrawn_refusal(q, standalone, hits, timer, verify.refused_notice(verdict.reason), usage=usage)
+            return
         if verdict.fallback:
             composed = extractive()
             yield from reply.extractive(q, standalone, composed.text, composed.hits, timer, verdict.notice,

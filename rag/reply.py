@@ -112,6 +112,15 @@ class Replier:
         text += self.topics_suffix(hits) if topics else ""
         yield from self.fixed(q, standalone, text, timer, refused=True, hits=hits)
 
+    def withdrawn_refusal(self, q: str, standalone: str, hits: list[Hit], timer: Timer, notice: str,
+                          usage: dict[str, int] | None = None) -> Answer:
+        """The refusal in place of a streamed model answer that failed its checks (`replaced`: consumers show
+        `answer` instead of the streamed text)."""
+        text = prompts.phrase("refusal") + self.topics_suffix(hits)
+        final = self.answer(q, standalone, text, True, [], hits, timer, usage=usage, notice=notice)
+        final.replaced = True
+        return final
+
     def topics_suffix(self, hits: Sequence[Hit]) -> str:
         """Name the nearest topics the essays do cover: section titles of the best hits."""
         topics: list[str] = []

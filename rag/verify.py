@@ -59,6 +59,7 @@ _REASON_LABELS = {
     "uncited": "原文中找不到依据",
     "echo": "复述了提示内容",
     "off_topic": "没有回答所问的问题",
+    "absent": "谈到了文章没有涉及的内容",
     "empty": "没有可用的内容",
     "missing_items": "漏掉了文章所列的条目",
     "missing_authors": "没有引用所问的每位作者",
@@ -76,6 +77,10 @@ class Expected:
     # the sentences a small model was given to answer from (the offline answer's own): its answer must keep
     # KEPT_MIN of their character pairs
     quoted: str = ""
+    # the question's nouns that no passage the model saw holds (低空 in 傅晋华怎么看低空经济的发展前景): a sentence
+    # naming one says something the essays do not (the packaged model wrote 傅晋华认为低空经济的发展前景是积极的,
+    # the rest of the sentence copied from its passage, so the bigram support passed)
+    absent: tuple[str, ...] = ()
 
 
 # A list item counts as given when this share of its bigrams is in the answer: a faithful restatement keeps
@@ -285,6 +290,8 @@ def verify(text: str, cited: Sequence[tuple[int, Chunk]], question: str, *, sour
             reason = "echo"
         elif is_content and is_duplicate(s.body, [k.body for k in kept]):
             reason = "repeated"
+        elif is_content and expected is not None and any(w in s.body for w in expected.absent):
+            reason = "absent"
         elif nums and not supported(s.body, [against[n] for n in nums], threshold):
             reason = "unsupported"
         elif not nums and is_content and not supported(s.body, pool, threshold):
@@ -309,6 +316,11 @@ def verify(text: str, cited: Sequence[tuple[int, Chunk]], question: str, *, sour
                        notice=prompts.phrase("verify_fallback_notice", reason=_REASON_LABELS[reason]))
     notice = prompts.phrase("verify_dropped_notice", count=len(dropped)) if dropped else ""
     return Verdict(kept_text, renumbered, dropped, notice=notice)
+
+
+def refused_notice(reason: str) -> str:
+    """The notice for a failed model answer replaced by the refusal (the offline answer refuses the question)."""
+    return prompts.phrase("verify_refused_notice", reason=_REASON_LABELS.get(reason, reason))
 
 
 def refusal_notice() -> str:

@@ -511,3 +511,15 @@ def test_why_of_one_inline_item_quotes_the_sentences_that_take_it_up(offline: As
     text = cit.strip_markers(answer.answer)
     assert "人是最活跃的" in text and "劳动技能普遍高于一般劳动者" in text
     assert "创新平台载体、创新生态环境等方面" not in text and "区域科技创新平台载体是" not in text
+
+
+def test_a_model_answer_about_a_noun_no_passage_holds_becomes_the_refusal_when_the_offline_gate_refuses(
+        seed_retriever: Retriever, seed_settings: Settings) -> None:
+    # the packaged model's answer to this uncovered question: the verdict's claim about 低空经济 is its own, the
+    # rest of the sentence copied from the passage (so the bigram support alone passed it)
+    chat = FakeChatModel(["傅晋华认为低空经济的发展前景是积极的，要以科技创新推动产业创新[1]。"], backend="local")
+    assistant = Assistant(seed_retriever, chat, replace(seed_settings, gate="model"))
+    answer = assistant.ask("傅晋华怎么看低空经济的发展前景？")
+    assert chat.calls, "the model gate lets this borderline question through"
+    assert answer.refused and answer.replaced and "低空经济" not in answer.answer
+    assert "谈到了文章没有涉及的内容" in answer.notice

@@ -215,6 +215,14 @@ def test_a_list_answer_missing_an_item_is_incomplete() -> None:
     assert v.missing_expected(reworded, [(1, SAVE), (2, CYCLE), (3, STANDARD)], expected) == ""
 
 
+def test_a_sentence_naming_a_question_noun_no_passage_holds_is_dropped_as_absent() -> None:
+    # the sentence copies its passage around the absent noun, so bigram support alone would keep it
+    claim, question = "低空经济企业应当淘汰高耗能设备，推广清洁生产技术[1]。", "低空经济企业怎样推广清洁生产技术？"
+    verdict = v.verify(claim, [(1, SAVE)], question, expected=v.Expected(absent=("低空",)))
+    assert verdict.fallback and verdict.reason == "absent"
+    assert not v.verify(claim, [(1, SAVE)], question, expected=v.Expected()).fallback
+
+
 def test_a_comparison_citing_one_of_two_authors_is_incomplete() -> None:
     expected = v.Expected(authors=(SAVE.author, CHUNKS[6].author))
     assert SAVE.author != CHUNKS[6].author
