@@ -519,7 +519,14 @@ def test_a_model_answer_about_a_noun_no_passage_holds_becomes_the_refusal_when_t
     # rest of the sentence copied from the passage (so the bigram support alone passed it)
     chat = FakeChatModel(["傅晋华认为低空经济的发展前景是积极的，要以科技创新推动产业创新[1]。"], backend="local")
     assistant = Assistant(seed_retriever, chat, replace(seed_settings, gate="model"))
-    answer = assistant.ask("傅晋华怎么看低空经济的发展前景？")
+    # (asked as 怎么看低空经济 the offline absent-term rule refuses it before any model call)
+    answer = assistant.ask("傅晋华认为低空经济的发展前景如何？")
     assert chat.calls, "the model gate lets this borderline question through"
     assert answer.refused and answer.replaced and "低空经济" not in answer.answer
     assert "谈到了文章没有涉及的内容" in answer.notice
+
+
+def test_a_topic_across_the_essays_that_no_essay_names_is_refused(offline: Assistant) -> None:
+    # quoted before on 排放 and 市场, the modifiers the essays share with it
+    answer = offline.ask("这几位作者对全国碳排放权交易市场扩容持什么看法？")
+    assert answer.refused and "交易市场" in answer.answer

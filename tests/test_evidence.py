@@ -171,7 +171,18 @@ def test_judging_a_name_the_essays_never_use_is_absent(model: EvidenceModel, que
     assert name in cov.absent and not model.covered(1.0, cov, question, hits())
 
 
-@pytest.mark.parametrize("question", ["王成仁怎么看高端芯片攻关？", "王成仁对欠发达地区实现赶超有什么看法？"])
+@pytest.mark.parametrize(("question", "head"), [
+    ("这几位作者对全国碳排放权交易市场扩容持什么看法？", "交易市场"),  # modifiers the essays use (排放, 全国)
+    ("傅晋华怎么看低空经济的发展前景？", "低空"),
+])
+def test_judging_a_topic_the_essays_never_name_is_absent(model: EvidenceModel, question: str, head: str) -> None:
+    assert model.judges_unknown(question) == head
+    assert not model.covered(1.0, model.coverage(question, hits()), question, hits())
+
+
+@pytest.mark.parametrize("question", ["王成仁怎么看高端芯片攻关？", "王成仁对欠发达地区实现赶超有什么看法？",
+                                      # the asker's own description, pointed back to: no named topic
+                                      "那些技术路子还没定的新行当，李晓华怎么看这类行业的分量？"])
 def test_judging_what_the_essays_discuss_is_not_absent(model: EvidenceModel, question: str) -> None:
     assert model.judges_unknown(question) == ""
 
