@@ -203,3 +203,17 @@ def test_relying_on_a_few_is_no_count_asked_for(model: EvidenceModel) -> None:
 
 def test_an_english_word_in_a_judgment_is_left_to_the_translation(model: EvidenceModel) -> None:
     assert model.judges_unknown("王成仁怎么看talent？") == ""
+
+
+@pytest.mark.parametrize(("question", "head"), [
+    ("王静在引进领军人才及其团队方面，有没有提到个人所得税优惠政策？", "优惠政策"),  # whether Z is mentioned
+    ("王成仁认为“链主”企业应该怎么参与全国碳排放权交易市场？", "交易市场"),  # how to take part in Z
+])
+def test_asking_about_a_thing_the_essays_never_name_is_absent(model: EvidenceModel, question: str, head: str) -> None:
+    cov = model.coverage(question, hits())
+    assert head in cov.absent and not model.covered(1.0, cov, question, hits())
+
+
+def test_asking_whether_an_author_mentions_what_the_essays_say_is_not_absent(model: EvidenceModel) -> None:
+    question = "王成仁在关键核心技术方面有没有提到高端芯片？"
+    assert model.coverage(question, hits()).absent == ()
