@@ -225,7 +225,13 @@ class FollowUps:
             q = re.sub(r"(?<!其)它(?!们)", topic, q, count=1)
         if authors or titled is not None:
             return _plain(q), ""
-        q2 = re.sub(r"该作者|这位作者|作者|他们|她们|他|她", essay.author, q, count=1)
+        pronoun = r"该作者|这位作者|作者|他们|她们|他|她"
+        if re.search(pronoun, q) and _WHY.search(q) and ctx.standalone and self._bare(re.sub(pronoun, " ", q)) \
+                and (claim := _answered_claim(ctx.shown, ctx.standalone)) and not _WHY.search(ctx.standalone):
+            # 他为什么这么说: why, of the statement just shown, as for a bare why below (dev15.jsonl: 1 of 18
+            # conversations was rewritten 傅晋华就哪一个最活跃为什么这么说, the last question's wording, and got no reason)
+            return f"{essay.author}为什么说{claim}？", ""
+        q2 = re.sub(pronoun, essay.author, q, count=1)
         q2 = re.sub(r"这篇文章|这篇|该文|本文|文中|那篇文章", f"《{essay.title}》", q2, count=1)
         if q2 != q and topic and not self.evidence.terms(q2.replace(essay.author, " ")):
             # 那他具体提了哪几点做法: nothing of its own to ask about but the topic of the turn before (dev4.jsonl:

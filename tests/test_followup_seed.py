@@ -345,3 +345,9 @@ def test_why_of_an_item_quotes_its_run_not_the_restated_claim(offline: Assistant
 def test_a_list_asked_in_another_word_for_its_noun_is_the_list_that_noun_names(offline: Assistant) -> None:
     first, second = converse(offline, ["李晓华认为新型工业化走向高质量，会体现出哪些特点？", "最后一个特点讲的是什么？"])
     assert "等特征" in first.answer and "生态破坏少" in second.standalone_question  # 特点 asked, 特征 in the text
+
+
+def test_he_why_asks_why_of_the_statement_just_shown(offline: Assistant) -> None:
+    # rewritten before as 傅晋华就哪一个最活跃为什么这么说: the last question's wording, not the answer's statement
+    last = converse(offline, ["傅晋华说生产力三要素里哪一个最活跃？", "他为什么这么说？"])[-1]
+    assert last.standalone_question.startswith("傅晋华为什么说") and "人是最活跃的" in last.standalone_question
