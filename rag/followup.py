@@ -44,6 +44,9 @@ class Context:
 
 
 # The authors a conversation has not discussed yet: 另外几位, 其他作者, 别的学者.
+# The author of the answer before, pointed at (刚才那位作者, 前面那位专家, 上一位作者)
+_EARLIER_AUTHOR = re.compile(r"(?:刚才|前面|上面|之前|上一位|前一位)(?:那位|这位|那一位|的)?(?:作者|专家|学者)|"
+                             r"(?:刚才|前面|上面)(?:那位|那一位)")
 _OTHER_AUTHORS = re.compile(r"(?:另外|其他|其余|别的|剩下的?)(?:几位|两位|三位|各位)?(?:作者|学者|专家|人)?(?:都|又|分别)?"
                             r"(?=怎么|如何|是怎么|对|有什么|有何|的看法|的观点)")
 # Modal verbs the essays use as often as any asker (才能 of 具体要怎么做才能改过来): no topic of a question's own
@@ -181,6 +184,11 @@ class FollowUps:
                 return f"{where}“{item}”{ask}", item
         if essay is None:
             return q, ""
+        if _EARLIER_AUTHOR.search(q) and essay.author not in q:
+            # 和刚才那位作者的说法有什么不同: the author of the last answer, named, so that a comparison names both
+            # (dev15.jsonl: 1 of 18 conversations was answered from the newly named author alone)
+            q = _EARLIER_AUTHOR.sub(essay.author, q, count=1)
+            authors, titled = self.mentions(q)
         if MORE.search(q) and not authors and titled is None and not self.own_terms(q, ctx.shown):
             prev = ctx.standalone
             about_essay = re.search(r"这篇|该文|本文|文章|文中|全文", q) is not None  # 这篇文章还说了什么: the essay

@@ -351,3 +351,8 @@ def test_he_why_asks_why_of_the_statement_just_shown(offline: Assistant) -> None
     # rewritten before as 傅晋华就哪一个最活跃为什么这么说: the last question's wording, not the answer's statement
     last = converse(offline, ["傅晋华说生产力三要素里哪一个最活跃？", "他为什么这么说？"])[-1]
     assert last.standalone_question.startswith("傅晋华为什么说") and "人是最活跃的" in last.standalone_question
+
+
+def test_the_author_just_discussed_is_named_in_a_comparison_with_them(offline: Assistant) -> None:
+    last = converse(offline, ["王静怎么看产业安全？", "李晓华讲产业韧性，和刚才那位作者的说法有什么不同？"])[-1]
+    assert "王静" in last.standalone_question and cited_authors(last) == {"李晓华", "王静"}
