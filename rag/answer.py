@@ -31,7 +31,7 @@ from rag.evidence import RELEVANCE_MIN, EvidenceModel
 from rag.followup import list_items
 from rag.generate import Generator
 from rag.planner import LIST_SYNONYMS, Plan, Planner, asked_for
-from rag.question import EXTRACTION, clean_question
+from rag.question import BEYOND_BYLINE, EXTRACTION, clean_question
 from rag.references import find_references
 from rag.reply import Replier, Timer
 from rag.tokens import count_tokens
@@ -454,7 +454,7 @@ class Assistant:
         assert essay is not None
         chunks = self._essay_chunks(essay)
         timer.lap("retrieve")
-        if not chunks:
+        if not chunks or BEYOND_BYLINE.search(plan.standalone):
             yield from self.reply.refuse(q, plan.standalone, [], timer)
             return
         # the byline holds the name and affiliation the answer states: cite it, not the essay's first passage

@@ -74,6 +74,9 @@ META = re.compile(r"(哪个|哪所|哪家|什么)(机构|单位|大学|学校|�
                    # the byline's title, post and institution asked in other words (dev11.jsonl: 3 of 6 facts)
                    r"头衔|本职|(?:哪个|哪家|什么)研究(?:机构|中心|院|所)|(?:标题|题目)(?:叫|是)(?:什么|啥)|"
                    r"(?:文章|那篇|这篇)(?:叫|的题目是)(?:什么|啥)", re.I)
+# What a byline never says (it holds a name, a post and an institution): how long, since when, before that, studies,
+# age (dev15.jsonl: 1 of 3 uncovered byline questions, 工作了多少年，之前在哪里任职, was answered with the byline)
+BEYOND_BYLINE = re.compile(r"多少年|几年|多久|之前|以前|此前|曾经|曾在|毕业|学历|出生|年龄|多大|哪一?年|什么时候|何时|履历|经历")
 _CN = "一二三四五六七八九十"
 
 

@@ -530,3 +530,9 @@ def test_a_topic_across_the_essays_that_no_essay_names_is_refused(offline: Assis
     # quoted before on 排放 and 市场, the modifiers the essays share with it
     answer = offline.ask("这几位作者对全国碳排放权交易市场扩容持什么看法？")
     assert answer.refused and "交易市场" in answer.answer
+
+
+def test_a_byline_question_beyond_the_byline_is_refused(offline: Assistant) -> None:
+    assert not offline.ask("王成仁在哪个单位工作？").refused
+    answer = offline.ask("王成仁在中国国际经济交流中心工作了多少年，之前在哪里任职？")
+    assert answer.refused and "副研究员" not in answer.answer  # was answered with the byline
