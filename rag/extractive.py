@@ -229,6 +229,14 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         defines = {s for _sc, s, _n in scored if subject.match(strip_ordinal(s.text))}
         scored = sorted(((best_sc if s in defines else sc, s, n) for sc, s, n in scored),
                         key=lambda t: (t[1] not in defines, -t[0], t[2], t[1].start))
+    if ask == "time" and marker is not None and not marker.search(scored[0][1].text):
+        # a when-question is answered by a sentence with a date or period, when one speaks to it at all (有什么时间目标
+        # quoted 新型工业化才能持续推进…目标才能早日实现 over 到2035年基本实现新型工业化: dev15.jsonl 1 of 18
+        # conversations opened this way); first, at the best score, as a definition's subject sentence
+        best_sc = scored[0][0]
+        dated = {s for sc, s, _n in scored if sc > 0 and marker.search(s.text)}
+        scored = sorted(((best_sc if s in dated else sc, s, n) for sc, s, n in scored),
+                        key=lambda t: (t[1] not in dated, -t[0], t[2], t[1].start))
     best_score = scored[0][0]
     best_cov = max(_covers(core, s, index, meaning) for _, s, _ in scored[:5])
     enumerative = ask == "list"

@@ -536,3 +536,8 @@ def test_a_byline_question_beyond_the_byline_is_refused(offline: Assistant) -> N
     assert not offline.ask("王成仁在哪个单位工作？").refused
     answer = offline.ask("王成仁在中国国际经济交流中心工作了多少年，之前在哪里任职？")
     assert answer.refused and "副研究员" not in answer.answer  # was answered with the byline
+
+
+def test_a_when_question_quotes_the_sentence_with_the_date(offline: Assistant) -> None:
+    # answered before with 产业韧性强，新型工业化才能持续推进，建设制造强国的目标才能早日实现 alone: no date
+    assert "2035年" in offline.ask("李晓华说推进新型工业化有什么时间目标？").answer
