@@ -99,6 +99,7 @@ _FIT = (
                r"(?:结合|融合|衔接|对接)"),
     re.compile(r"(?P<cause>[^，。？?；！!]{2,30}?)(?:应该|应当|要|该|需要)?(?:怎样|怎么|如何)(?:适应|应对|配合|对接)"),
 )
+_INTERROGATIVE = re.compile(r"怎么|怎样|如何|什么|哪|为什么|为何")
 # 怎样加强/推进/完善 Z at the end of a question: how to do something to Z; when at least half of Z's nouns are
 # neither the essays' nor made of their character pairs, they never say (知识产权保护 in 区域创新生态建设中应当怎样
 # 加强知识产权保护: dev3.jsonl 1 of 20 uncovered questions).
@@ -466,6 +467,8 @@ class EvidenceModel:
             if head := self._unseen_head(m.group("cause")):
                 return head
         for m in filter(None, (p.search(question) for p in _FIT)):
+            if _INTERROGATIVE.search(m.group("cause")):
+                continue  # 怎么提前发现、出了事又怎么应对: a second how, not a thing to fit (dev15.jsonl: 1 of 18 paraphrases)
             words = [t.word for t in self.terms(m.group("cause")) if not t.word.isascii()]
             # a word made of the essays' own pairs (集中力量: 集中, 力量) is theirs, though never written whole
             unseen = [w for w in words if w not in self.corpus_text and not self._known(w)]

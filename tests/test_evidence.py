@@ -217,3 +217,9 @@ def test_asking_about_a_thing_the_essays_never_name_is_absent(model: EvidenceMod
 def test_asking_whether_an_author_mentions_what_the_essays_say_is_not_absent(model: EvidenceModel) -> None:
     question = "王成仁在关键核心技术方面有没有提到高端芯片？"
     assert model.coverage(question, hits()).absent == ()
+
+
+def test_a_second_how_is_no_thing_to_fit(model: EvidenceModel) -> None:
+    # (…怎么应对 reads what precedes as the thing responded to; here it is another how-question)
+    assert model.coverage("万一出了断货这种大麻烦，怎么提前发现、出了事又怎么应对？", hits()).absent == ()
+    assert model.coverage("养老金制度该怎样适应人口老龄化？", hits()).absent != ()
