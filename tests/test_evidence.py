@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.evidence import _TEXT_PART, NAME_RELEVANCE, RELEVANCE_SURE, EvidenceModel
+from rag.evidence import _TEXT_PART, NAME_RELEVANCE, RELEVANCE_SURE, EvidenceModel, _asks_quantity
 from rag.types import Chunk, Essay, Hit, Section
 
 TEXT = ("经济欠发达地区如能立足自身发展条件，就有机会实现赶超。几乎没有企业能够独自完成产品从设计到消费的全过程。"
@@ -223,3 +223,9 @@ def test_a_second_how_is_no_thing_to_fit(model: EvidenceModel) -> None:
     # (…怎么应对 reads what precedes as the thing responded to; here it is another how-question)
     assert model.coverage("万一出了断货这种大麻烦，怎么提前发现、出了事又怎么应对？", hits()).absent == ()
     assert model.coverage("养老金制度该怎样适应人口老龄化？", hits()).absent != ()
+
+
+def test_a_count_the_asker_states_is_no_count_asked_for() -> None:
+    assert not _asks_quantity("我们镇上有几家老式纺织厂，成本越涨越高。文章给这类老厂子出了什么主意？")
+    assert not _asks_quantity("我们省想建几个国家级的大型科研基地，文章建议以哪几类机构为重点？")
+    assert _asks_quantity("我们镇上有老式纺织厂。全国有几家这样的工厂？")
