@@ -229,3 +229,8 @@ def test_a_count_the_asker_states_is_no_count_asked_for() -> None:
     assert not _asks_quantity("我们镇上有几家老式纺织厂，成本越涨越高。文章给这类老厂子出了什么主意？")
     assert not _asks_quantity("我们省想建几个国家级的大型科研基地，文章建议以哪几类机构为重点？")
     assert _asks_quantity("我们镇上有老式纺织厂。全国有几家这样的工厂？")
+
+
+def test_a_label_after_a_demonstrative_is_no_name(model: EvidenceModel) -> None:
+    assert model.marked_absent("是不是有那种“几个尊重”的提法？") == []
+    assert model.marked_absent("王成仁怎么看“工业母机”的作用？") == ["工业母机"]
