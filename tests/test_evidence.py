@@ -234,3 +234,9 @@ def test_a_count_the_asker_states_is_no_count_asked_for() -> None:
 def test_a_label_after_a_demonstrative_is_no_name(model: EvidenceModel) -> None:
     assert model.marked_absent("是不是有那种“几个尊重”的提法？") == []
     assert model.marked_absent("王成仁怎么看“工业母机”的作用？") == ["工业母机"]
+
+
+def test_what_the_author_says_after_a_granted_topic_is_no_detail_past_it(model: EvidenceModel) -> None:
+    said = "王成仁讲到高端芯片，他说那些大公司在货源和供货上怎么调整？"
+    assert model.coverage(said, hits()).absent == ()
+    assert model.coverage("王成仁讲到高端芯片，那些大公司在货源和供货上怎么调整？", hits()).absent != ()
