@@ -206,9 +206,11 @@ class FollowUps:
             topic_here = self.evidence.topic(rest) or self.evidence.topic(ctx.standalone)
             return f"{others}怎么看{topic_here}？", ""
         # (那傅晋华是怎么说的/又是怎么讲的 too: dev8.jsonl 1 of 12 conversations was asked of no topic)
+        # (换成王静会怎么说/要是王成仁呢: the same question put to another author, dev16.jsonl 1 of 18 conversations)
         bare = re.sub(r"^(?:那么|那)", "", q.replace(authors[0].author, "")) if authors else q
+        bare = re.sub(r"^(?:换成|换作|换了|轮到|如果是|要是)", "", bare)
         if authors and not titled and (re.fullmatch(r"[^，。？?]{0,8}(呢|怎么看|如何看|的看法呢|的观点呢)[？?]?", q) or
-                                       re.fullmatch(r"(?:又|是|又是)?(?:怎么|怎样|如何)(?:说|讲|谈|看|论述)的?呢?[？?]?",
+                                       re.fullmatch(r"(?:又|是|又是|会|会是)?(?:怎么|怎样|如何)(?:说|讲|谈|看|论述)的?呢?[？?]?",
                                                     bare)) and ctx.standalone:
             prev = ctx.standalone
             if essay.author in prev:

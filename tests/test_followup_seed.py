@@ -356,3 +356,8 @@ def test_he_why_asks_why_of_the_statement_just_shown(offline: Assistant) -> None
 def test_the_author_just_discussed_is_named_in_a_comparison_with_them(offline: Assistant) -> None:
     last = converse(offline, ["王静怎么看产业安全？", "李晓华讲产业韧性，和刚才那位作者的说法有什么不同？"])[-1]
     assert "王静" in last.standalone_question and cited_authors(last) == {"李晓华", "王静"}
+
+
+def test_the_same_question_put_to_another_author_by_switching(offline: Assistant) -> None:
+    last = converse(offline, ["李晓华怎么看深化开放合作？", "换成王静会怎么说？"])[-1]
+    assert last.standalone_question == "王静怎么看深化开放合作？" and cited_authors(last) == {"王静"}
