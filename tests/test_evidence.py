@@ -240,3 +240,13 @@ def test_what_the_author_says_after_a_granted_topic_is_no_detail_past_it(model: 
     said = "王成仁讲到高端芯片，他说那些大公司在货源和供货上怎么调整？"
     assert model.coverage(said, hits()).absent == ()
     assert model.coverage("王成仁讲到高端芯片，那些大公司在货源和供货上怎么调整？", hits()).absent != ()
+
+
+def test_a_law_or_plan_the_essays_never_name_is_absent_though_made_of_their_words(model: EvidenceModel) -> None:
+    assert model.marked_absent("王成仁怎么评价《高端芯片技术进步法》？") == ["高端芯片技术进步法"]
+
+
+@pytest.mark.parametrize("question", ["王成仁认为高端芯片大概还要几年才能突破？", "攻克高端芯片需要多久？"])
+def test_a_duration_asked_needs_a_figure(model: EvidenceModel, question: str) -> None:
+    assert not model.covered(1.0, model.coverage(question, hits()), question, hits())
+    assert _asks_quantity(question) and not _asks_quantity("为什么说这几年高端芯片风险变大了？")
