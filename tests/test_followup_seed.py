@@ -361,3 +361,8 @@ def test_the_author_just_discussed_is_named_in_a_comparison_with_them(offline: A
 def test_the_same_question_put_to_another_author_by_switching(offline: Assistant) -> None:
     last = converse(offline, ["李晓华怎么看深化开放合作？", "换成王静会怎么说？"])[-1]
     assert last.standalone_question == "王静怎么看深化开放合作？" and cited_authors(last) == {"王静"}
+
+
+def test_a_question_opening_with_specifically_follows_up_on_the_essay_just_discussed(offline: Assistant) -> None:
+    answers = converse(offline, ["王成仁说推动产业基础高级化首要的是什么？", "具体要实现哪几个转变？"])
+    assert answers[-1].standalone_question.startswith("王成仁") and cited_authors(answers[-1]) == {"王成仁"}
