@@ -43,6 +43,9 @@ _GENERIC = frozenset({
     # how the answer should be put (各用一句话说清楚, 简单说说): dev12.jsonl 1 of 6 lists refused on 清楚
     "清楚", "明白", "简单", "简要", "简短", "详细", "一句话",
     "话题", "议题",  # 对人才这个话题有什么看法: the word for a topic, not one (1 topic test question refused on 话题)
+    # what a question about the text itself asks (开头引用了总书记的哪句话): dev16.jsonl 1 of 18 conversations refused
+    # its first turn on 引用 and 哪句
+    "引用", "引述", "援引", "哪句", "哪句话", "哪一句", "哪段", "哪一段",
 })
 # Where in a text a question points (后半部分, 开头, 第二部分): scaffolding like 文章, removed before segmenting, which
 # otherwise glues it to the next word (后半部/分给). dev5.jsonl: 1 of 14 conversations refused its first turn on it.

@@ -541,3 +541,8 @@ def test_a_byline_question_beyond_the_byline_is_refused(offline: Assistant) -> N
 def test_a_when_question_quotes_the_sentence_with_the_date(offline: Assistant) -> None:
     # answered before with 产业韧性强，新型工业化才能持续推进，建设制造强国的目标才能早日实现 alone: no date
     assert "2035年" in offline.ask("李晓华说推进新型工业化有什么时间目标？").answer
+
+
+def test_which_words_an_essay_quotes_is_answered_from_its_opening(offline: Assistant) -> None:
+    answer = offline.ask("傅晋华的文章开头引用了总书记的哪句话？")  # refused before on 引用 and 哪句
+    assert not answer.refused and "第十一次集体学习" in answer.answer
