@@ -225,18 +225,12 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         # dev9.jsonl 1 of 5 definitions quoted only the list
         subject = re.compile(rf"^(?:所谓)?[“\"]?{re.escape(term)}[”\"]?(?:是指|指的是|就是|是|指|即)")
         # first, at the best score (raising the bar would drop the other sentences that answer)
-        best_sc = scored[0][0]
-        defines = {s for _sc, s, _n in scored if subject.match(strip_ordinal(s.text))}
-        scored = sorted(((best_sc if s in defines else sc, s, n) for sc, s, n in scored),
-                        key=lambda t: (t[1] not in defines, -t[0], t[2], t[1].start))
+        scored = _first(scored, {s for _sc, s, _n in scored if subject.match(strip_ordinal(s.text))})
     if ask == "time" and marker is not None and not marker.search(scored[0][1].text):
         # a when-question is answered by a sentence with a date or period, when one speaks to it at all (有什么时间目标
         # quoted 新型工业化才能持续推进…目标才能早日实现 over 到2035年基本实现新型工业化: dev15.jsonl 1 of 18
         # conversations opened this way); first, at the best score, as a definition's subject sentence
-        best_sc = scored[0][0]
-        dated = {s for sc, s, _n in scored if sc > 0 and marker.search(s.text)}
-        scored = sorted(((best_sc if s in dated else sc, s, n) for sc, s, n in scored),
-                        key=lambda t: (t[1] not in dated, -t[0], t[2], t[1].start))
+        scored = _first(scored, {s for sc, s, _n in scored if sc > 0 and marker.search(s.text)})
     best_score = scored[0][0]
     best_cov = max(_covers(core, s, index, meaning) for _, s, _ in scored[:5])
     enumerative = ask == "list"
@@ -349,6 +343,13 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
                 chosen.append(other)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
+
+
+def _first(scored: list[tuple[float, Sentence, int]], chosen: set[Sentence]) -> list[tuple[float, Sentence, int]]:
+    """The chosen sentences first, at the best score (raising the bar would drop the other sentences that answer)."""
+    best = scored[0][0]
+    return sorted(((best if s in chosen else sc, s, n) for sc, s, n in scored),
+                  key=lambda t: (t[1] not in chosen, -t[0], t[2], t[1].start))
 
 
 def _inline_item_named(question: str, top: Sentence, index: SentenceIndex, ask: str) -> str:
