@@ -329,7 +329,7 @@ class Assistant:
         def offline() -> ex.Composed:
             composed = ex.compose_answer(self._topic_of(asked), hits, self.index, self._lookup,
                                          ask=plan.ask, item=plan.item, topic=self._topic_nouns(plan),
-                                         nouns=plan.nouns, exclude=plan.exclude, shown=plan.shown,
+                                         nouns=plan.nouns, exclude=plan.exclude, shown=plan.shown, after=plan.after,
                                          meaning=self._meaning(plan, hits), outline=plan.outline, term=plan.term)
             if premise is None:
                 return composed

@@ -12,10 +12,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.citations import strip_markers
 from rag.crosslingual import Meaning
 from rag.items import (
     ITEM_HEADING_CHARS,
     MIN_CLAUSE_ITEMS,
+    SHOWN_CLAUSE,
     best_group,
     clauses_of,
     excluded,
@@ -138,7 +140,7 @@ RESTATES = 0.5  # a sentence covering this share of a why-question's words resta
 
 def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup: ChunkLookup | None = None,
                    max_chars: int = 420, ask: str = "fact", item: str = "", topic: Sequence[str] = (),
-                   nouns: Sequence[str] = (), exclude: Sequence[str] = (), shown: str = "",
+                   nouns: Sequence[str] = (), exclude: Sequence[str] = (), shown: str = "", after: str = "",
                    meaning: Meaning | None = None, outline: bool = False, term: str = "") -> Composed:
     """Quote the sentences of the hits that answer the question as a short cited answer grouped by essay.
 
@@ -146,12 +148,15 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     paragraph is quoted as a whole (its heading says what, the rest says how); `topic` the question's nouns: a
     sentence that names none of them is about something else and only pads the answer; `nouns` what a list
     question counts (转变, 关系); `exclude` what a “还说了什么” follow-up leaves out (the last answer, or 除了X);
-    `shown` the last answer, when the follow-up asks for what else its passages say; `meaning` the sentences'
+    `shown` the last answer, when the follow-up asks for what else its passages say; `after` the last answer,
+    when it asks what comes next (the sentences the essay says right after it); `meaning` the sentences'
     meaning scores for a question in English or mixed (rag.crosslingual); `outline` a list question about the
     essay as a whole, answered with the list its sections make; `term` what a definition question defines: a
     sentence with it as its subject (经济效益是价值创造的表现形式) answers first."""
     hits = list(hits)
     scored = score_sentences(question, hits, index, long_penalty=ask != "list", meaning=meaning)
+    if after and (nxt := _next_after(after, index)):
+        return Composed(_format(nxt, hits, index, lookup), hits, scored[0][0] if scored else 1.0)
     if shown and (rest := _continuation(scored, shown, index, max_chars)):
         return Composed(_format(rest, hits, index, lookup), hits, scored[0][0])
     if exclude and ask == "list" and (rest := inline_items(scored[0][1], index, exclude)):
@@ -404,6 +409,38 @@ def _continuation(scored: Sequence[tuple[float, Sentence, int]], shown: str, ind
             if (eid, s.paragraph) in paragraphs and s not in quoted and not excluded(s, (shown,)) and used < max_chars:
                 out.append(s)
                 used += len(s.text)
+    return out
+
+
+# How much “那之后呢” quotes: the next sentence, and more of its paragraph while under NEXT_CHARS (a short
+# 在此基础上 lead-in says little alone); the essays' next-step sentences run 40-120 characters.
+NEXT_CHARS = 60
+
+
+def _next_after(shown: str, index: SentenceIndex) -> list[Sentence]:
+    """The sentences the essay says right after the last sentence the last answer quoted, in reading order;
+    empty when that answer quoted nothing of the essays or ended an essay."""
+    bare = re.sub(r"\W", "", strip_markers(shown))
+    last: tuple[int, Sentence] | None = None
+    for sents in index.sentences.values():
+        for s in sents:
+            if excluded(s, (shown,)):
+                parts = [re.sub(r"\W", "", p) for p in [s.text, *re.split(r"[，；]", s.text)]]
+                pos = max((bare.find(p) for p in parts if len(p) >= SHOWN_CLAUSE or p == parts[0]), default=-1)
+                if last is None or pos > last[0]:
+                    last = (pos, s)
+    if last is None:
+        return []
+    sents = index.sentences[last[1].essay_id]
+    out: list[Sentence] = []
+    for s in sents[sents.index(last[1]) + 1:]:
+        if excluded(s, (shown,)):
+            continue
+        if out and (s.paragraph != out[0].paragraph or s.ordinal):
+            break  # the next paragraph or list item is another topic, not what came next
+        out.append(s)
+        if sum(len(x.text) for x in out) >= NEXT_CHARS:
+            break
     return out
 
 

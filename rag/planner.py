@@ -27,8 +27,10 @@ from rag.question import (
     FOLLOWUP,
     META,
     MORE,
+    NEXT,
     SUMMARY_VERB,
     strip_instructions,
+    strip_preface,
 )
 from rag.references import HONORIFICS, ReferenceFinder
 from rag.sentences import bigrams
@@ -310,6 +312,7 @@ class Plan:
     item: str = ""  # the list item an ordinal follow-up refers to
     exclude: tuple[str, ...] = ()  # what “还说了什么/除了X” leaves out: the last answer shown, or X
     shown: str = ""  # the last answer, when “还说了什么” asks for what follows it in the same passages
+    after: str = ""  # the last answer, when “那之后呢” asks for the sentence the essay says next
     nouns: tuple[str, ...] = ()  # what a list question counts (哪几个转变 → 转变), candidates for the composer
     presupposition: Presupposition | None = None
     language: Language = "zh"
@@ -374,7 +377,7 @@ class Planner:
              essay: str | None = None, rewrite: Rewriter | None = None) -> Plan:
         """The Plan for one (already cleaned and bounded) question."""
         ctx = self.followups.context(history)
-        q = strip_instructions(question)
+        q = strip_preface(strip_instructions(question))
         standalone, item = q, ""
         if ctx.essay is not None or ctx.standalone:
             standalone, item = self.followups.resolve(q, history, ctx, rewrite)
@@ -388,6 +391,7 @@ class Planner:
             exclude = (besides.group("x"),) if besides else ((ctx.shown,) if ctx.shown else ())
             # with nothing named, what else the passages just quoted say; with a topic of its own, more on it
             shown = "" if besides or self.followups.own_terms(q, ctx.shown) else ctx.shown
+        after = ctx.shown if followup and NEXT.fullmatch(q.strip()) else ""
         authors, titled = self.mentions(standalone)
         by_name = [e for e in authors if e.author in standalone]
         if by_name and len(by_name) < len(authors) and not _TOGETHER.search(standalone):
@@ -407,7 +411,7 @@ class Planner:
             authors[0].author if len(authors) == 1 else None)
         base = Plan("qa", question=q, standalone=standalone, ask=ask_of(standalone), filter_author=author,
                     filter_essay=filter_essay, filter_conflict=conflict, followup=followup, item=item,
-                    exclude=exclude, shown=shown, nouns=list_nouns(standalone), language=language_of(standalone))
+                    exclude=exclude, shown=shown, after=after, nouns=list_nouns(standalone), language=language_of(standalone))
         # (a question naming its author or essay has its context: 王成仁这篇主要写的是什么, dev12.jsonl 1 of 12
         # conversations opened so and was asked for context)
         needs_context = (not history and FOLLOWUP.search(q) is not None and not authors and titled is None

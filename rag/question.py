@@ -53,6 +53,11 @@ def ordinal_position(m: re.Match[str], size: int) -> int:
 # answered afresh or refused)
 MORE = re.compile(r"还说了|还讲了|还提到|还谈到|还有什么|还有哪些|其他内容|别的内容|其他观点|其余|还有呢|还有吗|还有没有|"
                   r"(?:别的|其他的?|另外的?)(?:呢|吗)|除此之外|除此以外|还有别的|还有其他")
+# 那之后呢 / 接下来呢 / 下一步呢, a whole turn: what the essay says right after the last answer (a goal after a dated
+# one, 在此基础上… after a first step). The rest of the passages padded the answer instead of the next sentence
+# (dev15.jsonl 1 of 18 conversations, dev17.jsonl 2 of 14 at 1d4e025).
+NEXT = re.compile(r"^(?:那|那么|然后)?(?:之后|此后|以后|然后|接下来|再往后|再后来|后来|下一步|再下一步)"
+                  r"(?:呢|又?(?:怎么样|如何|怎么说|是什么|要做什么|怎么做|做什么))?[？?。！!]*$")
 # 除了这个/这些/以上: what 除了 leaves out is the last answer (dev5.jsonl: 1 of 14 conversations left out 这个)
 DEMONSTRATIVE = re.compile(r"(?:这|那|上面|以上|刚才|前面)(?:个|些|点|一点|条|一条|方面|几点|说的|提到的|的)?")
 BESIDES = re.compile(r"除了(?P<x>[^，,？?。]{2,40}?)(?:之外|以外)?[，,]")
@@ -123,6 +128,33 @@ def strip_instructions(question: str) -> str:
     kept = [re.sub(r"^\s*(问题|question)\s*[：:]\s*", "", p, flags=re.I) for p in kept]
     out = re.sub(r"\s+", " ", "".join(kept)).strip()
     return out if re.search(r"[^\W_]", out) else question
+
+
+# The asker introducing themselves before the question (我在零件厂上班，… / 我是高二学生，想问一下：…): words of a
+# job or a school that no essay uses, which diluted the question's words in retrieval and sentence scoring and
+# were counted as missing terms (dev12/dev15/dev16.jsonl: 11 of 49 questions opening so failed at 1d4e025).
+# A clause holding a question word is the question itself and stays; 作为X， stays too (作为…副研究员，王静…
+# states a byline fact to check: dev13.jsonl, 1 of 16 false premises).
+_PERSONA = re.compile(r"^\s*(?:我|咱)(?:们)?(?:是|在|今年|开了?|做|从事|干了?|家|刚|一直|平时|正在)[^，,。：:；;！!？?]{1,30}"
+                      r"[，,。：:；;！!]\s*")
+_ASKS_HERE = re.compile(r"什么|怎么|怎样|哪|为什么|为何|如何|吗|呢|是否|能否|有没有|是不是|多少|几")
+# 想问一下：/ 请问， in front of the question: a courtesy, not a topic
+_COURTESY = re.compile(r"^\s*(?:我)?(?:想|要)?(?:问一下|问问|请教一下|请问)[：:，,]?\s*")
+PREFACE_REST = 8  # what remains must still be a question (shorter: the clause was the question)
+
+
+def strip_preface(question: str) -> str:
+    """The question without the asker's self-introduction and courtesy in front of it."""
+    text = question
+    for _ in range(3):  # 我是高二学生，想问一下：…: a persona, then a courtesy
+        m = _PERSONA.match(text) or _COURTESY.match(text)
+        if m is None or _ASKS_HERE.search(m.group(0)) and m.re is _PERSONA:
+            break
+        rest = text[m.end():]
+        if len(re.sub(r"\W", "", rest)) < PREFACE_REST:
+            break
+        text = rest
+    return text
 
 
 def cn_int(s: str) -> int:

@@ -366,3 +366,11 @@ def test_the_same_question_put_to_another_author_by_switching(offline: Assistant
 def test_a_question_opening_with_specifically_follows_up_on_the_essay_just_discussed(offline: Assistant) -> None:
     answers = converse(offline, ["王成仁说推动产业基础高级化首要的是什么？", "具体要实现哪几个转变？"])
     assert answers[-1].standalone_question.startswith("王成仁") and cited_authors(answers[-1]) == {"王成仁"}
+
+
+def test_what_comes_next_quotes_the_sentence_after_the_last_answer(offline: Assistant) -> None:
+    first, then = converse(offline, ["到2035年要基本实现什么？", "接下来呢？"])
+    assert "2035年基本实现新型工业化" in cit.strip_markers(first.answer)
+    body = cit.strip_markers(then.answer)
+    assert "此后仍要继续向全面实现新型工业化推进" in body
+    assert "2035年" not in body and "工业化不仅是工业部门的发展" not in body  # not the last answer, not the next paragraph
