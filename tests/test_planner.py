@@ -234,3 +234,15 @@ def test_a_byline_stated_before_another_question_is_not_what_is_asked(planner: P
 ])
 def test_the_term_a_definition_defines(question: str, term: str) -> None:
     assert defined_term(question) == term
+
+
+def test_the_askers_self_introduction_is_not_part_of_the_question() -> None:
+    from rag.question import strip_preface
+
+    assert strip_preface("我在零件厂上班，以前只管把零件做好就行。文章说这种想法要怎么改？") == \
+        "以前只管把零件做好就行。文章说这种想法要怎么改？"
+    assert strip_preface("我是高二学生，想问一下：起步晚的国家靠哪类行业反超？") == "起步晚的国家靠哪类行业反超？"
+    # a clause that asks, a place the asker points at, or a byline stated of the author stays
+    assert strip_preface("我在想产业韧性是什么意思？") == "我在想产业韧性是什么意思？"
+    assert strip_preface("我们那一整片厂区想用上网络，该从哪儿入手？").startswith("我们那一整片厂区")
+    assert strip_preface("作为副研究员，王静怎么谈开放发展？").startswith("作为副研究员")
