@@ -155,8 +155,8 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
     sentence with it as its subject (经济效益是价值创造的表现形式) answers first."""
     hits = list(hits)
     scored = score_sentences(question, hits, index, long_penalty=ask != "list", meaning=meaning)
-    if after and (nxt := _next_after(after, index)):
-        return Composed(_format(nxt, hits, index, lookup), hits, scored[0][0] if scored else 1.0)
+    if after and (following := _next_after(after, index)):
+        return Composed(_format(following, hits, index, lookup), hits, scored[0][0] if scored else 1.0)
     if shown and (rest := _continuation(scored, shown, index, max_chars)):
         return Composed(_format(rest, hits, index, lookup), hits, scored[0][0])
     if exclude and ask == "list" and (rest := inline_items(scored[0][1], index, exclude)):
@@ -333,12 +333,12 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
         if _CONCLUDES.match(chosen[0].text) and before is not None and before not in chosen and \
                 not excluded(before, exclude):
             chosen.insert(0, before)
-        elif not _marker_said(chosen, marker) and (after := _next_in_paragraph(chosen[0], index)) is not None \
-                and after not in chosen and not after.ordinal and not excluded(after, exclude) \
+        elif not _marker_said(chosen, marker) and (unfolds := _next_in_paragraph(chosen[0], index)) is not None \
+                and unfolds not in chosen and not unfolds.ordinal and not excluded(unfolds, exclude) \
                 and _covers(core, chosen[0], index, meaning) >= RESTATES:
             # the best sentence restates the claim asked about (根本上要依靠高水平科技自立自强) and says no why: the
             # sentence after it unfolds it (以强大的基础研究实力支撑…). dev5.jsonl: 1 of 6 why-questions
-            chosen.insert(1, after)
+            chosen.insert(1, unfolds)
         if not _marker_said(chosen, marker) and not _MEANS.search("".join(c.text for c in chosen)):
             # still no why: another passage's sentence stating the same claim with how it comes about (科技创新是发展
             # 新质生产力的核心要素，通过技术革命性突破…; dev6.jsonl: 1 of 24 conversations quoted the claim alone)
