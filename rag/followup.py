@@ -103,6 +103,8 @@ class FollowUps:
             return True
         if FOLLOWUP.search(q):
             return True
+        if not authors and titled is None and self._named_item(q, ctx.items):
+            return True  # 补短板与锻长板这一条怎么理解: one item of the list just shown
         if ctx.standalone and not authors and titled is None and self._bare(q):
             return True  # 为什么这么说？有什么依据 / 具体要怎么做: a request with no topic of its own asks about the last turn
         return len(q) <= 6 and not authors and titled is None
@@ -163,6 +165,23 @@ class FollowUps:
             subject = prev[at:at + len(subject) + 1]
         return subject
 
+    def _named_item(self, q: str, items: Sequence[str]) -> str:
+        """The one item of the list just shown that a follow-up names: the item written out in it, else the item
+        holding most of its words' character pairs (at least NAMED_ITEM_PAIRS, twice the runner-up) when it
+        points at one of the list (这一条, 那一对, 其中); "" when it names none or several."""
+        heads = [re.sub(rf"^[{_CN}]是", "", x).strip() for x in items]
+        if len(heads) < 2:
+            return ""
+        written = [h for h in heads if len(h) >= 4 and h in q]
+        if len(written) == 1:
+            return written[0]
+        if written or not _POINTS_AT_ITEM.search(q):
+            return ""
+        grams = {g for t in self.evidence.terms(q) for g in bigrams(t.word)}
+        scores = sorted(((len(grams & set(bigrams(h))), h) for h in heads), reverse=True)
+        best, second = scores[0][0], scores[1][0]
+        return scores[0][1] if best >= NAMED_ITEM_PAIRS and best >= 2 * second else ""
+
     def rewrite_heuristic(self, q: str, ctx: Context) -> tuple[str, str]:
         """Carry the previous turn's essay, author and list over into a follow-up question."""
         essay = ctx.essay
@@ -184,6 +203,10 @@ class FollowUps:
                 return f"{where}“{item}”{ask}", item
         if essay is None:
             return q, ""
+        if not authors and titled is None and (item := self._named_item(q, ctx.items)):
+            # one item of the list just shown, named by its words (展开说说产业体系全领域这一点) instead of its number:
+            # the same question as the ordinal's (dev16.jsonl: 1 of 18 conversations got the list sentence again)
+            return f"{essay.author}文章中的“{item}”{_item_ask(q)}", item
         if _EARLIER_AUTHOR.search(q) and essay.author not in q:
             # 和刚才那位作者的说法有什么不同: the author of the last answer, named, so that a comparison names both
             # (dev15.jsonl: 1 of 18 conversations was answered from the newly named author alone)
@@ -260,6 +283,22 @@ class FollowUps:
             q2 = re.sub(r"它", "", q2) if "它" in q2 and ctx.standalone else q2
             return f"{essay.author}文章中，{q2}", ""
         return q2, ""
+
+
+# A follow-up pointing at one item of the list just shown (这一点, 那一条, 这些里面的, 其中): with the item's own words
+# it names that item (统筹补短板与锻长板这一条怎么理解)
+_POINTS_AT_ITEM = re.compile(r"[这那](?:一)?[条点项对个方面]|其中|这些里面|这几[条点项对个]里|当中")
+# Character pairs a follow-up must share with the item it names by description: one two-character word matches by
+# chance (发展, 产业); two pairs name it (补短板 → 补短、短板)
+NAMED_ITEM_PAIRS = 2
+# What a follow-up on a named item asks (是什么意思, 怎么理解, 为什么): from its question word to the end
+_ITEM_ASK = re.compile(r"(?:具体)?(?:是)?(?:什么意思|指什么|什么|怎么|怎样|如何|为什么|为何|哪)[^，。]*$")
+
+
+def _item_ask(q: str) -> str:
+    """What a follow-up asks of the item it names, or the ordinal's default (具体是怎么论述的)."""
+    m = _ITEM_ASK.search(q.strip())
+    return m.group(0) if m else "具体是怎么论述的？"
 
 
 _SWITCH = re.compile(r"(?:那|那么)(?P<x>[^，。？?！!]{2,24}?)(?:呢|又如何|又怎样|怎么样)[？?]?")

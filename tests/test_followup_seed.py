@@ -374,3 +374,17 @@ def test_what_comes_next_quotes_the_sentence_after_the_last_answer(offline: Assi
     body = cit.strip_markers(then.answer)
     assert "此后仍要继续向全面实现新型工业化推进" in body
     assert "2035年" not in body and "工业化不仅是工业部门的发展" not in body  # not the last answer, not the next paragraph
+
+
+def test_an_item_named_by_its_words_is_answered_like_its_ordinal(offline: Assistant) -> None:
+    first, named = converse(offline, ["李晓华说新型工业化的高质量发展要体现在哪几个“全”上？", "展开说说产业体系全领域这一点。"])
+    assert "产业体系全领域" in cit.strip_markers(first.answer)
+    _first, ordinal = converse(offline, ["李晓华说新型工业化的高质量发展要体现在哪几个“全”上？", "其中第二个具体是怎么论述的？"])
+    body = cit.strip_markers(named.answer)
+    assert "投入产出关系" in body  # what the item says, not the sentence naming the three again
+    assert named.standalone_question == ordinal.standalone_question
+
+
+def test_a_follow_up_naming_no_single_item_is_not_an_item_question(offline: Assistant) -> None:
+    _first, then = converse(offline, ["王成仁认为在实践中要统筹好哪几对关系？", "这几对关系里哪一对最重要？"])
+    assert "“" not in then.standalone_question  # no item chosen: the words name none of the five
