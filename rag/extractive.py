@@ -126,6 +126,7 @@ _ASK_MARKERS = {
     "number": re.compile(r"\d|[一二三四五六七八九十百千万亿]+(个|项|倍|成)|百分之"),
 }
 _MEANS = re.compile(r"通过|从而|进而|由此|借助")  # how a stated claim comes about: for a why, its reason
+_TURNS_ON_PREVIOUS = re.compile(r"(?:反之|相反|与此相反|否则|换言之|换句话说|也就是说)[，,]")  # says nothing without the sentence before
 _CONCLUDES = re.compile(r"(?:因此|所以|因而|由此可见|可见|故而|正因如此|正因为如此)[，,]?")
 ASK_BONUS = 0.12
 # A sentence naming none of the question's nouns (人才 in 怎样留住和用好人才) is scaled by OFF_TOPIC: a shared
@@ -346,6 +347,13 @@ def compose_answer(question: str, hits: list[Hit], index: SentenceIndex, lookup:
                           and _covers(core, x, index, meaning) >= RESTATES and not excluded(x, exclude)), None)
             if other is not None:
                 chosen.append(other)
+    for k in range(len(chosen) - 1, -1, -1):
+        # a sentence that turns on the one before it (反之，如果没有服务业的高质量发展…) means nothing alone: that one
+        # first (dev16.jsonl: 1 of 10 why-paraphrases quoted the converse of the sentence that answered it)
+        before = _previous_in_paragraph(chosen[k], index)
+        if _TURNS_ON_PREVIOUS.match(chosen[k].text) and before is not None and before not in chosen and \
+                not excluded(before, exclude):
+            chosen.insert(k, before)
     parts = [p for s in chosen for p in ([s] if enumerative else focus(s, core, index, topic=topic))]
     return Composed(_format(parts, hits, index, lookup), hits, best_score)
 

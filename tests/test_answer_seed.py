@@ -546,3 +546,11 @@ def test_a_when_question_quotes_the_sentence_with_the_date(offline: Assistant) -
 def test_which_words_an_essay_quotes_is_answered_from_its_opening(offline: Assistant) -> None:
     answer = offline.ask("傅晋华的文章开头引用了总书记的哪句话？")  # refused before on 引用 and 哪句
     assert not answer.refused and "第十一次集体学习" in answer.answer
+
+
+def test_a_sentence_turning_on_the_one_before_is_quoted_with_it(offline: Assistant) -> None:
+    # the converse (反之，如果没有服务业的高质量发展…) was quoted alone: it says nothing without its first half
+    body = cit.strip_markers(offline.ask("为什么说工厂要是上不去，给工厂配套的服务生意也做不大？").answer)
+    assert "如果没有工业的高质量发展" in body
+    if "反之" in body:
+        assert body.index("如果没有工业的高质量发展") < body.index("反之")
