@@ -159,3 +159,11 @@ def cut(text: str, cache_dir: Path | None = None) -> list[tuple[str, str]]:
         if _tokenizer is None:
             _tokenizer = _open(cache_dir)
         return [(w.word, w.flag) for w in _tokenizer.cut(text)]
+
+
+def frequency(word: str, cache_dir: Path | None = None) -> int:
+    """How often jieba's dictionary counts `word` as a word (0 when it is no entry: a guess of its HMM)."""
+    cut(word, cache_dir)  # opens the dictionary once
+    with _lock:
+        value = _tokenizer.FREQ.get(word) if _tokenizer is not None else None
+    return int(value or 0)

@@ -39,6 +39,13 @@ def test_a_word_tagged_as_a_name_but_not_a_proper_noun_refuses_only_below_sure_r
     assert model.covered(NAME_RELEVANCE, cov, question, hits())  # sure retrieval overrules a tagging slip
 
 
+def test_a_place_the_segmenter_made_of_ordinary_words_is_no_place(model: EvidenceModel) -> None:
+    # 什和 (of 家伙什和) was tagged a place and refused on as "the essays never mention 什和"
+    cov = model.coverage("干活用的家伙什和对象，高端芯片怎么攻克？", hits())
+    assert cov.names == () and cov.absent == ()
+    assert "粤港澳" in model.coverage("粤港澳的高端芯片怎么攻克？", hits()).absent  # a place the dictionary holds
+
+
 def test_a_detail_asked_beyond_what_an_author_said_is_absent(model: EvidenceModel) -> None:
     assert model.coverage("王成仁提到高端芯片，那光刻胶的国产化该怎么推进？", hits()).absent != ()
     # the detail is the essays' own: nothing absent; a request word (理由) is no detail
