@@ -46,6 +46,24 @@ def test_a_place_the_segmenter_made_of_ordinary_words_is_no_place(model: Evidenc
     assert "粤港澳" in model.coverage("粤港澳的高端芯片怎么攻克？", hits()).absent  # a place the dictionary holds
 
 
+def test_a_person_the_segmenter_made_of_ordinary_words_is_no_name(model: EvidenceModel) -> None:
+    # 立大 (of 国家立大科研项目) was tagged a person; a name begins with a surname, 立 is none
+    assert model.coverage("听说国家立大科研项目都是专家拍板，企业是不是只能等着接活？", hits()).names == ()
+    assert "张伟" in model.coverage("张伟怎么评价高端芯片？", hits()).names  # an unknown person stays one
+
+
+def test_a_proper_name_the_segmenter_split_is_joined_again(model: EvidenceModel) -> None:
+    # 工信部 is cut 工信/部; together it is a CC-CEDICT proper noun the essays never use
+    cov = model.coverage("工信部认定高端芯片企业的标准是什么？", hits())
+    assert "工信部" in cov.proper
+    assert model.coverage("高端芯片怎么攻克？", hits()).proper == ()
+
+
+def test_a_share_said_to_grow_asks_no_figure_but_a_percentage_does() -> None:
+    assert not _asks_quantity("一个地方搞研究的能人占比越来越高，会有什么效果？")
+    assert _asks_quantity("研发投入强度要提高到百分之几？")
+
+
 def test_a_detail_asked_beyond_what_an_author_said_is_absent(model: EvidenceModel) -> None:
     assert model.coverage("王成仁提到高端芯片，那光刻胶的国产化该怎么推进？", hits()).absent != ()
     # the detail is the essays' own: nothing absent; a request word (理由) is no detail
