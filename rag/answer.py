@@ -25,7 +25,7 @@ from rag import premise as pm
 from rag import premise_facts as facts
 from rag import summaries, verify
 from rag.config import Settings
-from rag.crosslingual import sentence_meaning
+from rag.crosslingual import meaning_nudge, sentence_meaning
 from rag.errors import InputError
 from rag.evidence import RELEVANCE_MIN, EvidenceModel
 from rag.followup import list_items
@@ -379,12 +379,18 @@ class Assistant:
         return self._glossary.translate(find_references(plan.standalone, self.essays).topic(plan.standalone))
 
     def _meaning(self, plan: Plan, hits: list[Hit]) -> dict[tuple[str, int], float] | None:
-        """Sentence meaning scores for a question not in Chinese (its words share no bigram with the text);
-        None for a Chinese question or a retriever without stored sentence vectors."""
+        """Sentence meaning scores: for a question not in Chinese (its words share no bigram with the text) in
+        place of the bigrams; for a plain Chinese question a nudge beside them (rag.crosslingual.NUDGE_WEIGHT:
+        not for lists, why-questions, follow-ups, summaries, whose items and markers pick the sentences). None
+        for those, or a retriever without stored sentence vectors."""
         part_scores = getattr(self.retriever, "part_scores", None)
-        if plan.language == "zh" or not callable(part_scores):
+        if not callable(part_scores):
             return None
-        return sentence_meaning(part_scores(plan.standalone, hits), self.index) or None
+        if plan.language != "zh":
+            return sentence_meaning(part_scores(plan.standalone, hits), self.index) or None
+        if plan.kind != "qa" or plan.ask in ("list", "reason") or plan.followup or plan.item or plan.outline:
+            return None
+        return meaning_nudge(part_scores(plan.standalone, hits), self.index) or None
 
     def _premise(self, plan: Plan, hits: list[Hit]) -> pm.PremiseCheck | None:
         """A premise of the question the essays contradict, with the passages that show it."""

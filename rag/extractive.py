@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.citations import strip_markers
-from rag.crosslingual import Meaning
+from rag.crosslingual import Meaning, Nudge
 from rag.items import (
     ITEM_HEADING_CHARS,
     MIN_CLAUSE_ITEMS,
@@ -90,9 +90,13 @@ def score_sentences(question: str, hits: Sequence[Hit], index: SentenceIndex,
 
 def _covers(core: Sequence[str], s: Sentence, index: SentenceIndex, meaning: Meaning | None) -> float:
     """How much of the question a sentence covers: its share of the question's bigrams, or its meaning score
-    when that is higher (the English words of a question have no bigram in the Chinese text)."""
+    when that is higher (the English words of a question have no bigram in the Chinese text), or the share plus
+    a small meaning nudge (a Chinese paraphrase, rag.crosslingual.Nudge)."""
     cov = index.coverage(core, s.text)
-    return max(cov, meaning.get((s.essay_id, s.start), 0.0)) if meaning else cov
+    if not meaning:
+        return cov
+    said = meaning.get((s.essay_id, s.start), 0.0)
+    return cov + said if isinstance(meaning, Nudge) else max(cov, said)
 
 
 # A long sentence that lists many topics (an essay's thesis sentence) matches a little of every question; past

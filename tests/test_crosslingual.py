@@ -42,3 +42,22 @@ def test_a_sentence_takes_its_best_part_and_a_part_covers_every_sentence_it_span
 
 def test_no_parts_no_meaning(index: SentenceIndex) -> None:
     assert sentence_meaning([], index) == {}
+
+
+def test_a_nudge_is_added_to_the_bigram_share_and_never_replaces_it(index: SentenceIndex) -> None:
+    from rag.crosslingual import NUDGE_WEIGHT, meaning_nudge
+    from rag.extractive import _covers
+    from rag.sentences import bigrams
+
+    a, b, _ = _starts(index)
+    ends = [s.end for s in index.sentences["e1"]]
+    parts = [PartScore("e1", a, ends[0], 0.70), PartScore("e1", b, ends[1], 0.80)]
+    nudge = meaning_nudge(parts, index)
+    first, second = index.sentences["e1"][:2]
+    assert nudge[("e1", b)] == pytest.approx(NUDGE_WEIGHT)  # the best by meaning gets the whole weight
+    core = bigrams("产业韧性")
+    own = index.coverage(core, first.text)
+    assert _covers(core, first, index, nudge) == pytest.approx(own + nudge[("e1", a)])
+    # as a replacement (an English question's meaning), the best by meaning would score 1 whatever its words
+    assert _covers(core, second, index, sentence_meaning(parts, index)) == pytest.approx(1.0)
+    assert _covers(core, second, index, nudge) < 1.0
