@@ -381,14 +381,16 @@ class Assistant:
     def _meaning(self, plan: Plan, hits: list[Hit]) -> dict[tuple[str, int], float] | None:
         """Sentence meaning scores: for a question not in Chinese (its words share no bigram with the text) in
         place of the bigrams; for a plain Chinese question a nudge beside them (rag.crosslingual.NUDGE_WEIGHT:
-        not for lists, why-questions, follow-ups, summaries, whose items and markers pick the sentences). None
-        for those, or a retriever without stored sentence vectors."""
+        not for lists, why-questions, follow-ups, summaries, whose items and markers pick the sentences, nor
+        definitions of a named term, whose subject sentence picks the answer: the nudge let a long thesis
+        sentence in before it, test_answer_seed). None for those, or a retriever without stored sentence vectors."""
         part_scores = getattr(self.retriever, "part_scores", None)
         if not callable(part_scores):
             return None
         if plan.language != "zh":
             return sentence_meaning(part_scores(plan.standalone, hits), self.index) or None
-        if plan.kind != "qa" or plan.ask in ("list", "reason") or plan.followup or plan.item or plan.outline:
+        if plan.kind != "qa" or plan.ask in ("list", "reason") or plan.followup or plan.item or plan.outline \
+                or plan.term:
             return None
         return meaning_nudge(part_scores(plan.standalone, hits), self.index) or None
 
