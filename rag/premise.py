@@ -83,7 +83,7 @@ _POLARITY: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # X与Y; 只要求关键节点 vs 每个节点): dev3.jsonl 3 of 18. 只有…才 is the text's own condition, not a restriction.
     # (光靠/光抓, 这一个方面就够了 against 两方面发力: dev7.jsonl 2 of 16 false premises)
     # (只讲了X, 别的都是次要的: dev8.jsonl 2 of 16 false premises; 只强调X: dev9.jsonl 1 of 7)
-    (re.compile(r"(?:只能)?(?:二选一|二者择一|非此即彼|择其一)|只(?!有)(?:看|要求|抓|管|靠|能|需|是|在|讲|提|谈|说|强调|重视|注重|盯着)|"
+    (_EXCLUSIVE := re.compile(r"(?:只能)?(?:二选一|二者择一|非此即彼|择其一)|只(?!有)(?:看|要求|抓|管|靠|能|需|是|在|讲|提|谈|说|强调|重视|注重|盯着)|"
                 r"(?<!不)仅(?:仅|看|靠|要求|需)"
                 r"|单纯(?:看|靠)|光(?:靠|看|抓|凭|搞)|(?:这|那)?一个?(?:方面|项)(?:[^，。；]{0,6})?就(?:够|行|可以)"
                 r"|(?:其他|别的|其余)[^，。；]{0,6}(?:不管|不用管|可以不管|用不着|次要|不重要|无所谓)"),
@@ -241,7 +241,23 @@ def check(claim: str, hits: Sequence[Hit], index: SentenceIndex) -> PremiseCheck
     stance = _own_stance(best[2], grams, index) if _OTHERS.search(best[2].text) or _REJECT.search(best[2].text) \
         else None
     shown = (best[2],) + ((stance,) if stance is not None else ()) + _rest_of_claim(claim, best[2], index)
+    if len(shown) == 1:
+        shown += _under_heading(best[2], index)
     return PremiseCheck(claim, "contradicted", best[1], best[2], shown=shown)
+
+
+# A paragraph's first sentence this short is its heading (注重要素协同，打造产业创新生态体系。: 18 characters; in
+# the seed essays headings run 6-18 characters, the other first sentences of paragraphs 21 and more)
+HEADING_MAX = 20
+
+
+def _under_heading(s: Sentence, index: SentenceIndex) -> tuple[Sentence, ...]:
+    """The sentence after a heading that contradicts a claim, which says what the heading means (…打造产业创新生态体系
+    then 实现实体经济、科技创新、现代金融、人力资源协同发展; dev7.jsonl 1 of 16 false premises quoted the heading alone)."""
+    own = [x for x in index.sentences[s.essay_id] if x.paragraph == s.paragraph]
+    if len(s.text) > HEADING_MAX or not own or own[0].start != s.start or len(own) < 2:
+        return ()
+    return (own[1],)
 
 
 def _others_given_own(claim: str, s: Sentence, grams: Sequence[str], index: SentenceIndex) -> tuple[float, str] | None:
@@ -460,10 +476,15 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
         cue = _affirms(weak, claim)
         if cue is None:
             continue
+        if weak is _EXCLUSIVE and any(m.start("a") <= cue.start() < m.end("a") for m in _CLAIM_TRANSITION.finditer(claim)):
+            continue  # 从只讲效率转向兼顾安全 leaves the one-sided view: it holds the text's own 由A向B (dev18.jsonl d18-52)
         # what is belittled is the claim's subject (产业韧性 in 产业韧性对…无足轻重); what is cut, the verb's object
         # (基础研究的投入 in 基础研究的投入应该压缩): the text's verdict or opposite verb must be about the same thing
+        # (what is taken alone is the claim's subject too, 打造产业创新生态体系 in …光靠科技创新一项就够了, and the text
+        # takes it with others in a clause of its own: 注重要素协同，打造产业创新生态体系; dev7.jsonl 1 of 16)
         target = (bigrams(question_core(re.split(r"对|在|是|的作用|作用", strip_cues(claim))[0])) if weak is _DISMISS
-                  else _object(claim, cue))
+                  else _object(claim, cue) + bigrams(question_core(strip_cues(claim[:cue.start()])))
+                  if weak is _EXCLUSIVE else _object(claim, cue))
         # the claim's own clause holding the cue (收缩多边贸易 of 要限制外资进入、收缩多边贸易) may align alone
         part = bigrams(question_core(strip_cues(_clause_at(claim.replace("、", "，"), cue.start()))))
         seen = [g for g in grams if g in index.idf]  # the user's own words (全国各地采用) align with no sentence
@@ -475,7 +496,7 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
             verdict = _affirms(strong, span)
             if verdict is None:
                 continue
-            about = span if weak is _DISMISS else _clause_at(span, verdict.start())
+            about = span if weak in (_DISMISS, _EXCLUSIVE) else _clause_at(span, verdict.start())
             # or the object's head after 的 (各地已经搭起来的科技创新平台载体: 平台载体 is what is removed)
             head = bigrams(question_core(strip_cues(re.split(r"[、，,；]", claim[cue.end():])[0].rsplit("的", 1)[-1])))
             # a sameness claim's content is its subject (我国各地区的基础研究水平 差不多): the span's alignment is
@@ -497,6 +518,8 @@ def _polarity(claim: str, grams: Sequence[str], text: str, index: SentenceIndex)
                 elif len(said) <= 3 and len(whole_clause := _clause_at(claim, cue.start()).strip()) <= 20:
                     # 只讲 -> 只讲了科技创新这一个方面, without the asker's lead-in (听说…差不多)
                     said = re.sub(r"^(?:既然|听说|据说|有人说|我听说|其实)(?:说)?", "", whole_clause)
+                elif len(said) <= 3:  # a long clause from its cue on (光靠 -> 光靠科技创新一项就够了)
+                    said = re.split(r"[，,；;]", claim[cue.start():], maxsplit=1)[0]
                 return sh + bonus, f"问题说“{said}”，文章的说法却是“{span.strip()}”。"
     return None
 

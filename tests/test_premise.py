@@ -129,6 +129,14 @@ def test_a_heading_opposed_is_shown_with_the_sentence_of_its_paragraph_that_hold
     assert any("以推动大企业数字化转型" in s.text for s in found.shown)
 
 
+def test_one_thing_alone_against_a_heading_that_takes_it_with_others_shows_what_the_heading_means() -> None:
+    found = pm.check("打造产业创新生态体系光靠科技创新一项就够了，其他要素不用管", whole_essay("王静"), INDEX)
+    assert found is not None and found.sentence is not None
+    assert found.sentence.text == "注重要素协同，打造产业创新生态体系。"
+    assert "光靠科技创新一项就够了" in found.explanation
+    assert [s.text for s in found.shown][1:] == ["实现实体经济、科技创新、现代金融、人力资源协同发展。"]
+
+
 def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     found = pm.check("我国的工业化也要先污染后治理", whole_essay("李晓华"), INDEX)
     assert found is not None
@@ -176,6 +184,7 @@ def test_a_path_given_to_others_is_quoted_with_the_authors_own_stance() -> None:
     ("王静", "要打造规则统一的金融市场"),
     ("李晓华", "未来产业和战略性新兴产业密切相关"),
     ("傅晋华", "把计算机归成新的劳动资料、把大数据归成新的劳动对象"),  # the text's own filing
+    ("李晓华", "全球分工开始从只讲效率转向兼顾安全"),  # leaving the one-sided view is the text's own move
 ])
 def test_claims_the_text_supports_are_not_contradicted(author: str, claim: str) -> None:
     assert pm.check(claim, whole_essay(author), INDEX) is None
