@@ -59,6 +59,12 @@ def test_uncovered_questions_are_refused(offline: Assistant, question: str) -> N
         assert answer.answer == prompts.phrase("refusal")  # nothing related to name
 
 
+def test_whether_an_author_said_something_is_asked_not_granted(offline: Assistant) -> None:
+    # (a granted saying, …说要X，Z…, asks a detail past X: a word of Z no essay uses refuses it; 有没有说要 grants nothing)
+    answer = offline.ask("有没有说要弄一套能提前报警的系统，产业一出状况就能马上应对？")
+    assert not answer.refused and "产业安全预测预警系统" in answer.answer
+
+
 def test_uncovered_topic_attributed_to_a_real_author_is_refused(offline: Assistant) -> None:
     answer = offline.ask("李晓华对房地产市场调控有什么建议？")
     assert answer.refused and not answer.citations

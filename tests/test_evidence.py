@@ -69,6 +69,8 @@ def test_a_detail_asked_beyond_what_an_author_said_is_absent(model: EvidenceMode
     # the detail is the essays' own: nothing absent; a request word (理由) is no detail
     assert model.coverage("王成仁提到高端芯片，那关键核心技术怎么攻克？", hits()).absent == ()
     assert model.coverage("王成仁提出要攻克高端芯片，他的理由是什么？", hits()).absent == ()
+    # what an author said granted, then a detail past it (test_answer_seed: whether it was said is asked instead)
+    assert model.coverage("王成仁说要弄一套提前报警的系统，产业一出状况该怎么应对？", hits()).absent == ("状况",)
 
 
 def test_the_effect_of_something_the_essays_never_name_is_absent(model: EvidenceModel) -> None:
